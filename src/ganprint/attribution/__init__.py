@@ -1,0 +1,1 @@
+"""Training, evaluating and applying attributors (which source made this image?)."""

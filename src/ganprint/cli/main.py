@@ -1,0 +1,27 @@
+"""The `ganprint` command."""
+
+from __future__ import annotations
+
+import click
+
+from ganprint import __version__
+from ganprint.cli.attribution import eval_cmd, predict_cmd, train_cmd
+from ganprint.cli.experiment import experiment_group
+from ganprint.cli.gan import gan_group
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ganprint")
+def cli() -> None:
+    """ganprint: was an image made by a generative model, and by which one?"""
+
+
+cli.add_command(gan_group)
+cli.add_command(train_cmd)
+cli.add_command(eval_cmd)
+cli.add_command(predict_cmd)
+cli.add_command(experiment_group)
+
+
+def main() -> None:
+    cli()

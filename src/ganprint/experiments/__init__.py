@@ -1,0 +1,1 @@
+"""Declarative experiments (YAML protocols shipped in the package) and their runners."""

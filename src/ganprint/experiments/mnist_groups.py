@@ -1,0 +1,277 @@
+"""Runner for the MNIST authorship study (seed 000 §3.1).
+
+Stages, each skipped when its output already exists (a rerun resumes):
+
+1. real digits (bundled or torchvision), the GAN quality gate's digit classifier;
+2. the 13 GANs, trained in parallel worker processes (small GANs use the CPU far better as
+   several single-threaded processes than as one multi-threaded one);
+3. per group, a folder dataset ``data/<group>/<split>/<source>/NNNNNN.png`` of GAN samples plus
+   real digits where the group has a real class;
+4. the quality gate per GAN; 5. the seed's authorship CNN per group (trained on the folders);
+6. ``results.json`` and ``report.md`` with plots.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ganprint.attribution.attributor import Attributor, Preprocessing
+from ganprint.attribution.metrics import classification_report
+from ganprint.data.folder import load_images, scan_folder_dataset, split_indices
+from ganprint.data.mnist import Digits, load_digits_source
+from ganprint.device import resolve_device
+from ganprint.experiments.protocol import MnistGroupsProtocol, Profile, load_protocol_dict
+from ganprint.experiments.report import write_mnist_groups_report
+from ganprint.gans.sampling import chunk_latents, generate, load_generator, sample_generator_to_folder, save_png
+from ganprint.gans.trainer import GanTrainer
+from ganprint.quality.digits import DigitGate
+from ganprint.serialization import read_json, write_json
+
+REAL = "real"
+SPLITS = ("train", "val", "test")
+
+
+def gan_training_data(real: Digits, entry, seed: int) -> Digits:
+    """The digits a GAN trains on: its subset, or the k-th of n disjoint stratified parts of it."""
+    subset = real.subset(entry.digits)
+    if entry.partition is None:
+        return subset
+    k, n = entry.partition
+    rng = np.random.default_rng(seed)
+    keep = []
+    for d in entry.digits:
+        idx = np.flatnonzero(subset.labels == d)
+        idx = idx[rng.permutation(len(idx))]
+        keep.append(np.array_split(idx, n)[k])
+    return subset.take(np.sort(np.concatenate(keep)))
+
+
+def _train_gan_job(config: dict[str, Any], out_dir: str, images: np.ndarray, threads: int, device: str,
+                   data_info: dict[str, Any]) -> tuple[str, float]:
+    """Worker-process entry point: train one GAN (resuming), return its wall time."""
+    from ganprint.gans.config import GanTrainConfig
+
+    torch.set_num_threads(threads)
+    t0 = time.perf_counter()
+    GanTrainer(GanTrainConfig.from_dict(config), out_dir, device, data_info).fit(images, progress=False)
+    return out_dir, time.perf_counter() - t0
+
+
+def _split_counts(n: int, split: tuple[float, float, float]) -> dict[str, tuple[int, int]]:
+    """Contiguous index ranges [lo, hi) per split for ``n`` generated images."""
+    n_train = round(n * split[0])
+    n_val = round(n * split[1])
+    bounds = [0, n_train, n_train + n_val, n]
+    return {s: (bounds[i], bounds[i + 1]) for i, s in enumerate(SPLITS)}
+
+
+class MnistGroupsRun:
+    """One run directory of the study. ``run()`` executes (or resumes) every stage."""
+
+    def __init__(self, out_dir: str | Path, profile: str = "quick", *, protocol: str | Path = "mnist-groups",
+                 overrides: dict[str, Any] | None = None, groups: list[str] | None = None,
+                 workers: int | None = None, device: str = "auto", progress: bool = True,
+                 cache_dir: str | Path | None = None) -> None:
+        self.out = Path(out_dir)
+        self.protocol = MnistGroupsProtocol.from_dict(load_protocol_dict(protocol))
+        self.profile: Profile = self.protocol.profile(profile, overrides)
+        unknown = sorted(set(groups or []) - set(self.protocol.groups))
+        if unknown:
+            raise ValueError(f"unknown groups {unknown}; known: {', '.join(self.protocol.groups)}")
+        self.group_names = list(groups or self.protocol.groups)
+        self.gan_names = [g for name in self.group_names for g in self.protocol.groups[name].gans]
+        cores = os.cpu_count() or 1
+        self.workers = max(1, workers or cores)
+        self.device = resolve_device(device)
+        self.progress = progress
+        self.cache_dir = cache_dir
+        self.stage_seconds: dict[str, float] = {}
+
+    # -- stages ---------------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        self.out.mkdir(parents=True, exist_ok=True)
+        write_json(self.out / "config.json", {"protocol": self.protocol.name, "profile": self.profile.to_dict(),
+                                              "groups": self.group_names, "workers": self.workers,
+                                              "device": str(self.device)})
+        real = self._timed("real data", lambda: load_digits_source(self.protocol.real_source, self.cache_dir))
+        gate = self._timed("quality-gate classifier", lambda: self._gate(real))
+        self._timed("GAN training", lambda: self._train_gans(real))
+        self._timed("dataset generation", lambda: self._generate(real))
+        gates = self._timed("quality gate", lambda: self._quality(gate, real))
+        groups = self._timed("attributor training + test", self._attribute)
+        results = {
+            "experiment": self.protocol.name,
+            "profile": self.profile.name,
+            "profile_config": self.profile.to_dict(),
+            "groups": groups,
+            "gans": gates,
+            "gate_classifier": gate.report,
+            "stage_seconds": {k: round(v, 2) for k, v in self.stage_seconds.items()},
+            "wall_seconds": round(time.perf_counter() - t0, 2),
+            "threads": torch.get_num_threads(),
+            "workers": self.workers,
+            "device": str(self.device),
+        }
+        write_json(self.out / "results.json", results)
+        write_mnist_groups_report(self.out, results, self.protocol)
+        return results
+
+    def _timed(self, stage: str, fn):
+        t = time.perf_counter()
+        try:
+            return fn()
+        finally:
+            self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + time.perf_counter() - t
+
+    def _gate(self, real: Digits) -> DigitGate:
+        folder = self.out / "gate"
+        if (folder / "config.json").is_file():
+            gate = DigitGate.load(folder, self.device)
+            parts = split_indices(real.labels, seed=gate.report.get("seed", 0))
+            gate.held_out = real.take(parts["test"])
+            return gate
+        gate = DigitGate.train(real, epochs=self.profile.gate_epochs, seed=self.protocol.seed, device=self.device,
+                               progress=self.progress)
+        gate.save(folder)
+        return gate
+
+    def _gan_dir(self, name: str) -> Path:
+        return self.out / "gans" / name
+
+    def _train_gans(self, real: Digits) -> None:
+        jobs = []
+        for i, name in enumerate(self.protocol.gans):
+            if name not in self.gan_names:
+                continue
+            entry = self.protocol.gans[name]
+            data = gan_training_data(real, entry, self.protocol.seed)
+            cfg = self.profile.gan_config(self.protocol.gan_arch, seed=self.protocol.seed * 1000 + i + 1)
+            trainer = GanTrainer(cfg, self._gan_dir(name))
+            if trainer.is_finished():
+                continue
+            info = {"source": self.protocol.real_source, "digits": list(entry.digits),
+                    "partition": list(entry.partition) if entry.partition else None}
+            jobs.append((cfg.to_dict(), str(self._gan_dir(name)), data.images, info))
+        if not jobs:
+            return
+        if self.device.type != "cpu" or self.workers == 1:
+            for cfg, out, images, info in tqdm(jobs, desc="GANs", disable=not self.progress):
+                _train_gan_job(cfg, out, images, torch.get_num_threads(), str(self.device), info)
+            return
+        threads = max(1, (os.cpu_count() or 1) // self.workers)
+        ctx = mp.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx) as pool:
+            futures = [pool.submit(_train_gan_job, cfg, out, images, threads, "cpu", info)
+                       for cfg, out, images, info in jobs]
+            for fut in tqdm(as_completed(futures), total=len(futures), desc="GANs trained",
+                            disable=not self.progress):
+                fut.result()
+
+    def _group_dir(self, group: str) -> Path:
+        return self.out / "data" / group
+
+    def _generate(self, real: Digits) -> None:
+        ranges = _split_counts(self.profile.images_per_gan, self.profile.split)
+        for gname in self.group_names:
+            group = self.protocol.groups[gname]
+            root = self._group_dir(gname)
+            for name in group.gans:
+                G, config = load_generator(self._gan_dir(name), self.device)
+                for split, (lo, hi) in ranges.items():
+                    if hi > lo:
+                        sample_generator_to_folder(G, config["latent_dim"], hi - lo, root / split / name,
+                                                   seed=self.protocol.seed, start_index=lo, progress=False)
+            if group.real:
+                digits = sorted({d for n in group.gans for d in self.protocol.gans[n].digits})
+                subset = real.subset(digits)
+                parts = split_indices(subset.labels, fractions=self.profile.split, seed=self.protocol.seed)
+                for split in SPLITS:
+                    folder = root / split / REAL
+                    folder.mkdir(parents=True, exist_ok=True)
+                    for i in parts[split]:
+                        path = folder / f"{int(i):06d}.png"
+                        if not path.is_file():
+                            save_png(subset.images[i][..., None], path)
+
+    def _quality(self, gate: DigitGate, real: Digits) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        grids = self.out / "report" / "samples"
+        grids.mkdir(parents=True, exist_ok=True)
+        for name in self.gan_names:
+            entry = self.protocol.gans[name]
+            G, config = load_generator(self._gan_dir(name), self.device)
+            n = self.profile.gate_samples
+            z = torch.cat([chunk_latents(self.protocol.seed + 1, c, config["latent_dim"])
+                           for c in range(-(-n // 500))])[:n]
+            images = generate(G, z)[..., 0]
+            held = gate.held_out.subset(entry.digits) if gate.held_out is not None else None
+            out[name] = {
+                "quality_gate": gate.share(images, entry.digits),
+                "real_share": gate.share(held.images, entry.digits) if held is not None else None,
+                "digits": list(entry.digits),
+                "partition": list(entry.partition) if entry.partition else None,
+                "train_images": config["data"]["n_images"],
+                "train_steps": config["steps"],
+            }
+            save_grid(images[:64], grids / f"{name}.png")
+        return out
+
+    def _attribute(self) -> dict[str, Any]:
+        results: dict[str, Any] = {}
+        pre = Preprocessing(size=(28, 28), channels=1)
+        for gname in self.group_names:
+            model_dir = self.out / "models" / gname
+            result_file = model_dir / "test_results.json"
+            if result_file.is_file():
+                results[gname] = read_json(result_file)
+                continue
+            ds = scan_folder_dataset(self._group_dir(gname))
+            classes = np.asarray(ds.classes)
+            load = {s: load_images(ds.split(s), channels=1, size=pre.size, workers=4, progress=self.progress,
+                                   desc=f"{gname} {s}") for s in SPLITS}
+            t0 = time.perf_counter()
+            att = Attributor(arch=self.protocol.attributor_arch, preprocessing=pre, fit_config=self.profile.attributor,
+                             device=str(self.device))
+            att.fit(load["train"].images, classes[load["train"].labels], load["val"].images,
+                    classes[load["val"].labels], progress=self.progress)
+            fit_seconds = time.perf_counter() - t0
+            att.save(model_dir)
+            test = load["test"]
+            order = [list(att.classes_).index(c) for c in classes]
+            pred = att.predict_proba(test.images).argmax(1)
+            true = np.asarray([order[i] for i in test.labels])
+            report = classification_report(true, pred, [str(c) for c in att.classes_])
+            results[gname] = {**report, "fit_seconds": round(fit_seconds, 2),
+                              "epochs_run": att.history_.get("epochs_run"),
+                              "train_images": int(len(load["train"].images)),
+                              "seed_accuracy": self.protocol.groups[gname].seed_accuracy}
+            write_json(result_file, results[gname])
+        return results
+
+
+def save_grid(images: np.ndarray, path: Path, cols: int = 8) -> None:
+    """Tile uint8 (N, H, W) images into one PNG, ``cols`` per row, 2-px gaps."""
+    from PIL import Image
+
+    n, h, w = images.shape
+    rows = -(-n // cols)
+    canvas = np.full((rows * (h + 2) + 2, cols * (w + 2) + 2), 64, np.uint8)
+    for i, img in enumerate(images):
+        r, c = divmod(i, cols)
+        canvas[2 + r * (h + 2):2 + r * (h + 2) + h, 2 + c * (w + 2):2 + c * (w + 2) + w] = img
+    Image.fromarray(canvas).resize((canvas.shape[1] * 2, canvas.shape[0] * 2), Image.Resampling.NEAREST).save(path)
+
+
+def load_results(out_dir: str | Path) -> dict[str, Any]:
+    return json.loads((Path(out_dir) / "results.json").read_text())

@@ -1,0 +1,138 @@
+"""Experiment protocols: YAML files shipped in ``ganprint/experiments/protocols``, validated into
+typed objects once and passed explicitly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ganprint.attribution.training import FitConfig
+from ganprint.gans.config import GanTrainConfig
+
+
+def list_protocols() -> list[str]:
+    files = resources.files("ganprint.experiments").joinpath("protocols")
+    return sorted(p.name.removesuffix(".yaml") for p in files.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_protocol_dict(name_or_path: str | Path) -> dict[str, Any]:
+    """A protocol by name (shipped) or by path to a YAML file."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        text = path.read_text()
+    else:
+        res = resources.files("ganprint.experiments").joinpath("protocols", f"{name_or_path}.yaml")
+        if not res.is_file():
+            raise ValueError(f"unknown experiment {name_or_path!r}; known: {', '.join(list_protocols())}")
+        text = res.read_text()
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"experiment file {name_or_path} must hold a mapping")
+    return data
+
+
+@dataclass(frozen=True)
+class GanEntry:
+    name: str
+    digits: tuple[int, ...]
+    partition: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class GroupEntry:
+    name: str
+    gans: tuple[str, ...]
+    real: bool
+    seed_accuracy: float | None
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    gan: dict[str, Any]
+    images_per_gan: int
+    split: tuple[float, float, float]
+    attributor: FitConfig
+    gate_epochs: int
+    gate_samples: int
+    deviations: tuple[str, ...] = ()
+
+    def gan_config(self, arch: str, seed: int, checkpoint_every: int = 250) -> GanTrainConfig:
+        g = dict(self.gan)
+        width = g.pop("width", 1.0)
+        return GanTrainConfig(arch=arch, arch_options={"width": width}, seed=seed,
+                              checkpoint_every=checkpoint_every, **g)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "gan": self.gan, "images_per_gan": self.images_per_gan,
+                "split": list(self.split), "attributor": self.attributor.to_dict(),
+                "gate": {"epochs": self.gate_epochs, "samples_per_gan": self.gate_samples},
+                "deviations": list(self.deviations)}
+
+
+@dataclass(frozen=True)
+class MnistGroupsProtocol:
+    name: str
+    title: str
+    real_source: str
+    gan_arch: str
+    attributor_arch: str
+    seed: int
+    gans: dict[str, GanEntry]
+    groups: dict[str, GroupEntry]
+    profiles: dict[str, dict[str, Any]] = field(repr=False)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MnistGroupsProtocol:
+        try:
+            gans = {}
+            for name, g in d["gans"].items():
+                digits = tuple(int(x) for x in g["digits"])
+                if not digits or any(x < 0 or x > 9 for x in digits):
+                    raise ValueError(f"{name}: digits must be in 0..9")
+                part = g.get("partition")
+                if part is not None:
+                    k, n = (int(v) for v in part)
+                    if not 0 <= k < n:
+                        raise ValueError(f"{name}: partition [k, n] needs 0 <= k < n")
+                    part = (k, n)
+                gans[name] = GanEntry(name, digits, part)
+            groups = {}
+            for name, g in d["groups"].items():
+                members = tuple(g["gans"])
+                missing = [m for m in members if m not in gans]
+                if missing:
+                    raise ValueError(f"{name}: unknown GANs {missing}")
+                groups[name] = GroupEntry(name, members, bool(g.get("real", False)), g.get("seed_accuracy"))
+            return cls(name=d["name"], title=d.get("title", d["name"]), real_source=d.get("real_source", "mnist5k"),
+                       gan_arch=d.get("gan_arch", "mnist-dcgan"),
+                       attributor_arch=d.get("attributor_arch", "seed-mnist-cnn"), seed=int(d.get("seed", 0)),
+                       gans=gans, groups=groups, profiles=d["profiles"])
+        except KeyError as exc:
+            raise ValueError(f"experiment file is missing the key {exc}") from None
+
+    def profile(self, name: str, overrides: dict[str, Any] | None = None) -> Profile:
+        if name not in self.profiles:
+            raise ValueError(f"unknown profile {name!r}; known: {', '.join(self.profiles)}")
+        p = _merge(self.profiles[name], overrides or {})
+        split = tuple(float(x) for x in p["split"])
+        if len(split) != 3 or abs(sum(split) - 1) > 1e-6 or min(split) < 0:
+            raise ValueError("split must be three non-negative fractions summing to 1")
+        a = p["attributor"]
+        return Profile(name=name, gan=dict(p["gan"]), images_per_gan=int(p["images_per_gan"]), split=split,
+                       attributor=FitConfig(epochs=int(a["epochs"]), batch_size=int(a["batch_size"]),
+                                            lr=float(a["lr"]), patience=a.get("patience"),
+                                            seed=self.seed),
+                       gate_epochs=int(p["gate"]["epochs"]), gate_samples=int(p["gate"]["samples_per_gan"]),
+                       deviations=tuple(p.get("deviations", ())))
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out

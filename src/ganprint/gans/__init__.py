@@ -1,0 +1,6 @@
+"""GAN zoo: architectures, training with checkpoints, sampling to folders."""
+
+from ganprint.gans import mnist_dcgan as _mnist_dcgan  # noqa: F401  (registers architectures)
+from ganprint.gans.registry import GANS, GanSpec, create_gan
+
+__all__ = ["GANS", "GanSpec", "create_gan"]

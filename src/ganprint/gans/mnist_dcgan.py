@@ -1,0 +1,90 @@
+"""The MNIST GAN of seed 000 §3.1.1 (a Keras DCGAN), layer for layer.
+
+Generator (1,164,289 parameters at ``width=1``)::
+
+    Dense 100 -> 7*7*128, LeakyReLU(0.2), reshape (128, 7, 7)
+    ConvTranspose 128, 4x4, stride 2 -> 14x14, LeakyReLU(0.2)
+    ConvTranspose 128, 4x4, stride 2 -> 28x28, LeakyReLU(0.2)
+    Conv 1, 7x7, same -> 28x28, sigmoid
+
+Discriminator (40,705 parameters)::
+
+    Conv 64, 3x3, stride 2 -> 14x14, LeakyReLU(0.2), Dropout(0.4)
+    Conv 64, 3x3, stride 2 -> 7x7, LeakyReLU(0.2), Dropout(0.4)
+    Flatten, Dense 1 (logit; the seed's sigmoid is folded into the BCE-with-logits loss)
+
+``width`` scales the generator's 128 channels (and the discriminator's 64) for fast profiles;
+``output="tanh"`` gives the tanh-output variant of seed 000 §3.1.6 (rescaled to [0, 1]).
+Weights start as in Keras (Glorot-uniform, zero bias).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ganprint.gans.registry import GANS, GanSpec
+from ganprint.nn.layers import ByteDropout, glorot_uniform_
+
+LATENT_DIM = 100
+
+
+class _TanhToUnit(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (torch.tanh(x) + 1.0) * 0.5
+
+
+class MnistGenerator(nn.Module):
+    def __init__(self, width: float = 1.0, latent_dim: int = LATENT_DIM, output: str = "sigmoid"):
+        super().__init__()
+        if output not in ("sigmoid", "tanh"):
+            raise ValueError(f"output must be 'sigmoid' or 'tanh', got {output!r}")
+        c = max(1, round(128 * width))
+        self.channels = c
+        self.fc = nn.Linear(latent_dim, c * 7 * 7)
+        self.up1 = nn.ConvTranspose2d(c, c, 4, stride=2, padding=1)
+        self.up2 = nn.ConvTranspose2d(c, c, 4, stride=2, padding=1)
+        self.out = nn.Conv2d(c, 1, 7, padding=3)
+        self.act = nn.LeakyReLU(0.2)
+        self.squash = nn.Sigmoid() if output == "sigmoid" else _TanhToUnit()
+        glorot_uniform_(self)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.act(self.fc(z)).view(z.shape[0], self.channels, 7, 7)
+        x = x.contiguous(memory_format=torch.channels_last)
+        x = self.act(self.up1(x))
+        x = self.act(self.up2(x))
+        return self.squash(self.out(x))
+
+
+class MnistDiscriminator(nn.Module):
+    def __init__(self, width: float = 1.0):
+        super().__init__()
+        c = max(1, round(64 * width))
+        self.features = nn.Sequential(
+            nn.Conv2d(1, c, 3, stride=2, padding=1),
+            nn.LeakyReLU(0.2),
+            ByteDropout(0.4),
+            nn.Conv2d(c, c, 3, stride=2, padding=1),
+            nn.LeakyReLU(0.2),
+            ByteDropout(0.4),
+            nn.Flatten(),
+        )
+        self.head = nn.Linear(c * 7 * 7, 1)
+        glorot_uniform_(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+@GANS.register("mnist-dcgan")
+def mnist_dcgan(width: float = 1.0, disc_width: float = 1.0, output: str = "sigmoid") -> GanSpec:
+    """Seed 000's MNIST DCGAN (28x28 grayscale)."""
+    return GanSpec(
+        name="mnist-dcgan",
+        latent_dim=LATENT_DIM,
+        image_shape=(1, 28, 28),
+        generator=MnistGenerator(width=width, output=output),
+        discriminator=MnistDiscriminator(width=disc_width),
+        options={"width": width, "disc_width": disc_width, "output": output},
+    )

@@ -1,0 +1,1 @@
+"""Quality gates: is a GAN producing what it was trained on, or noise?"""
