@@ -70,10 +70,14 @@ def test_resume_after_interruption_gives_identical_weights(tmp_path, ones):
     assert not (tmp_path / "resumed" / "checkpoint").exists()
 
 
+def _stop_at_6(step):
+    if step == 6:
+        raise RuntimeError("interrupted")
+
+
 def test_resume_refuses_a_different_config(tmp_path, ones):
     with pytest.raises(RuntimeError):
-        GanTrainer(_cfg(), tmp_path / "g").fit(ones, progress=False,
-                                               on_step=lambda s: (_ for _ in ()).throw(RuntimeError) if s == 6 else None)
+        GanTrainer(_cfg(), tmp_path / "g").fit(ones, progress=False, on_step=_stop_at_6)
     with pytest.raises(ValueError, match="different training config"):
         GanTrainer(_cfg(lr=1e-3), tmp_path / "g").fit(ones, progress=False)
 
@@ -99,8 +103,7 @@ def test_sampling_is_deterministic_and_resumable(tmp_path, ones):
 
 def test_unfinished_gan_cannot_be_sampled(tmp_path, ones):
     with pytest.raises(RuntimeError):
-        GanTrainer(_cfg(), tmp_path / "g").fit(ones, progress=False,
-                                               on_step=lambda s: (_ for _ in ()).throw(RuntimeError) if s == 6 else None)
+        GanTrainer(_cfg(), tmp_path / "g").fit(ones, progress=False, on_step=_stop_at_6)
     with pytest.raises((ValueError, FileNotFoundError)):
         load_generator(tmp_path / "g")
 

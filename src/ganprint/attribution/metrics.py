@@ -43,6 +43,6 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"{name:<{width}}  {c['precision']:.4f}     {c['recall']:.4f}  {c['f1']:.4f}  {c['support']}")
     lines += ["", "confusion matrix (rows: true, columns: predicted)",
               " " * width + "  " + " ".join(f"{str(n)[:8]:>8}" for n in labels)]
-    for name, row in zip(labels, report["confusion_matrix"]):
+    for name, row in zip(labels, report["confusion_matrix"], strict=False):
         lines.append(f"{name:<{width}}  " + " ".join(f"{v:>8d}" for v in row))
     return "\n".join(lines)

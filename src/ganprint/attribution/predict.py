@@ -61,4 +61,4 @@ def _score(attributor: Attributor, classes: list[str], decoded: Iterable) -> Ite
             continue
         p = next(by_path)
         yield {"path": str(path), "label": classes[int(p.argmax())],
-               "probabilities": {c: round(float(v), 6) for c, v in zip(classes, p)}}
+               "probabilities": {c: round(float(v), 6) for c, v in zip(classes, p, strict=False)}}

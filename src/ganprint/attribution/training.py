@@ -28,6 +28,13 @@ class FitConfig:
     patience: int | None = 3
     seed: int = 0
     hflip: bool = False
+    schedule: str = "constant"  # or "cosine": learning rate annealed to 0 over ``epochs``
+
+    def __post_init__(self) -> None:
+        if self.schedule not in ("constant", "cosine"):
+            raise ValueError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,6 +72,10 @@ def fit_classifier(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tenso
         model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     gen = torch.Generator().manual_seed(config.seed)
+    steps_per_epoch = -(-len(x_train) // config.batch_size)
+    sched = (torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, epochs=config.epochs,
+                                                 steps_per_epoch=steps_per_epoch, pct_start=0.15)
+             if config.schedule == "cosine" else None)
     history: dict[str, Any] = {"train_loss": [], "val_loss": [], "val_accuracy": [], "epoch_seconds": []}
     best_loss, best_state, since_best = float("inf"), None, 0
     n = len(x_train)
@@ -91,6 +102,8 @@ def fit_classifier(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tenso
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+                if sched is not None:
+                    sched.step()
                 total += loss.item() * len(idx)
             history["train_loss"].append(total / max(n, 1))
             history["epoch_seconds"].append(time.perf_counter() - t0)

@@ -75,7 +75,7 @@ def sample_generator_to_folder(G: nn.Module, latent_dim: int, n: int, out_dir: s
     for chunk in range(start_index // CHUNK, (stop - 1) // CHUNK + 1 if n else 0):
         lo, hi = max(chunk * CHUNK, start_index), min((chunk + 1) * CHUNK, stop)
         paths = [out / f"{i:06d}.png" for i in range(lo, hi)]
-        missing = [i for i, p in zip(range(lo, hi), paths) if not p.is_file()]
+        missing = [i for i, p in zip(range(lo, hi), paths, strict=False) if not p.is_file()]
         if missing:
             images = generate(G, chunk_latents(seed, chunk, latent_dim))
             for i in missing:

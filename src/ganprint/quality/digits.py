@@ -69,18 +69,27 @@ def synth_non_digits(n: int, gen: torch.Generator) -> torch.Tensor:
     return out
 
 
-def shift_and_reject(fraction: float = 1 / 11, max_shift: int = 2):
-    """Batch transform: random translation of up to ``max_shift`` px, plus a share of synthetic
-    non-digit images labelled :data:`NOT_A_DIGIT`."""
+def random_affine(x: torch.Tensor, gen: torch.Generator, max_shift: float = 2.0, max_rotate: float = 12.0,
+                  max_scale: float = 0.1) -> torch.Tensor:
+    """Small random translations (px), rotations (degrees) and scalings of a batch (N, 1, H, W)."""
+    n, _, h, _ = x.shape
+    u = torch.rand(n, 4, generator=gen) * 2 - 1
+    angle = u[:, 0] * math.radians(max_rotate)
+    scale = 1 + u[:, 1] * max_scale
+    shift = u[:, 2:] * (2 * max_shift / h)
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
+
+
+def shift_and_reject(fraction: float = 1 / 11):
+    """Batch transform: small random affine jitter, plus a share of synthetic non-digit images
+    labelled :data:`NOT_A_DIGIT`."""
 
     def transform(x: torch.Tensor, y: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         n = len(x)
-        pad = F.pad(x, (max_shift,) * 4)
-        dy, dx = torch.randint(0, 2 * max_shift + 1, (2, n), generator=gen)
-        rows = (torch.arange(28)[None, :] + dy[:, None])[:, None, :, None].expand(n, 1, 28, 28 + 2 * max_shift)
-        x = pad.gather(2, rows)
-        cols = (torch.arange(28)[None, :] + dx[:, None])[:, None, None, :].expand(n, 1, 28, 28)
-        x = x.gather(3, cols)
+        x = random_affine(x, gen)
         m = max(1, math.ceil(n * fraction))
         junk = synth_non_digits(m, gen)
         return torch.cat([x, junk]), torch.cat([y, torch.full((m,), NOT_A_DIGIT, dtype=y.dtype)])
@@ -108,7 +117,7 @@ class DigitGate:
         model = create_model("digit-cnn", num_classes=11)
         history = fit_classifier(
             model, x[parts["train"]], y[parts["train"]], x[parts["val"]], y[parts["val"]],
-            FitConfig(epochs=epochs, batch_size=128, lr=2e-3, patience=4, seed=seed),
+            FitConfig(epochs=epochs, batch_size=128, lr=3e-3, patience=None, seed=seed, schedule="cosine"),
             device=device, progress=progress, desc="digit classifier",
             batch_transform=shift_and_reject())
         test = parts["test"]

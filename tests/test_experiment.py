@@ -1,0 +1,57 @@
+"""A tiny end-to-end run of the MNIST authorship study, and its resume."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from ganprint.cli.main import cli
+from ganprint.data.mnist import load_mnist_5k
+from ganprint.experiments.mnist_groups import MnistGroupsRun, gan_training_data
+from ganprint.experiments.protocol import MnistGroupsProtocol, list_protocols, load_protocol_dict
+
+
+def test_protocol_matches_the_seed():
+    p = MnistGroupsProtocol.from_dict(load_protocol_dict("mnist-groups"))
+    assert "mnist-groups" in list_protocols()
+    assert len(p.gans) == 13 and len(p.groups) == 6
+    assert p.gans["GAN_5"].digits == (0, 1, 2, 3, 4, 5, 6)
+    assert [g.real for g in p.groups.values()] == [True, True, True, True, False, False]
+    paper = p.profile("paper")
+    assert paper.gan == {"epochs": 200, "batch_size": 256, "lr": 0.0002, "beta1": 0.5, "width": 1.0}
+    assert paper.images_per_gan == 20000
+    with pytest.raises(ValueError, match="unknown profile"):
+        p.profile("fast")
+
+
+def test_partitions_are_disjoint_halves_and_seed_twins_share_data():
+    p = MnistGroupsProtocol.from_dict(load_protocol_dict("mnist-groups"))
+    real = load_mnist_5k()
+    a, b = (gan_training_data(real, p.gans[n], 0) for n in ("GAN_8", "GAN_9"))
+    assert len(a) + len(b) == len(real.subset([3, 6, 8]))
+    assert not {x.tobytes() for x in a.images} & {x.tobytes() for x in b.images}
+    c, d = (gan_training_data(real, p.gans[n], 0) for n in ("GAN_12", "GAN_13"))
+    assert (c.images == d.images).all()
+
+
+def test_tiny_run_end_to_end_and_resume(tmp_path):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["experiment", "run", "mnist-groups", "--profile", "tiny", "--out", str(out),
+                                      "--group", "group_4", "--group", "group_6", "--workers", "1", "-q"])
+    assert result.exit_code == 0, result.output
+    res = json.loads((out / "results.json").read_text())
+    assert res["profile"] == "tiny" and res["wall_seconds"] > 0
+    assert set(res["groups"]) == {"group_4", "group_6"}
+    assert res["groups"]["group_4"]["labels"] == ["GAN_8", "GAN_9", "real"]
+    assert len(res["groups"]["group_6"]["confusion_matrix"]) == 2
+    assert set(res["gans"]) == {"GAN_8", "GAN_9", "GAN_12", "GAN_13"}
+    assert all(0 <= g["quality_gate"] <= 1 for g in res["gans"].values())
+    report = (out / "report.md").read_text()
+    assert "| group | sources | seed accuracy | ours |" in report and "Deviations" in report
+    assert (out / "report" / "confusion_group_4.png").is_file()
+    assert (out / "report" / "samples" / "GAN_12.png").is_file()
+    assert len(list((out / "data" / "group_6" / "test" / "GAN_13").glob("*.png"))) == 15
+    # a rerun resumes: every stage is found done and the results are the same
+    again = MnistGroupsRun(out, "tiny", groups=["group_4", "group_6"], workers=1, progress=False).run()
+    assert again["groups"]["group_4"]["accuracy"] == res["groups"]["group_4"]["accuracy"]
+    assert again["stage_seconds"]["GAN training"] < 2
