@@ -120,3 +120,17 @@ def test_training_moves_samples_towards_the_data(tmp_path, ones):
     with torch.no_grad():
         x0 = untrained(torch.randn(256, 100)).numpy()[:, 0]
     assert np.abs(x.mean(0) - target).mean() < np.abs(x0.mean(0) - target).mean()
+
+
+def test_stop_when_ends_training_at_the_first_good_check(tmp_path, ones):
+    seen = []
+
+    def stop_when(G, step):
+        seen.append(step)
+        return 0.9 if step >= 8 else None
+
+    gan = GanTrainer(_cfg(steps=20), tmp_path / "g").fit(ones, progress=False, stop_when=stop_when,
+                                                         check_every=4)
+    _, config = load_generator(gan)
+    assert seen == [4, 8]
+    assert config["steps"] == 8 and config["stopped_early"]

@@ -38,6 +38,7 @@ from ganprint.quality.digits import DigitGate
 from ganprint.serialization import read_json, write_json
 
 REAL = "real"
+QUALITY_CHECK_SEED = 987_654  # latents used to decide when a GAN is good enough (not the reported ones)
 SPLITS = ("train", "val", "test")
 
 
@@ -57,13 +58,28 @@ def gan_training_data(real: Digits, entry, seed: int) -> Digits:
 
 
 def _train_gan_job(config: dict[str, Any], out_dir: str, images: np.ndarray, threads: int, device: str,
-                   data_info: dict[str, Any]) -> tuple[str, float]:
-    """Worker-process entry point: train one GAN (resuming), return its wall time."""
+                   data_info: dict[str, Any], stop: dict[str, Any] | None = None) -> tuple[str, float]:
+    """Worker-process entry point: train one GAN (resuming), return its wall time.
+
+    With ``stop`` = {"gate": folder, "digits": [...], "target": q, "every": k}, training ends as
+    soon as the GAN's quality gate (on a fixed set of latents) reaches ``target``: each GAN trains
+    for the steps it really needs, up to the profile's maximum.
+    """
     from ganprint.gans.config import GanTrainConfig
 
     torch.set_num_threads(threads)
     t0 = time.perf_counter()
-    GanTrainer(GanTrainConfig.from_dict(config), out_dir, device, data_info).fit(images, progress=False)
+    stop_when = None
+    if stop is not None:
+        gate = DigitGate.load(stop["gate"], "cpu")
+        z = chunk_latents(QUALITY_CHECK_SEED, 0, 100)
+
+        def stop_when(G: torch.nn.Module, step: int) -> float | None:
+            share = gate.share(generate(G, z.to(next(G.parameters()).device))[..., 0], stop["digits"])
+            return share if share >= stop["target"] else None
+
+    GanTrainer(GanTrainConfig.from_dict(config), out_dir, device, data_info).fit(
+        images, progress=False, stop_when=stop_when, check_every=stop["every"] if stop else 250)
     return out_dir, time.perf_counter() - t0
 
 
@@ -162,18 +178,22 @@ class MnistGroupsRun:
                 continue
             info = {"source": self.protocol.real_source, "digits": list(entry.digits),
                     "partition": list(entry.partition) if entry.partition else None}
-            jobs.append((cfg.to_dict(), str(self._gan_dir(name)), data.images, info))
+            stop = None
+            if self.profile.stop_quality is not None:
+                stop = {"gate": str(self.out / "gate"), "digits": list(entry.digits),
+                        "target": self.profile.stop_quality, "every": self.profile.quality_check_every}
+            jobs.append((cfg.to_dict(), str(self._gan_dir(name)), data.images, info, stop))
         if not jobs:
             return
         if self.device.type != "cpu" or self.workers == 1:
-            for cfg, out, images, info in tqdm(jobs, desc="GANs", disable=not self.progress):
-                _train_gan_job(cfg, out, images, torch.get_num_threads(), str(self.device), info)
+            for cfg, out, images, info, stop in tqdm(jobs, desc="GANs", disable=not self.progress):
+                _train_gan_job(cfg, out, images, torch.get_num_threads(), str(self.device), info, stop)
             return
         threads = max(1, (os.cpu_count() or 1) // self.workers)
         ctx = mp.get_context("spawn")
         with ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx) as pool:
-            futures = [pool.submit(_train_gan_job, cfg, out, images, threads, "cpu", info)
-                       for cfg, out, images, info in jobs]
+            futures = [pool.submit(_train_gan_job, cfg, out, images, threads, "cpu", info, stop)
+                       for cfg, out, images, info, stop in jobs]
             for fut in tqdm(as_completed(futures), total=len(futures), desc="GANs trained",
                             disable=not self.progress):
                 fut.result()
@@ -223,6 +243,7 @@ class MnistGroupsRun:
                 "partition": list(entry.partition) if entry.partition else None,
                 "train_images": config["data"]["n_images"],
                 "train_steps": config["steps"],
+                "stopped_early": config.get("stopped_early", False),
             }
             save_grid(images[:64], grids / f"{name}.png")
         return out

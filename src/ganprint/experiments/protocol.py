@@ -60,6 +60,8 @@ class Profile:
     gate_epochs: int
     gate_samples: int
     deviations: tuple[str, ...] = ()
+    stop_quality: float | None = None
+    quality_check_every: int = 250
 
     def gan_config(self, arch: str, seed: int, checkpoint_every: int = 250) -> GanTrainConfig:
         g = dict(self.gan)
@@ -70,7 +72,8 @@ class Profile:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "gan": self.gan, "images_per_gan": self.images_per_gan,
                 "split": list(self.split), "attributor": self.attributor.to_dict(),
-                "gate": {"epochs": self.gate_epochs, "samples_per_gan": self.gate_samples},
+                "gate": {"epochs": self.gate_epochs, "samples_per_gan": self.gate_samples,
+                         "stop_quality": self.stop_quality, "check_every": self.quality_check_every},
                 "deviations": list(self.deviations)}
 
 
@@ -128,6 +131,8 @@ class MnistGroupsProtocol:
                                             lr=float(a["lr"]), patience=a.get("patience"),
                                             seed=self.seed),
                        gate_epochs=int(p["gate"]["epochs"]), gate_samples=int(p["gate"]["samples_per_gan"]),
+                       stop_quality=p["gate"].get("stop_quality"),
+                       quality_check_every=int(p["gate"].get("check_every", 250)),
                        deviations=tuple(p.get("deviations", ())))
 
 

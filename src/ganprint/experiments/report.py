@@ -63,7 +63,8 @@ def write_mnist_groups_report(out_dir: Path, results: dict[str, Any], protocol) 
     for name, g in results["gans"].items():
         part = f" (part {g['partition'][0] + 1}/{g['partition'][1]})" if g.get("partition") else ""
         real = "-" if g.get("real_share") is None else f"{g['real_share']:.3f}"
-        lines.append(f"| {name} | {g['digits']}{part} | {g['train_images']} | {g['train_steps']} | "
+        steps = f"{g['train_steps']}" + (" (reached the stop target)" if g.get("stopped_early") else "")
+        lines.append(f"| {name} | {g['digits']}{part} | {g['train_images']} | {steps} | "
                      f"{g['quality_gate']:.3f} | {real} |")
     lines += ["", "## Confusion matrices", ""]
     for name, g in results["groups"].items():

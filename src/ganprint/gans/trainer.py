@@ -94,8 +94,15 @@ class GanTrainer:
         return cfg.is_file() and read_json(cfg).get("status") == "finished"
 
     def fit(self, images: np.ndarray | torch.Tensor, *, progress: bool = True,
-            on_step: Callable[[int], None] | None = None) -> Path:
-        """Train to the configured number of steps (resuming if a checkpoint exists)."""
+            on_step: Callable[[int], None] | None = None,
+            stop_when: Callable[[nn.Module, int], float | None] | None = None, check_every: int = 250) -> Path:
+        """Train to the configured number of steps (resuming if a checkpoint exists).
+
+        ``stop_when(generator, step)``, if given, is called every ``check_every`` steps; it returns
+        a quality score when the generator is good enough (training stops there) and ``None``
+        otherwise. It must not draw from torch's global random stream (use its own generator), so
+        that a resumed run makes the same decisions.
+        """
         if self.is_finished():
             return self.out_dir
         data = to_unit_tensor(images)
@@ -110,12 +117,13 @@ class GanTrainer:
             if tuple(data.shape[1:]) != spec.image_shape:
                 raise ValueError(f"{cfg.arch} expects images of shape {spec.image_shape}, "
                                  f"got {tuple(data.shape[1:])}")
-            self._fit(spec, data, progress, on_step)
+            self._fit(spec, data, progress, on_step, stop_when, check_every)
         return self.out_dir
 
     # -- internals --------------------------------------------------------------------------
     def _fit(self, spec: GanSpec, data: torch.Tensor, progress: bool,
-             on_step: Callable[[int], None] | None) -> None:
+             on_step: Callable[[int], None] | None,
+             stop_when: Callable[[nn.Module, int], float | None] | None, check_every: int) -> None:
         cfg, dev = self.config, self.device
         G = spec.generator.to(dev)
         D = spec.discriminator.to(dev)
@@ -167,8 +175,16 @@ class GanTrainer:
                 self._checkpoint(ckpt, step, order, G, D, opt_g, opt_d, data_gen, noise_gen)
             if on_step is not None:
                 on_step(step)
+            if stop_when is not None and step % check_every == 0 and step < total:
+                with torch.no_grad():
+                    G.eval()
+                    score = stop_when(G, step)
+                    G.train()
+                if score is not None:
+                    losses["stopped_with_score"] = score
+                    break
         bar.close()
-        self._finish(spec, G, D, total, n, losses, time.perf_counter() - started)
+        self._finish(spec, G, D, step, n, losses, time.perf_counter() - started)
         shutil.rmtree(ckpt, ignore_errors=True)
 
     def _checkpoint(self, ckpt: Path, step: int, order: torch.Tensor, G: nn.Module, D: nn.Module,
@@ -220,6 +236,7 @@ class GanTrainer:
             "train": self.config.to_dict(),
             "data": {**self.data_info, "n_images": n},
             "steps": steps,
+            "stopped_early": steps < self.config.total_steps(n),
             "final_losses": losses,
             "train_seconds_last_session": round(seconds, 2),
             "status": "finished",
