@@ -20,8 +20,9 @@ def png_bytes(img: Image.Image, **kw) -> bytes:
     return buf.getvalue()
 
 
-@pytest.fixture
-def files(tmp_path):
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("bad")
     rng = np.random.default_rng(0)
     digit = Image.fromarray((rng.random((28, 28)) * 255).astype(np.uint8))
     f = {}
@@ -109,7 +110,8 @@ def test_palette_pixels_follow_the_palette(files):
     assert a[0, 0, 0] == 255 and a[5, 5, 0] == 0
 
 
-def test_folder_named_like_an_image_is_walked(files, tmp_path):
+def test_folder_named_like_an_image_is_walked(files):
+    tmp_path = files["good.png"].parent
     found = list(iter_image_paths([files["folder.png"]]))
     assert found == [files["folder.png"] / "inside.png"]
     everything = list(iter_image_paths([tmp_path]))
