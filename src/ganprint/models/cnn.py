@@ -9,7 +9,31 @@ from ganprint.models.registry import MODELS
 from ganprint.nn.layers import glorot_uniform_
 
 
-class SeedMnistCNN(nn.Module):
+class FeatureHeadClassifier(nn.Module):
+    """A classifier split into ``features`` (image -> vector of ``num_features``) and ``head``
+    (vector -> logits), so the head can be replaced for another number of sources (timm-style)."""
+
+    features: nn.Module
+    head: nn.Module
+    num_features: int
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def make_head(self, num_classes: int) -> nn.Module:
+        return nn.Linear(self.num_features, num_classes)
+
+    def reset_classifier(self, num_classes: int) -> None:
+        self.head = self.make_head(num_classes)
+
+
+class SeedMnistCNN(FeatureHeadClassifier):
     """Seed 000 §3.1 authorship model (Fig. 3), for 28x28 inputs.
 
     Conv 32 3x3 same + ReLU, Conv 64 3x3 valid + ReLU, MaxPool 2, Dropout 0.25, Flatten,
@@ -27,23 +51,11 @@ class SeedMnistCNN(nn.Module):
             nn.Linear(64 * side * side, 128), nn.ReLU(inplace=True),
         )
         self.num_features = 128
-        self.head = nn.Linear(128, num_classes)
+        self.head = self.make_head(num_classes)
         glorot_uniform_(self)
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
 
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.head(features)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
-
-    def reset_classifier(self, num_classes: int) -> None:
-        self.head = nn.Linear(self.num_features, num_classes)
-
-
-class DigitCNN(nn.Module):
+class DigitCNN(FeatureHeadClassifier):
     """A compact, accurate digit classifier (conv-BN-ReLU blocks, global average pooling).
 
     Used by the GAN quality gate: ten digit classes plus a 'not a digit' class.
@@ -62,19 +74,10 @@ class DigitCNN(nn.Module):
             *block(2 * w, 4 * w), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
         )
         self.num_features = 4 * w
-        self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(4 * w, num_classes))
+        self.head = self.make_head(num_classes)
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
-
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.head(features)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
-
-    def reset_classifier(self, num_classes: int) -> None:
-        self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(self.num_features, num_classes))
+    def make_head(self, num_classes: int) -> nn.Module:
+        return nn.Sequential(nn.Dropout(0.3), nn.Linear(self.num_features, num_classes))
 
 
 @MODELS.register("seed-mnist-cnn")
