@@ -150,3 +150,20 @@ def test_predict_cli_scores_every_file_and_reports_failures(files, tmp_path):
         assert sum(r["probabilities"].values()) == pytest.approx(1, abs=1e-4)
     good = CliRunner().invoke(cli, ["predict", "--model", str(tmp_path / "model"), str(files["good.png"])])
     assert good.exit_code == 0
+
+
+def test_predict_survives_a_file_name_that_is_not_utf8(files, tmp_path):
+    import os
+
+    att = Attributor(preprocessing=Preprocessing((28, 28), 1), device="cpu")
+    att.fit_config = att.fit_config.__class__(epochs=1, batch_size=8, patience=None)
+    rng = np.random.default_rng(1)
+    att.fit((rng.random((8, 28, 28, 1)) * 255).astype(np.uint8), ["a", "b"] * 4, progress=False)
+    att.save(tmp_path / "m2")
+    folder = tmp_path / "latin1"
+    folder.mkdir()
+    name = os.fsdecode(b"caf\xe9.png")
+    (folder / name).write_bytes(files["good.png"].read_bytes())
+    r = CliRunner().invoke(cli, ["predict", "--model", str(tmp_path / "m2"), str(folder)])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["path"].endswith(name)

@@ -145,6 +145,7 @@ def predict_cmd(model_dir: Path, paths: tuple[str, ...], batch_size: int, device
 
 
 def _dumps(record: dict) -> str:
+    """ASCII JSON: file names that are not valid UTF-8 (surrogate escapes) still print."""
     import json
 
-    return json.dumps(record, ensure_ascii=False)
+    return json.dumps(record)
