@@ -29,11 +29,13 @@ def list_cmd() -> None:
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--group", "groups", multiple=True, help="Run only these groups (repeatable).")
 @click.option("--workers", type=int, default=None, help="Parallel GAN-training processes (default: CPU count).")
+@click.option("--real-source", type=click.Choice(["mnist5k", "mnist"]), default=None,
+              help="Real digits: bundled 5k (offline) or full MNIST via torchvision (internet).")
 @device_option
 @threads_option
 @quiet_option
-def run_cmd(name: str, profile: str, out_dir: Path, groups: tuple[str, ...], workers: int | None, device: str,
-            threads: int | None, quiet: bool) -> None:
+def run_cmd(name: str, profile: str, out_dir: Path, groups: tuple[str, ...], workers: int | None,
+            real_source: str | None, device: str, threads: int | None, quiet: bool) -> None:
     """Run (or resume) experiment NAME into OUT: results.json and report.md."""
     from ganprint.experiments.mnist_groups import MnistGroupsRun
     from ganprint.experiments.protocol import load_protocol_dict
@@ -44,10 +46,13 @@ def run_cmd(name: str, profile: str, out_dir: Path, groups: tuple[str, ...], wor
         if kind != "mnist-groups":
             fail(f"experiment {name!r} has no runner yet")
         run = MnistGroupsRun(out_dir, profile, protocol=name, groups=list(groups) or None, workers=workers,
-                             device=device, progress=not quiet)
+                             device=device, progress=not quiet, real_source=real_source)
     except ValueError as exc:
         fail(str(exc))
-    results = run.run()
+    try:
+        results = run.run()
+    except RuntimeError as exc:  # e.g. full MNIST requested without internet
+        fail(str(exc))
     click.echo(f"wrote {out_dir / 'results.json'} and {out_dir / 'report.md'} "
                f"in {results['wall_seconds']:.0f} s", err=True)
     for gname, g in results["groups"].items():

@@ -13,6 +13,7 @@ Stages, each skipped when its output already exists (a rerun resumes):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import multiprocessing as mp
 import os
@@ -97,9 +98,11 @@ class MnistGroupsRun:
     def __init__(self, out_dir: str | Path, profile: str = "quick", *, protocol: str | Path = "mnist-groups",
                  overrides: dict[str, Any] | None = None, groups: list[str] | None = None,
                  workers: int | None = None, device: str = "auto", progress: bool = True,
-                 cache_dir: str | Path | None = None) -> None:
+                 cache_dir: str | Path | None = None, real_source: str | None = None) -> None:
         self.out = Path(out_dir)
         self.protocol = MnistGroupsProtocol.from_dict(load_protocol_dict(protocol))
+        if real_source is not None:
+            self.protocol = dataclasses.replace(self.protocol, real_source=real_source)
         self.profile: Profile = self.protocol.profile(profile, overrides)
         unknown = sorted(set(groups or []) - set(self.protocol.groups))
         if unknown:
@@ -117,7 +120,8 @@ class MnistGroupsRun:
     def run(self) -> dict[str, Any]:
         t0 = time.perf_counter()
         self.out.mkdir(parents=True, exist_ok=True)
-        write_json(self.out / "config.json", {"protocol": self.protocol.name, "profile": self.profile.to_dict(),
+        write_json(self.out / "config.json", {"protocol": self.protocol.name, "real_source": self.protocol.real_source,
+                                              "profile": self.profile.to_dict(),
                                               "groups": self.group_names, "workers": self.workers,
                                               "device": str(self.device)})
         real = self._timed("real data", lambda: load_digits_source(self.protocol.real_source, self.cache_dir))
