@@ -108,13 +108,13 @@ class DigitGate:
 
     @classmethod
     def train(cls, digits: Digits, *, epochs: int = 12, seed: int = 0, device: torch.device | str = "cpu",
-              progress: bool = True) -> DigitGate:
+              progress: bool = True, width: int = 32) -> DigitGate:
         """Train on 70% of ``digits``; early-stop on 15%; report accuracy on the held-out 15%."""
         device = torch.device(device)
         parts = split_indices(digits.labels, seed=seed)
         x = torch.from_numpy(digits.images)[:, None]
         y = torch.from_numpy(digits.labels)
-        model = create_model("digit-cnn", num_classes=11)
+        model = create_model("digit-cnn", num_classes=11, width=width)
         history = fit_classifier(
             model, x[parts["train"]], y[parts["train"]], x[parts["val"]], y[parts["val"]],
             FitConfig(epochs=epochs, batch_size=128, lr=3e-3, patience=None, seed=seed, schedule="cosine"),
@@ -132,6 +132,7 @@ class DigitGate:
             "non_digit_rejection": float((junk_pred == NOT_A_DIGIT).mean()),
             "epochs_run": history["epochs_run"],
             "seed": seed,
+            "width": width,
         }
         return gate
 
@@ -157,6 +158,6 @@ class DigitGate:
     @classmethod
     def load(cls, folder: str | Path, device: torch.device | str = "cpu") -> DigitGate:
         config, weights = load_folder(folder, ["model"])
-        model = create_model("digit-cnn", num_classes=11)
+        model = create_model("digit-cnn", num_classes=11, width=config["report"].get("width", 32))
         model.load_state_dict(weights["model"])
         return cls(model.to(device).eval(), config["report"], torch.device(device))

@@ -1,0 +1,47 @@
+"""The quality gate's rule: confident (>= 0.9) recognition as one of the GAN's own digits."""
+
+import numpy as np
+import torch
+from torch import nn
+
+from ganprint.quality.digits import NOT_A_DIGIT, DigitGate, shift_and_reject, synth_non_digits
+
+
+class _MeanRule(nn.Module):
+    """Stand-in classifier: the image's mean brightness decides the class and the confidence."""
+
+    def forward(self, x):
+        m = x.mean((1, 2, 3))
+        logits = torch.full((len(x), 11), -10.0)
+        logits[m > 0.5, 1] = 10.0                      # bright: confidently '1'
+        mid = (m > 0.2) & (m <= 0.5)
+        logits[mid, 7] = 0.5                           # mid: '7' but not confident
+        logits[m <= 0.2, NOT_A_DIGIT] = 10.0           # dark: not a digit
+        return logits
+
+
+def _images(values):
+    return np.stack([np.full((28, 28), v, np.uint8) for v in values])
+
+
+def test_share_counts_confident_own_digits_only():
+    gate = DigitGate(_MeanRule(), {}, torch.device("cpu"))
+    imgs = _images([255, 255, 100, 10])
+    assert gate.share(imgs, [1]) == 0.5            # two confident '1's of four
+    assert gate.share(imgs, [7]) == 0.0            # the '7' is not confident enough
+    assert gate.share(imgs, [7], confidence=0.1) == 0.25
+    assert gate.share(imgs, [0, 2]) == 0.0         # not the GAN's digits
+    assert np.isnan(gate.share(imgs[:0], [1]))
+
+
+def test_synthetic_non_digits_are_varied_and_in_range():
+    x = synth_non_digits(64, torch.Generator().manual_seed(0))
+    assert x.shape == (64, 1, 28, 28) and x.min() >= 0 and x.max() <= 1
+    assert len({round(float(v), 3) for v in x.mean((1, 2, 3))}) > 50
+
+
+def test_training_batches_mix_in_rejected_examples():
+    x = torch.rand(22, 1, 28, 28)
+    y = torch.arange(22) % 10
+    xb, yb = shift_and_reject()(x, y, torch.Generator().manual_seed(0))
+    assert len(xb) == len(yb) == 24 and (yb[22:] == NOT_A_DIGIT).all()
