@@ -15,7 +15,8 @@ class _MeanRule(nn.Module):
         logits = torch.full((len(x), 11), -10.0)
         logits[m > 0.5, 1] = 10.0                      # bright: confidently '1'
         mid = (m > 0.2) & (m <= 0.5)
-        logits[mid, 7] = 0.5                           # mid: '7' but not confident
+        logits[mid, 7] = 0.5                           # mid: '7' but not confident (p ~ 0.62)
+        logits[mid, 1] = 0.0
         logits[m <= 0.2, NOT_A_DIGIT] = 10.0           # dark: not a digit
         return logits
 
