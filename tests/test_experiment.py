@@ -55,3 +55,11 @@ def test_tiny_run_end_to_end_and_resume(tmp_path):
     again = MnistGroupsRun(out, "tiny", groups=["group_4", "group_6"], workers=1, progress=False).run()
     assert again["groups"]["group_4"]["accuracy"] == res["groups"]["group_4"]["accuracy"]
     assert again["stage_seconds"]["GAN training"] < 2
+
+
+def test_quick_profile_deviation_states_the_true_generator_size():
+    from ganprint.gans import create_gan
+
+    p = MnistGroupsProtocol.from_dict(load_protocol_dict("mnist-groups")).profile("quick")
+    n = sum(x.numel() for x in create_gan("mnist-dcgan", width=p.gan["width"]).generator.parameters())
+    assert any(f"{n:,}" in d for d in p.deviations)
