@@ -122,15 +122,75 @@ def test_training_moves_samples_towards_the_data(tmp_path, ones):
     assert np.abs(x.mean(0) - target).mean() < np.abs(x0.mean(0) - target).mean()
 
 
-def test_stop_when_ends_training_at_the_first_good_check(tmp_path, ones):
+def test_monitor_stops_training_at_the_first_good_check(tmp_path, ones):
     seen = []
 
-    def stop_when(G, step):
+    def monitor(G, step):
         seen.append(step)
-        return 0.9 if step >= 8 else None
+        return 0.9 if step >= 8 else 0.1
 
-    gan = GanTrainer(_cfg(steps=20), tmp_path / "g").fit(ones, progress=False, stop_when=stop_when,
-                                                         check_every=4)
+    gan = GanTrainer(_cfg(steps=20), tmp_path / "g").fit(ones, progress=False, monitor=monitor,
+                                                         check_every=4, stop_at=0.85)
     _, config = load_generator(gan)
     assert seen == [4, 8]
     assert config["steps"] == 8 and config["stopped_early"]
+    assert config["quality_history"] == [[4, 0.1], [8, 0.9]]
+
+
+def test_monitor_keeps_the_best_snapshot_not_the_last(tmp_path, ones):
+    snapshots = {}
+
+    def monitor(G, step):
+        snapshots[step] = {k: v.clone() for k, v in G.state_dict().items()}
+        return {4: 0.2, 8: 0.7, 12: 0.3}[step]
+
+    gan = GanTrainer(_cfg(steps=12), tmp_path / "g").fit(ones, progress=False, monitor=monitor, check_every=4)
+    G, config = load_generator(gan)
+    assert config["kept_step"] == 8 and config["steps"] == 12
+    for k, v in G.state_dict().items():
+        assert torch.equal(v, snapshots[8][k]), k
+
+
+def test_resume_keeps_the_best_snapshot_and_history(tmp_path, ones):
+    scores = {2: 0.5, 4: 0.9, 6: 0.1, 8: 0.2}
+
+    def monitor(G, step):
+        return scores[step]
+
+    cfg = _cfg(steps=8, checkpoint_every=5)
+    straight = GanTrainer(cfg, tmp_path / "a").fit(ones, progress=False, monitor=monitor, check_every=2)
+
+    def crash(step):
+        if step == 7:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        GanTrainer(cfg, tmp_path / "b").fit(ones, progress=False, on_step=crash, monitor=monitor, check_every=2)
+    resumed = GanTrainer(cfg, tmp_path / "b").fit(ones, progress=False, monitor=monitor, check_every=2)
+    (Ga, ca), (Gb, cb) = load_generator(straight), load_generator(resumed)
+    assert ca["quality_history"] == cb["quality_history"] == [[2, 0.5], [4, 0.9], [6, 0.1], [8, 0.2]]
+    assert ca["kept_step"] == cb["kept_step"] == 4
+    for k, v in Ga.state_dict().items():
+        assert torch.equal(v, Gb.state_dict()[k]), k
+
+
+def test_augmented_training_resumes_exactly(tmp_path, ones):
+    cfg = _cfg(steps=6, checkpoint_every=3, augment=["translation", "cutout"], lr_d=1e-4, ema=0.9)
+
+    def crash(step):
+        if step == 5:
+            raise KeyboardInterrupt
+
+    straight = GanTrainer(cfg, tmp_path / "a").fit(ones, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        GanTrainer(cfg, tmp_path / "b").fit(ones, progress=False, on_step=crash)
+    resumed = GanTrainer(cfg, tmp_path / "b").fit(ones, progress=False)
+    (Ga, ca), (Gb, _) = load_generator(straight), load_generator(resumed)
+    assert ca["train"]["augment"] == ["translation", "cutout"]
+    for k, v in Ga.state_dict().items():
+        assert torch.equal(v, Gb.state_dict()[k]), k
+
+
+def test_unknown_augmentation_is_refused_with_the_known_ones():
+    with pytest.raises(KeyError, match="translation"):
+        _cfg(augment=["flip-everything"])

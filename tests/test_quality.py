@@ -46,3 +46,20 @@ def test_training_batches_mix_in_rejected_examples():
     y = torch.arange(22) % 10
     xb, yb = shift_and_reject()(x, y, torch.Generator().manual_seed(0))
     assert len(xb) == len(yb) == 24 and (yb[22:] == NOT_A_DIGIT).all()
+
+
+def test_coverage_penalises_a_generator_that_draws_one_digit_only():
+    gate = DigitGate(_MeanRule(), {}, torch.device("cpu"))
+    ones = _images([255] * 8)
+    assert gate.coverage(ones, [1]) == 1.0
+    assert gate.coverage(ones, [1, 7]) == 0.5      # never a confident '7'
+    assert gate.score(ones, [1, 7]) == 0.5         # share 1.0 x coverage 0.5
+    assert gate.coverage(_images([10] * 4), [1]) == 0.0
+
+
+def test_temperature_changes_confidence_not_the_predicted_class():
+    sharp = DigitGate(_MeanRule(), {"temperature": 0.1}, torch.device("cpu"))
+    imgs = _images([100])                          # '7' at p ~ 0.62 uncalibrated
+    assert DigitGate(_MeanRule(), {}, torch.device("cpu")).share(imgs, [7]) == 0.0
+    assert sharp.probabilities(imgs).argmax(1)[0] == 7
+    assert sharp.share(imgs, [7]) == 1.0           # logits / 0.1: p ~ 0.99

@@ -33,6 +33,7 @@ from ganprint.data.mnist import Digits, load_digits_source
 from ganprint.device import resolve_device
 from ganprint.experiments.protocol import MnistGroupsProtocol, Profile, load_protocol_dict
 from ganprint.experiments.report import write_mnist_groups_report
+from ganprint.gans.registry import create_gan
 from ganprint.gans.sampling import chunk_latents, generate, load_generator, sample_generator_to_folder, save_png
 from ganprint.gans.trainer import GanTrainer
 from ganprint.quality.digits import DigitGate
@@ -70,17 +71,19 @@ def _train_gan_job(config: dict[str, Any], out_dir: str, images: np.ndarray, thr
 
     torch.set_num_threads(threads)
     t0 = time.perf_counter()
-    stop_when = None
+    cfg = GanTrainConfig.from_dict(config)
+    monitor = None
     if stop is not None:
         gate = DigitGate.load(stop["gate"], "cpu")
-        z = chunk_latents(QUALITY_CHECK_SEED, 0, 100)
+        latent_dim = create_gan(cfg.arch, **cfg.arch_options).latent_dim
+        z = chunk_latents(QUALITY_CHECK_SEED, 0, latent_dim, stop.get("samples", 500))
 
-        def stop_when(G: torch.nn.Module, step: int) -> float | None:
-            share = gate.share(generate(G, z.to(next(G.parameters()).device))[..., 0], stop["digits"])
-            return share if share >= stop["target"] else None
+        def monitor(G: torch.nn.Module, step: int) -> float:
+            return gate.score(generate(G, z.to(next(G.parameters()).device))[..., 0], stop["digits"])
 
-    GanTrainer(GanTrainConfig.from_dict(config), out_dir, device, data_info).fit(
-        images, progress=False, stop_when=stop_when, check_every=stop["every"] if stop else 250)
+    GanTrainer(cfg, out_dir, device, data_info).fit(
+        images, progress=False, monitor=monitor, check_every=stop["every"] if stop else 250,
+        stop_at=stop["target"] if stop else None)
     return out_dir, time.perf_counter() - t0
 
 
@@ -242,12 +245,14 @@ class MnistGroupsRun:
             held = gate.held_out.subset(entry.digits) if gate.held_out is not None else None
             out[name] = {
                 "quality_gate": gate.share(images, entry.digits),
+                "mode_coverage": gate.coverage(images, entry.digits),
                 "real_share": gate.share(held.images, entry.digits) if held is not None else None,
                 "digits": list(entry.digits),
                 "partition": list(entry.partition) if entry.partition else None,
                 "train_images": config["data"]["n_images"],
                 "train_steps": config["steps"],
                 "stopped_early": config.get("stopped_early", False),
+                "kept_step": config.get("kept_step", config["steps"]),
             }
             save_grid(images[:64], grids / f"{name}.png")
         return out

@@ -65,8 +65,11 @@ class Profile:
 
     def gan_config(self, arch: str, seed: int, checkpoint_every: int = 250) -> GanTrainConfig:
         g = dict(self.gan)
-        width = g.pop("width", 1.0)
-        return GanTrainConfig(arch=arch, arch_options={"width": width}, seed=seed,
+        arch_options = {"width": g.pop("width", 1.0)}
+        for key in ("disc_width", "norm"):
+            if key in g:
+                arch_options[key] = g.pop(key)
+        return GanTrainConfig(arch=arch, arch_options=arch_options, seed=seed,
                               checkpoint_every=checkpoint_every, **g)
 
     def to_dict(self) -> dict[str, Any]:

@@ -6,13 +6,20 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ganprint.gans.augment import AUGMENTS
+
 
 @dataclass(frozen=True)
 class GanTrainConfig:
     """How to train one GAN. Defaults are seed 000's (Adam 2e-4, batch 256, 200 epochs).
 
     ``steps`` overrides ``epochs`` when set (one epoch is ``ceil(N / batch_size)`` steps).
-    ``beta1=0.5`` follows the Keras DCGAN the seed's architecture comes from.
+    ``beta1=0.5`` follows the Keras DCGAN the seed's architecture comes from. ``lr_d`` is the
+    discriminator's learning rate (default: ``lr``). ``augment`` names DiffAugment policies
+    (:mod:`ganprint.gans.augment`) applied to every image the discriminator sees; empty (the
+    seed's setting) means none. ``ema`` keeps an exponential moving average of the generator's
+    weights with this decay (ramped up as ``min(ema, (1 + t) / (10 + t))`` at step ``t``); the
+    average is the generator that is evaluated and saved (Karras et al. 2018; Yazici et al. 2019).
     """
 
     arch: str = "mnist-dcgan"
@@ -25,6 +32,9 @@ class GanTrainConfig:
     beta2: float = 0.999
     seed: int = 0
     checkpoint_every: int = 250
+    lr_d: float | None = None
+    augment: tuple[str, ...] = ()
+    ema: float | None = None
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -37,6 +47,19 @@ class GanTrainConfig:
             raise ValueError("lr must be > 0")
         if self.checkpoint_every < 1:
             raise ValueError("checkpoint_every must be >= 1")
+        if self.lr_d is not None and self.lr_d <= 0:
+            raise ValueError("lr_d must be > 0")
+        if self.ema is not None and not 0.0 < self.ema < 1.0:
+            raise ValueError("ema must be in (0, 1)")
+        if isinstance(self.augment, str):
+            raise ValueError("augment must be a list of policy names, not a string")
+        object.__setattr__(self, "augment", tuple(self.augment))
+        for name in self.augment:
+            AUGMENTS.get(name)  # raises UnknownNameError listing the known policies
+
+    @property
+    def discriminator_lr(self) -> float:
+        return self.lr if self.lr_d is None else self.lr_d
 
     def total_steps(self, n_images: int) -> int:
         if self.steps is not None:
@@ -44,7 +67,10 @@ class GanTrainConfig:
         return self.epochs * math.ceil(n_images / self.batch_size)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """A JSON-ready dict (``from_dict(to_dict())`` gives an equal config)."""
+        d = asdict(self)
+        d["augment"] = list(self.augment)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GanTrainConfig:

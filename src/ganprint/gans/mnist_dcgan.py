@@ -35,25 +35,32 @@ class _TanhToUnit(nn.Module):
 
 
 class MnistGenerator(nn.Module):
-    def __init__(self, width: float = 1.0, latent_dim: int = LATENT_DIM, output: str = "sigmoid"):
+    def __init__(self, width: float = 1.0, latent_dim: int = LATENT_DIM, output: str = "sigmoid",
+                 norm: str = "none"):
         super().__init__()
         if output not in ("sigmoid", "tanh"):
             raise ValueError(f"output must be 'sigmoid' or 'tanh', got {output!r}")
+        if norm not in ("none", "batch"):
+            raise ValueError(f"norm must be 'none' or 'batch', got {norm!r}")
         c = max(1, round(128 * width))
         self.channels = c
-        self.fc = nn.Linear(latent_dim, c * 7 * 7)
-        self.up1 = nn.ConvTranspose2d(c, c, 4, stride=2, padding=1)
-        self.up2 = nn.ConvTranspose2d(c, c, 4, stride=2, padding=1)
+        bn = norm == "batch"
+        self.fc = nn.Linear(latent_dim, c * 7 * 7, bias=not bn)
+        self.up1 = nn.ConvTranspose2d(c, c, 4, stride=2, padding=1, bias=not bn)
+        self.up2 = nn.ConvTranspose2d(c, c, 4, stride=2, padding=1, bias=not bn)
         self.out = nn.Conv2d(c, 1, 7, padding=3)
+        self.norm0 = nn.BatchNorm2d(c) if bn else nn.Identity()
+        self.norm1 = nn.BatchNorm2d(c) if bn else nn.Identity()
+        self.norm2 = nn.BatchNorm2d(c) if bn else nn.Identity()
         self.act = nn.LeakyReLU(0.2)
         self.squash = nn.Sigmoid() if output == "sigmoid" else _TanhToUnit()
         glorot_uniform_(self)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = self.act(self.fc(z)).view(z.shape[0], self.channels, 7, 7)
-        x = x.contiguous(memory_format=torch.channels_last)
-        x = self.act(self.up1(x))
-        x = self.act(self.up2(x))
+        x = self.fc(z).view(z.shape[0], self.channels, 7, 7)
+        x = self.act(self.norm0(x.contiguous(memory_format=torch.channels_last)))
+        x = self.act(self.norm1(self.up1(x)))
+        x = self.act(self.norm2(self.up2(x)))
         return self.squash(self.out(x))
 
 
@@ -78,13 +85,14 @@ class MnistDiscriminator(nn.Module):
 
 
 @GANS.register("mnist-dcgan")
-def mnist_dcgan(width: float = 1.0, disc_width: float = 1.0, output: str = "sigmoid") -> GanSpec:
-    """Seed 000's MNIST DCGAN (28x28 grayscale)."""
+def mnist_dcgan(width: float = 1.0, disc_width: float = 1.0, output: str = "sigmoid", norm: str = "none") -> GanSpec:
+    """Seed 000's MNIST DCGAN (28x28 grayscale); ``norm="batch"`` adds batch normalisation to the
+    generator (a documented deviation that trains several times faster)."""
     return GanSpec(
         name="mnist-dcgan",
         latent_dim=LATENT_DIM,
         image_shape=(1, 28, 28),
-        generator=MnistGenerator(width=width, output=output),
+        generator=MnistGenerator(width=width, output=output, norm=norm),
         discriminator=MnistDiscriminator(width=disc_width),
-        options={"width": width, "disc_width": disc_width, "output": output},
+        options={"width": width, "disc_width": disc_width, "output": output, "norm": norm},
     )

@@ -15,6 +15,8 @@ thread count).
 
 from __future__ import annotations
 
+import copy
+import json
 import shutil
 import time
 from collections.abc import Callable
@@ -27,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from ganprint.gans.augment import diff_augment
 from ganprint.gans.config import GanTrainConfig
 from ganprint.gans.registry import GanSpec, create_gan
 from ganprint.serialization import load_tensors, read_json, save_tensors, write_json
@@ -78,6 +81,64 @@ def to_unit_tensor(images: np.ndarray | torch.Tensor) -> torch.Tensor:
     return x.float().contiguous()
 
 
+@torch.no_grad()
+def _ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """``ema <- decay * ema + (1 - decay) * model`` for parameters; buffers (BN statistics) copied."""
+    for pe, p in zip(ema.parameters(), model.parameters(), strict=True):
+        pe.lerp_(p, 1.0 - decay)
+    for be, b in zip(ema.buffers(), model.buffers(), strict=True):
+        be.copy_(b)
+
+
+class _StateHolder:
+    """Adapts a plain state dict to ``_prefixed`` (which calls ``.state_dict()``)."""
+
+    def __init__(self, state: dict[str, torch.Tensor]) -> None:
+        self._state = state
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return self._state
+
+
+class _Monitor:
+    """Scores the generator periodically, remembers the best snapshot, decides when to stop."""
+
+    def __init__(self, fn: Callable[[nn.Module, int], float] | None, every: int, stop_at: float | None) -> None:
+        self.fn = fn
+        self.every = every
+        self.stop_at = stop_at
+        self.history: list[tuple[int, float]] = []
+        self.best: tuple[int, float] | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.fn is not None
+
+    def check(self, G: nn.Module, step: int) -> bool:
+        """Score ``G`` at ``step``; keep it if it is the best so far; True when training should stop."""
+        assert self.fn is not None
+        if self.history and self.history[-1][0] == step:  # already scored (a resumed final step)
+            score = self.history[-1][1]
+        else:
+            was_training = G.training
+            G.eval()
+            with torch.no_grad():
+                score = float(self.fn(G, step))
+            G.train(was_training)
+            self.history.append((step, score))
+        if self.best is None or score >= self.best[1]:
+            self.best = (step, score)
+            self.best_state = {k: v.detach().clone() for k, v in G.state_dict().items()}
+        return self.stop_at is not None and score >= self.stop_at
+
+    def restore(self, history: list[tuple[int, float]], best_state: dict[str, torch.Tensor] | None) -> None:
+        self.history = [(int(s), float(q)) for s, q in history]
+        if self.history and best_state is not None:
+            self.best = max(reversed(self.history), key=lambda h: h[1])
+            self.best_state = best_state
+
+
 class GanTrainer:
     """Trains one registered GAN on an image tensor, checkpointing into ``out_dir``."""
 
@@ -95,14 +156,22 @@ class GanTrainer:
 
     def fit(self, images: np.ndarray | torch.Tensor, *, progress: bool = True,
             on_step: Callable[[int], None] | None = None,
-            stop_when: Callable[[nn.Module, int], float | None] | None = None, check_every: int = 250) -> Path:
+            monitor: Callable[[nn.Module, int], float] | None = None, check_every: int = 250,
+            stop_at: float | None = None) -> Path:
         """Train to the configured number of steps (resuming if a checkpoint exists).
 
-        ``stop_when(generator, step)``, if given, is called every ``check_every`` steps; it returns
-        a quality score when the generator is good enough (training stops there) and ``None``
-        otherwise. It must not draw from torch's global random stream (use its own generator), so
-        that a resumed run makes the same decisions.
+        ``monitor(generator, step)``, if given, scores the generator (higher is better) every
+        ``check_every`` steps and at the end. The generator that is saved is then the
+        best-scoring snapshot, not merely the last one (GAN training oscillates and can
+        collapse), and training stops early once a score reaches ``stop_at``. The scores go to
+        ``config.json`` as ``quality_history``. ``monitor`` must not draw from torch's global
+        random stream (it should use its own generator), so that a resumed run makes the same
+        decisions.
         """
+        if stop_at is not None and monitor is None:
+            raise ValueError("stop_at needs a monitor")
+        if check_every < 1:
+            raise ValueError("check_every must be >= 1")
         if self.is_finished():
             return self.out_dir
         data = to_unit_tensor(images)
@@ -117,21 +186,22 @@ class GanTrainer:
             if tuple(data.shape[1:]) != spec.image_shape:
                 raise ValueError(f"{cfg.arch} expects images of shape {spec.image_shape}, "
                                  f"got {tuple(data.shape[1:])}")
-            self._fit(spec, data, progress, on_step, stop_when, check_every)
+            self._fit(spec, data, progress, on_step, _Monitor(monitor, check_every, stop_at))
         return self.out_dir
 
     # -- internals --------------------------------------------------------------------------
     def _fit(self, spec: GanSpec, data: torch.Tensor, progress: bool,
-             on_step: Callable[[int], None] | None,
-             stop_when: Callable[[nn.Module, int], float | None] | None, check_every: int) -> None:
+             on_step: Callable[[int], None] | None, monitor: _Monitor) -> None:
         cfg, dev = self.config, self.device
         G = spec.generator.to(dev)
         D = spec.discriminator.to(dev)
         if dev.type == "cpu":
             G.to(memory_format=torch.channels_last)
             D.to(memory_format=torch.channels_last)
+        G_ema = copy.deepcopy(G) if cfg.ema is not None else None
+        G_out = G if G_ema is None else G_ema  # the generator that is scored and saved
         opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
-        opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+        opt_d = torch.optim.Adam(D.parameters(), lr=cfg.discriminator_lr, betas=(cfg.beta1, cfg.beta2))
         data_gen = torch.Generator().manual_seed(cfg.seed * 2 + 1)
         noise_gen = torch.Generator(device=dev).manual_seed(cfg.seed * 2 + 2)
         n = len(data)
@@ -140,17 +210,22 @@ class GanTrainer:
         step = 0
         ckpt = self.out_dir / CHECKPOINT_DIR
         if (ckpt / "state.json").is_file():
-            step, order = self._restore(ckpt, G, D, opt_g, opt_d, data_gen, noise_gen)
+            step, order = self._restore(ckpt, G, D, opt_g, opt_d, data_gen, noise_gen, monitor, G_ema)
         data = data.to(dev)
         B = cfg.batch_size
         ones = torch.ones(B, 1, device=dev)
         d_target = torch.cat([torch.ones(B, 1, device=dev), torch.zeros(B, 1, device=dev)])
+
+        def augment(x: torch.Tensor) -> torch.Tensor:
+            return diff_augment(x, cfg.augment, noise_gen) if cfg.augment else x
+
         started = time.perf_counter()
-        losses = {"d": float("nan"), "g": float("nan")}
+        losses: dict[str, float] = {"d": float("nan"), "g": float("nan")}
         bar = tqdm(total=total, initial=step, desc=f"train {self.out_dir.name}", disable=not progress,
                    unit="step", dynamic_ncols=True)
         G.train()
         D.train()
+        stopped = False
         while step < total:
             while len(order) < B:  # continue the permutation stream across epochs
                 order = torch.cat([order, torch.randperm(n, generator=data_gen)])
@@ -158,38 +233,41 @@ class GanTrainer:
             real = data[idx]
             z = torch.randn(B, spec.latent_dim, generator=noise_gen, device=dev)
             fake = G(z)
-            loss_d = F.binary_cross_entropy_with_logits(D(torch.cat([real, fake.detach()])), d_target)
+            loss_d = F.binary_cross_entropy_with_logits(D(augment(torch.cat([real, fake.detach()]))), d_target)
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
-            loss_g = F.binary_cross_entropy_with_logits(D(fake), ones)
+            loss_g = F.binary_cross_entropy_with_logits(D(augment(fake)), ones)
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
             step += 1
+            if G_ema is not None:
+                _ema_update(G_ema, G, min(cfg.ema, (1 + step) / (10 + step)))
             bar.update(1)
             if step % 25 == 0 or step == total:
                 losses = {"d": loss_d.item(), "g": loss_g.item()}
                 bar.set_postfix(d=f"{losses['d']:.3f}", g=f"{losses['g']:.3f}")
-            if step % cfg.checkpoint_every == 0 and step < total:
-                self._checkpoint(ckpt, step, order, G, D, opt_g, opt_d, data_gen, noise_gen)
             if on_step is not None:
                 on_step(step)
-            if stop_when is not None and step % check_every == 0 and step < total:
-                with torch.no_grad():
-                    G.eval()
-                    score = stop_when(G, step)
-                    G.train()
-                if score is not None:
-                    losses["stopped_with_score"] = score
+            if monitor.active and (step % monitor.every == 0 or step == total):
+                stopped = monitor.check(G_out, step)
+                if monitor.best is not None:
+                    bar.set_postfix(d=f"{losses['d']:.3f}", g=f"{losses['g']:.3f}", q=f"{monitor.best[1]:.3f}")
+                if stopped:
                     break
+            if step % cfg.checkpoint_every == 0 and step < total:
+                self._checkpoint(ckpt, step, order, G, D, opt_g, opt_d, data_gen, noise_gen, monitor, G_ema)
         bar.close()
-        self._finish(spec, G, D, step, n, losses, time.perf_counter() - started)
+        if monitor.best_state is not None:
+            G_out.load_state_dict(monitor.best_state)
+        self._finish(spec, G_out, D, step, n, losses, time.perf_counter() - started, monitor)
         shutil.rmtree(ckpt, ignore_errors=True)
 
     def _checkpoint(self, ckpt: Path, step: int, order: torch.Tensor, G: nn.Module, D: nn.Module,
                     opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
-                    data_gen: torch.Generator, noise_gen: torch.Generator) -> None:
+                    data_gen: torch.Generator, noise_gen: torch.Generator, monitor: _Monitor,
+                    G_ema: nn.Module | None) -> None:
         ckpt.mkdir(parents=True, exist_ok=True)
         tensors = {**_prefixed("G", G), **_prefixed("D", D),
                    **_optimizer_tensors("optG", opt_g), **_optimizer_tensors("optD", opt_d),
@@ -199,14 +277,20 @@ class GanTrainer:
                    "order": order.clone()}
         if self.device.type == "cuda":
             tensors["rng.cuda"] = _rng_tensor(torch.cuda.get_rng_state(self.device))
+        if monitor.best_state is not None:
+            tensors.update(_prefixed("Gbest", _StateHolder(monitor.best_state)))
+        if G_ema is not None:
+            tensors.update(_prefixed("Gema", G_ema))
         save_tensors(ckpt / "state.safetensors", tensors)
-        write_json(ckpt / "state.json", {"step": step, "train": self.config.to_dict()})
+        write_json(ckpt / "state.json", {"step": step, "train": self.config.to_dict(),
+                                         "quality_history": monitor.history})
 
     def _restore(self, ckpt: Path, G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer,
                  opt_d: torch.optim.Optimizer, data_gen: torch.Generator,
-                 noise_gen: torch.Generator) -> tuple[int, torch.Tensor]:
+                 noise_gen: torch.Generator, monitor: _Monitor,
+                 G_ema: nn.Module | None) -> tuple[int, torch.Tensor]:
         meta = read_json(ckpt / "state.json")
-        if meta.get("train") != self.config.to_dict():
+        if meta.get("train") != json.loads(json.dumps(self.config.to_dict())):
             raise ValueError(f"{ckpt} was written with a different training config; "
                              "use another output folder or delete the checkpoint")
         t = load_tensors(ckpt / "state.safetensors")
@@ -220,10 +304,15 @@ class GanTrainer:
         torch.set_rng_state(t["rng.torch"])
         if "rng.cuda" in t and self.device.type == "cuda":
             torch.cuda.set_rng_state(t["rng.cuda"], self.device)
+        if G_ema is not None:
+            G_ema.load_state_dict(_unprefixed("Gema", t))
+        best = _unprefixed("Gbest", t)
+        monitor.restore([tuple(h) for h in meta.get("quality_history", [])],
+                        {k: v.to(self.device) for k, v in best.items()} or None)
         return int(meta["step"]), t["order"].long()
 
     def _finish(self, spec: GanSpec, G: nn.Module, D: nn.Module, steps: int, n: int,
-                losses: dict[str, float], seconds: float) -> None:
+                losses: dict[str, float], seconds: float, monitor: _Monitor) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         save_tensors(self.out_dir / "generator.safetensors", G.state_dict())
         save_tensors(self.out_dir / "discriminator.safetensors", D.state_dict())
@@ -238,6 +327,8 @@ class GanTrainer:
             "steps": steps,
             "stopped_early": steps < self.config.total_steps(n),
             "final_losses": losses,
+            "quality_history": [list(h) for h in monitor.history],
+            "kept_step": monitor.best[0] if monitor.best is not None else steps,
             "train_seconds_last_session": round(seconds, 2),
             "status": "finished",
         })

@@ -1,9 +1,13 @@
 """The MNIST GAN quality gate.
 
 A digit classifier is trained on real digits plus an eleventh class, *not a digit*, made of
-synthetic noise and blobs. A GAN's gate is the share of its samples that the classifier recognises
-with confidence >= 0.9 as a digit of the GAN's own training subset. A GAN producing noise, blobs or
-digits it never saw scores near 0; a well-trained GAN scores near the real digits' own share.
+synthetic noise and blobs, then calibrated by temperature scaling on validation digits (so that
+"confidence 0.9" means what it says: trained on jittered digits and junk, the raw network is
+under-confident on clean digits). A GAN's gate is the share of its samples that the classifier
+recognises with confidence >= 0.9 as a digit of the GAN's own training subset. A GAN producing
+noise, blobs or digits it never saw scores near 0; a well-trained GAN scores near the real digits'
+own share. Mode coverage (:meth:`DigitGate.coverage`) reports, beside it, whether a GAN draws all
+the digits of its subset.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ganprint.attribution.training import FitConfig, fit_classifier, predict_logits
+from ganprint.calibration import calibrated_probabilities, expected_calibration_error, fit_temperature
 from ganprint.data.folder import split_indices
 from ganprint.data.mnist import Digits
 from ganprint.models import create_model
@@ -83,6 +88,12 @@ def random_affine(x: torch.Tensor, gen: torch.Generator, max_shift: float = 2.0,
     return F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
 
 
+def _with_junk(images: np.ndarray, labels: np.ndarray, seed: int, n: int = 500) -> tuple[np.ndarray, np.ndarray]:
+    """Real digits plus ``n`` synthetic non-digits (labelled :data:`NOT_A_DIGIT`), as uint8."""
+    junk = (synth_non_digits(n, torch.Generator().manual_seed(seed)) * 255).round().to(torch.uint8)[:, 0].numpy()
+    return np.concatenate([images, junk]), np.concatenate([labels, np.full(n, NOT_A_DIGIT, dtype=labels.dtype)])
+
+
 def shift_and_reject(fraction: float = 1 / 11):
     """Batch transform: small random affine jitter, plus a share of synthetic non-digit images
     labelled :data:`NOT_A_DIGIT`."""
@@ -121,25 +132,64 @@ class DigitGate:
             device=device, progress=progress, desc="digit classifier",
             batch_transform=shift_and_reject())
         test = parts["test"]
-        gate = cls(model.eval(), {}, device, digits.take(test))
-        probs = gate.probabilities(digits.images[test])
-        gen = torch.Generator().manual_seed(seed + 1)
-        junk = (synth_non_digits(500, gen) * 255).round().to(torch.uint8)[:, 0].numpy()
-        junk_pred = gate.probabilities(junk).argmax(1)
+        gate = cls(model.eval(), {"width": width}, device, digits.take(test))
+        # Calibrate on the validation digits plus synthetic non-digits: the augmented training
+        # leaves the network under-confident on clean digits, and the gate thresholds confidence.
+        val_x, val_y = _with_junk(digits.images[parts["val"]], digits.labels[parts["val"]], seed + 2)
+        temperature = fit_temperature(gate.logits(val_x), val_y)
+        test_x, test_y = _with_junk(digits.images[test], digits.labels[test], seed + 1)
+        test_logits = gate.logits(test_x)
+        raw, calibrated = calibrated_probabilities(test_logits, 1.0), calibrated_probabilities(test_logits, temperature)
+        real = test_y != NOT_A_DIGIT
         gate.report = {
-            "test_accuracy": float((probs[:, :10].argmax(1) == digits.labels[test]).mean()),
-            "test_size": int(len(test)),
-            "non_digit_rejection": float((junk_pred == NOT_A_DIGIT).mean()),
+            "test_accuracy": float((calibrated[real, :10].argmax(1) == test_y[real]).mean()),
+            "test_size": int(real.sum()),
+            "non_digit_rejection": float((calibrated[~real].argmax(1) == NOT_A_DIGIT).mean()),
+            "temperature": temperature,
+            "test_ece_uncalibrated": expected_calibration_error(raw, test_y),
+            "test_ece": expected_calibration_error(calibrated, test_y),
             "epochs_run": history["epochs_run"],
             "seed": seed,
             "width": width,
         }
         return gate
 
-    def probabilities(self, images: np.ndarray) -> np.ndarray:
-        """Softmax over 0-9 and 'not a digit' for uint8 (N, 28, 28) images."""
+    @property
+    def temperature(self) -> float:
+        return float(self.report.get("temperature", 1.0))
+
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        """Raw logits over 0-9 and 'not a digit' for uint8 (N, 28, 28) images."""
         x = torch.from_numpy(np.ascontiguousarray(images))[:, None]
-        return torch.softmax(predict_logits(self.model, x, device=self.device), 1).numpy()
+        return predict_logits(self.model, x, device=self.device).numpy()
+
+    def probabilities(self, images: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities over 0-9 and 'not a digit' for uint8 (N, 28, 28) images."""
+        return calibrated_probabilities(self.logits(images), self.temperature)
+
+    def coverage(self, images: np.ndarray, allowed_digits: list[int] | tuple[int, ...],
+                 confidence: float = GATE_CONFIDENCE) -> float:
+        """Mode coverage: the share of ``allowed_digits`` that the images actually produce.
+
+        A digit counts as produced when at least a quarter of its fair share (1/k of the images
+        recognised as allowed digits, for k allowed digits) is recognised as that digit. A GAN
+        that collapsed onto one digit of a four-digit subset scores 0.25 however crisp it is.
+        """
+        allowed = np.asarray(sorted(set(allowed_digits)))
+        if len(images) == 0 or len(allowed) == 0:
+            return float("nan")
+        p = self.probabilities(images)
+        top = p.argmax(1)
+        ok = np.isin(top, allowed) & (p.max(1) >= confidence)
+        if not ok.any():
+            return 0.0
+        counts = np.array([(top[ok] == d).sum() for d in allowed])
+        return float((counts >= 0.25 * ok.sum() / len(allowed)).mean())
+
+    def score(self, images: np.ndarray, allowed_digits: list[int] | tuple[int, ...]) -> float:
+        """Gate share times mode coverage: what a GAN's training is steered by (it is never
+        rewarded for collapsing onto the one digit it draws best)."""
+        return self.share(images, allowed_digits) * self.coverage(images, allowed_digits)
 
     def share(self, images: np.ndarray, allowed_digits: list[int] | tuple[int, ...],
               confidence: float = GATE_CONFIDENCE) -> float:
