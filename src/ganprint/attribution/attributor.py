@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ganprint.attribution.training import FitConfig, fit_classifier, predict_logits
+from ganprint.attribution.training import INFERENCE_BATCH, FitConfig, fit_classifier, predict_logits
 from ganprint.device import resolve_device
 from ganprint.models import create_model
 from ganprint.serialization import load_folder, save_folder
@@ -101,7 +101,7 @@ class Attributor:
         self.model_ = model
         return self
 
-    def predict_proba(self, X: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    def predict_proba(self, X: np.ndarray, batch_size: int = INFERENCE_BATCH) -> np.ndarray:
         model = self._fitted()
         x = images_to_tensor(X)
         self._check_input(x)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ganprint.attribution.attributor import Attributor
+from ganprint.attribution.training import INFERENCE_BATCH
 from ganprint.data.decode import ImageDecodeError, decode_image, iter_image_paths
 
 
@@ -29,7 +30,7 @@ def _decode(path: Path, channels: int, size: tuple[int, int]) -> tuple[Path, np.
         return path, None, f"{type(exc).__name__}: {exc}"
 
 
-def predict_paths(attributor: Attributor, paths: Iterable[str | os.PathLike], *, batch_size: int = 512,
+def predict_paths(attributor: Attributor, paths: Iterable[str | os.PathLike], *, batch_size: int = INFERENCE_BATCH,
                   workers: int | None = None) -> Iterator[dict[str, Any]]:
     """Yield one record per image file found under ``paths`` (files or folders), in order:
     ``{"path", "label", "probabilities": {source: p}}`` or ``{"path", "error"}``."""
