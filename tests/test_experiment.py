@@ -63,3 +63,38 @@ def test_quick_profile_deviation_states_the_true_generator_size():
     p = MnistGroupsProtocol.from_dict(load_protocol_dict("mnist-groups")).profile("quick")
     n = sum(x.numel() for x in create_gan("mnist-dcgan", width=p.gan["width"]).generator.parameters())
     assert any(f"{n:,}" in d for d in p.deviations)
+
+
+def test_zoo_on_a_folder_dataset_writes_its_table(tmp_path):
+    """The zoo's tiny profile on a given folder dataset (digits 0/1/real-ish) with an unknown source."""
+    import json
+
+    from PIL import Image
+
+    from ganprint.data.mnist import load_mnist_5k
+    from ganprint.experiments.zoo import ZooRun
+
+    d = load_mnist_5k()
+    data = tmp_path / "data"
+    for digit, source in ((0, "real"), (1, "gan_a"), (7, "gan_b"), (3, "other")):
+        imgs = d.images[d.labels == digit][:80]
+        for i, img in enumerate(imgs):
+            if source == "other":
+                folder = tmp_path / "unknown" / "other"
+            else:
+                folder = data / ("train", "train", "val", "test")[i % 4] / source
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(img).save(folder / f"{i}.png")
+    run = ZooRun(tmp_path / "zoo", "tiny", data_dir=data, unknown_dirs={"other": tmp_path / "unknown" / "other"},
+                 device="cpu", progress=False)
+    results = run.run()
+    assert set(results["models"]) == {"seed-mnist-cnn+pixels+adam", "logreg+dct+adam", "two-stage+pixels+adam"}
+    for row in results["models"].values():
+        assert 0 <= row["accuracy"] <= 1 and row["parameters"] > 0 and "other" in row["unknown"]
+    assert json.loads((tmp_path / "zoo" / "results.json").read_text())["best"] in results["models"]
+    report = (tmp_path / "zoo" / "report.md").read_text()
+    assert "unknown AUROC: other" in report and (tmp_path / "zoo" / "report" / "accuracy_vs_time.png").is_file()
+    # a rerun resumes: nothing is retrained
+    again = ZooRun(tmp_path / "zoo", "tiny", data_dir=data, unknown_dirs={"other": tmp_path / "unknown" / "other"},
+                   device="cpu", progress=False).run()
+    assert again["models"] == results["models"]

@@ -40,14 +40,21 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, bounds: tuple[float,
     return float(np.exp(res.x))
 
 
+def _bin_index(confidence: np.ndarray, n_bins: int) -> np.ndarray:
+    """Equal-width bins over [0, 1], right-closed: bin ``b`` holds ``b/n < c <= (b+1)/n`` (bin 0 also 0)."""
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be at least 1, got {n_bins}")
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    return np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, n_bins - 1)
+
+
 def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> float:
     """ECE: the gap between confidence and accuracy, averaged over equal-width confidence bins
     weighted by their share of examples (Naeini et al. 2015; Guo et al. 2017)."""
     p, labels = _check(probabilities, labels)
     conf = p.max(1)
     correct = (p.argmax(1) == labels).astype(np.float64)
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    bins = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, n_bins - 1)
+    bins = _bin_index(conf, n_bins)
     ece = 0.0
     for b in range(n_bins):
         mask = bins == b
@@ -59,3 +66,22 @@ def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, n_
 def calibrated_probabilities(logits: np.ndarray, temperature: float) -> np.ndarray:
     """``softmax(logits / temperature)``."""
     return softmax(np.asarray(logits, dtype=np.float64) / temperature, axis=1)
+
+
+def reliability_bins(probabilities: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> dict[str, np.ndarray]:
+    """Data for a reliability diagram, binned as :func:`expected_calibration_error`.
+
+    Returns ``edges`` (n_bins + 1,) and, per bin, ``confidence`` (mean max-probability),
+    ``accuracy`` (share of argmax predictions that are right) and ``count``; empty bins have NaN
+    confidence and accuracy. ``ECE = sum(count / N * |accuracy - confidence|)`` over non-empty bins.
+    """
+    p, labels = _check(probabilities, labels)
+    conf = p.max(1)
+    correct = (p.argmax(1) == labels).astype(np.float64)
+    bins = _bin_index(conf, n_bins)
+    count = np.bincount(bins, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        confidence = np.bincount(bins, weights=conf, minlength=n_bins) / count
+        accuracy = np.bincount(bins, weights=correct, minlength=n_bins) / count
+    return {"edges": np.linspace(0.0, 1.0, n_bins + 1), "confidence": confidence, "accuracy": accuracy,
+            "count": count.astype(np.int64)}

@@ -3,8 +3,13 @@
 ``Attributor(arch=...).fit(X, y)`` where ``X`` is uint8 images (N, H, W, C) and ``y`` the source
 names; ``classes_`` are the sorted source names; ``predict_proba`` columns follow ``classes_``.
 A fitted attributor saves to and loads from a model folder (safetensors + JSON config holding the
-architecture, class names and preprocessing), so that predict-time preprocessing is the
-training-time preprocessing.
+architecture, class names, preprocessing, input representation and calibration), so that
+predict-time preprocessing is the training-time preprocessing.
+
+When validation images are given, ``fit`` also calibrates the answer (Guo et al. 2017): a
+temperature for the probabilities, and a rejection threshold on the unknown-source score that
+accepts ``accept_rate`` of the known sources' validation images; below it ``predict_open``
+answers ``unknown``. Detection comes from every attributor: P(fake) = 1 - P(real classes).
 """
 
 from __future__ import annotations
@@ -17,7 +22,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from ganprint.attribution.training import INFERENCE_BATCH, FitConfig, fit_classifier, predict_logits
+from ganprint.attribution.training import (
+    INFERENCE_BATCH,
+    FitConfig,
+    as_float_images,
+    fit_classifier,
+    predict_logits,
+)
 from ganprint.device import resolve_device
 from ganprint.models import create_model
 from ganprint.serialization import load_folder, save_folder
@@ -58,6 +69,9 @@ def images_to_tensor(images: np.ndarray) -> torch.Tensor:
     return x.contiguous()
 
 
+UNKNOWN = "unknown"
+
+
 @dataclass
 class Attributor:
     """Which source made this image? A trainable, saveable image classifier over sources."""
@@ -67,15 +81,25 @@ class Attributor:
     fit_config: FitConfig = field(default_factory=FitConfig)
     arch_options: dict[str, Any] = field(default_factory=dict)
     device: str = "auto"
+    representation: str = "pixels"
+    real_classes: tuple[str, ...] = ("real",)
+    accept_rate: float = 0.95
+    unknown_score: str = "max_probability"
 
     def __post_init__(self) -> None:
         self.model_: torch.nn.Module | None = None
         self.classes_: np.ndarray | None = None
+        self.representation_ = None
+        self.temperature_: float = 1.0
+        self.threshold_: float | None = None
         self.history_: dict[str, Any] = {}
 
     # -- estimator API --------------------------------------------------------------------------
     def fit(self, X: np.ndarray, y: np.ndarray | list, X_val: np.ndarray | None = None,
-            y_val: np.ndarray | list | None = None, *, progress: bool = True) -> Attributor:
+            y_val: np.ndarray | list | None = None, *, progress: bool = True,
+            checkpoint_dir: str | Path | None = None) -> Attributor:
+        from ganprint.data.representations import create_representation
+
         y = np.asarray(y)
         self.classes_ = np.unique(y)
         if len(self.classes_) < 2:
@@ -91,28 +115,85 @@ class Attributor:
                 raise ValueError(f"validation labels not seen in training: {sorted(unknown)}")
             x_v = images_to_tensor(X_val)
             y_v = torch.from_numpy(np.searchsorted(self.classes_, y_val)).long()
+        device = resolve_device(self.device)
+        self.representation_ = create_representation(self.representation)
+        self.representation_.fit(as_float_images(x_train))
         model = create_model(self.arch, num_classes=len(self.classes_), in_chans=self.preprocessing.channels,
-                             **self.arch_options)
+                             input_size=self.preprocessing.size, **self.arch_options)
         t0 = time.perf_counter()
-        self.history_ = fit_classifier(model, x_train, y_train, x_v, y_v, self.fit_config,
-                                       device=resolve_device(self.device), progress=progress,
-                                       desc=f"fit {self.arch}")
+        self.history_ = fit_classifier(model, x_train, y_train, x_v, y_v, self.fit_config, device=device,
+                                       progress=progress, desc=f"fit {self.arch}", transform=self._transform,
+                                       checkpoint_dir=checkpoint_dir)
         self.history_["fit_seconds"] = time.perf_counter() - t0
         self.model_ = model
+        if x_v is not None:
+            self.calibrate(X_val, y_val)
         return self
 
-    def predict_proba(self, X: np.ndarray, batch_size: int = INFERENCE_BATCH) -> np.ndarray:
+    def calibrate(self, X_val: np.ndarray, y_val: np.ndarray | list) -> Attributor:
+        """Fit the temperature and the unknown-source threshold on held-out known-source images."""
+        from ganprint.attribution.openset import SCORES, fit_rejection_threshold
+        from ganprint.calibration import calibrated_probabilities, expected_calibration_error, fit_temperature
+
+        self._fitted()
+        labels = np.searchsorted(self.classes_, np.asarray(y_val))
+        logits = self.decision_function(X_val)
+        self.temperature_ = fit_temperature(logits, labels)
+        scores = SCORES[self.unknown_score](logits, self.temperature_)
+        self.threshold_ = float(fit_rejection_threshold(scores, self.accept_rate))
+        self.history_["calibration"] = {
+            "temperature": self.temperature_,
+            "val_ece_uncalibrated": expected_calibration_error(calibrated_probabilities(logits, 1.0), labels),
+            "val_ece": expected_calibration_error(calibrated_probabilities(logits, self.temperature_), labels),
+            "unknown_score": self.unknown_score, "threshold": self.threshold_, "accept_rate": self.accept_rate,
+        }
+        return self
+
+    def decision_function(self, X: np.ndarray, batch_size: int = INFERENCE_BATCH) -> np.ndarray:
+        """Raw logits (N, n_classes), before temperature scaling."""
         model = self._fitted()
         x = images_to_tensor(X)
         self._check_input(x)
         device = next(model.parameters()).device
-        return torch.softmax(predict_logits(model, x, batch_size, device), 1).numpy()
+        return predict_logits(model, x, batch_size, device, transform=self._transform).numpy()
+
+    def predict_proba(self, X: np.ndarray, batch_size: int = INFERENCE_BATCH) -> np.ndarray:
+        """Calibrated probabilities (N, n_classes), columns in ``classes_`` order."""
+        logits = torch.from_numpy(self.decision_function(X, batch_size))
+        return torch.softmax(logits / self.temperature_, 1).numpy()
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self.classes_[self.predict_proba(X).argmax(1)]
 
     def score(self, X: np.ndarray, y: np.ndarray | list) -> float:
         return float((self.predict(X) == np.asarray(y)).mean())
+
+    # -- detection and open set -----------------------------------------------------------------
+    def p_fake(self, probabilities: np.ndarray) -> np.ndarray | None:
+        """P(made by a generator) = 1 - P(real classes); None when no class is real."""
+        from ganprint.attribution.evaluation import detection_scores
+
+        return detection_scores(probabilities, [str(c) for c in self.classes_], self.real_classes)
+
+    def unknown_scores(self, logits: np.ndarray) -> np.ndarray:
+        """How much an image looks like a known source (higher = more known), from raw logits."""
+        from ganprint.attribution.openset import SCORES
+
+        return SCORES[self.unknown_score](logits, self.temperature_)
+
+    def predict_with_scores(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated probabilities and known-source scores (one forward pass)."""
+        logits = self.decision_function(X)
+        proba = torch.softmax(torch.from_numpy(logits) / self.temperature_, 1).numpy()
+        return proba, self.unknown_scores(logits)
+
+    def predict_open(self, X: np.ndarray) -> np.ndarray:
+        """Like ``predict``, but ``"unknown"`` where the score is below the calibrated threshold."""
+        logits = self.decision_function(X)
+        labels = self.classes_[logits.argmax(1)].astype(object)
+        if self.threshold_ is not None:
+            labels[self.unknown_scores(logits) < self.threshold_] = UNKNOWN
+        return labels
 
     # -- persistence ------------------------------------------------------------------------------
     def save(self, folder: str | Path) -> Path:
@@ -123,24 +204,46 @@ class Attributor:
             "arch_options": self.arch_options,
             "classes": [str(c) for c in self.classes_],
             "preprocessing": self.preprocessing.to_dict(),
+            "representation": self.representation_.to_config(),
+            "calibration": {"temperature": self.temperature_, "unknown_score": self.unknown_score,
+                            "threshold": self.threshold_, "accept_rate": self.accept_rate},
+            "real_classes": list(self.real_classes),
             "fit": self.fit_config.to_dict(),
             "history": {k: v for k, v in self.history_.items() if k != "best_state"},
         }
-        return save_folder(folder, config, {"model": model.state_dict()})
+        weights = {"model": model.state_dict()}
+        rep_state = self.representation_.state_tensors()
+        if rep_state:
+            weights["representation"] = rep_state
+        return save_folder(folder, config, weights)
 
     @classmethod
     def load(cls, folder: str | Path, device: str = "auto") -> Attributor:
+        from ganprint.data.representations import create_representation
+
         config, weights = load_folder(folder, ["model"])
         if config.get("kind") != MODEL_KIND:
             raise ValueError(f"{folder} is not a ganprint attributor (config kind {config.get('kind')!r})")
         pre = Preprocessing.from_dict(config["preprocessing"])
+        rep_config = config.get("representation", "pixels")
+        cal = config.get("calibration", {})
         self = cls(arch=config["arch"], preprocessing=pre, arch_options=config.get("arch_options", {}),
-                   device=device)
+                   device=device, representation=rep_config if isinstance(rep_config, str) else rep_config["name"],
+                   real_classes=tuple(config.get("real_classes", ("real",))),
+                   accept_rate=float(cal.get("accept_rate", 0.95)),
+                   unknown_score=cal.get("unknown_score", "max_probability"),
+                   fit_config=FitConfig.from_dict(config.get("fit", {})))
         self.classes_ = np.asarray(config["classes"])
-        model = create_model(self.arch, num_classes=len(self.classes_), in_chans=pre.channels,
-                             **self.arch_options)
-        model.load_state_dict(weights["model"])
+        self.temperature_ = float(cal.get("temperature", 1.0))
+        self.threshold_ = cal.get("threshold")
         dev = resolve_device(device)
+        self.representation_ = create_representation(rep_config)
+        if (Path(folder) / "representation.safetensors").is_file():
+            _, rep = load_folder(folder, ["representation"])
+            self.representation_.load_state_tensors({k: v.to(dev) for k, v in rep["representation"].items()})
+        model = create_model(self.arch, num_classes=len(self.classes_), in_chans=pre.channels,
+                             input_size=pre.size, **self.arch_options)
+        model.load_state_dict(weights["model"])
         model.to(dev)
         if dev.type == "cpu":
             model.to(memory_format=torch.channels_last)
@@ -149,6 +252,11 @@ class Attributor:
         return self
 
     # -- helpers --------------------------------------------------------------------------------
+    @property
+    def _transform(self):
+        rep = self.representation_
+        return None if rep is None or rep.name == "pixels" else rep.transform
+
     def _fitted(self) -> torch.nn.Module:
         if self.model_ is None or self.classes_ is None:
             raise NotFittedError("this Attributor is not fitted yet; call fit() or Attributor.load()")

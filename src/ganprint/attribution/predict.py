@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ganprint.attribution.attributor import Attributor
+from ganprint.attribution.attributor import UNKNOWN
 from ganprint.attribution.training import INFERENCE_BATCH
 from ganprint.data.decode import ImageDecodeError, decode_image, iter_image_paths
 
@@ -30,14 +30,21 @@ def _decode(path: Path, channels: int, size: tuple[int, int]) -> tuple[Path, np.
         return path, None, f"{type(exc).__name__}: {exc}"
 
 
-def predict_paths(attributor: Attributor, paths: Iterable[str | os.PathLike], *, batch_size: int = INFERENCE_BATCH,
-                  workers: int | None = None) -> Iterator[dict[str, Any]]:
+def predict_paths(model, paths: Iterable[str | os.PathLike], *, batch_size: int = INFERENCE_BATCH,
+                  workers: int | None = None, tta: bool = False, unknown: bool = True,
+                  heatmaps_dir: str | os.PathLike | None = None) -> Iterator[dict[str, Any]]:
     """Yield one record per image file found under ``paths`` (files or folders), in order:
-    ``{"path", "label", "probabilities": {source: p}}`` or ``{"path", "error"}``."""
-    pre = attributor.preprocessing
-    classes = [str(c) for c in attributor.classes_]
+    ``{"path", "label", "probabilities": {source: p}, "p_fake", "known_score"}`` or ``{"path", "error"}``.
+
+    ``label`` is ``"unknown"`` when ``unknown`` is set and the known-source score is below the
+    model's calibrated threshold. ``p_fake`` is present when the model has a real class. With
+    ``tta`` the probabilities are averaged over flipped views and the label is their majority vote
+    (seed 001). With ``heatmaps_dir`` a CAM / Grad-CAM overlay is written per image.
+    """
+    pre = model.preprocessing
     workers = workers or min(4, os.cpu_count() or 1)
     files = iter_image_paths(paths)
+    scorer = _Scorer(model, tta=tta, unknown=unknown, heatmaps_dir=heatmaps_dir)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         chunks = iter(lambda: list(islice(files, batch_size)), [])
         pending = None
@@ -45,21 +52,82 @@ def predict_paths(attributor: Attributor, paths: Iterable[str | os.PathLike], *,
             # submit this chunk's decoding, then score the previous chunk while it runs
             futures = pool.map(lambda p: _decode(p, pre.channels, pre.size), chunk)
             if pending is not None:
-                yield from _score(attributor, classes, pending)
+                yield from scorer(pending)
             pending = futures
         if pending is not None:
-            yield from _score(attributor, classes, pending)
+            yield from scorer(pending)
 
 
-def _score(attributor: Attributor, classes: list[str], decoded: Iterable) -> Iterator[dict[str, Any]]:
-    decoded = list(decoded)
-    good = [(p, a) for p, a, e in decoded if e is None]
-    probs = attributor.predict_proba(np.stack([a for _, a in good])) if good else np.zeros((0, len(classes)))
-    by_path = iter(probs)
-    for path, _, error in decoded:
-        if error is not None:
-            yield {"path": str(path), "error": error}
-            continue
-        p = next(by_path)
-        yield {"path": str(path), "label": classes[int(p.argmax())],
-               "probabilities": {c: round(float(v), 6) for c, v in zip(classes, p, strict=False)}}
+class _Scorer:
+    def __init__(self, model, *, tta: bool, unknown: bool, heatmaps_dir: str | os.PathLike | None) -> None:
+        self.model = model
+        self.classes = [str(c) for c in model.classes_]
+        self.tta = tta
+        self.threshold = getattr(model, "threshold_", None) if unknown else None
+        self.heatmaps = Path(heatmaps_dir) if heatmaps_dir is not None else None
+        if self.heatmaps is not None:
+            self.heatmaps.mkdir(parents=True, exist_ok=True)
+        self.count = 0
+
+    def __call__(self, decoded: Iterable) -> Iterator[dict[str, Any]]:
+        from ganprint.attribution.assess import model_outputs
+
+        decoded = list(decoded)
+        good = [(p, a) for p, a, e in decoded if e is None]
+        n_classes = len(self.classes)
+        if good:
+            images = np.stack([a for _, a in good])
+            out = model_outputs(self.model, images)
+            proba, known = out["probabilities"], out["known_scores"]
+            if self.tta:
+                from ganprint.attribution.tta import tta_predict_proba
+
+                voted = tta_predict_proba(self.model.predict_proba, images)
+                proba, index = voted["probabilities"], voted["label_index"]
+            else:
+                index = proba.argmax(1)
+            p_fake = self.model.p_fake(proba)
+            heatmaps = self._heatmaps(images, index, [p for p, _ in good]) if self.heatmaps is not None else None
+        else:
+            proba, known, index, p_fake, heatmaps = np.zeros((0, n_classes)), np.zeros(0), [], None, None
+        row = 0
+        for path, _, error in decoded:
+            self.count += 1
+            if error is not None:
+                yield {"path": str(path), "error": error}
+                continue
+            p = proba[row]
+            label = self.classes[int(index[row])]
+            if self.threshold is not None and known[row] < self.threshold:
+                label = UNKNOWN
+            record = {"path": str(path), "label": label,
+                      "probabilities": {c: round(float(v), 6) for c, v in zip(self.classes, p, strict=True)},
+                      "known_score": round(float(known[row]), 6)}
+            if p_fake is not None:
+                record["p_fake"] = round(float(p_fake[row]), 6)
+            if heatmaps is not None:
+                record["heatmap"] = heatmaps[row]
+            row += 1
+            yield record
+
+    def _heatmaps(self, images: np.ndarray, index, paths: list[Path]) -> list[str]:
+        import torch
+
+        from ganprint.attribution.attributor import images_to_tensor
+        from ganprint.attribution.heatmaps import class_activation_maps, save_overlay
+
+        x = images_to_tensor(images)
+        device = next(self.model.model_.parameters()).device
+        maps, _ = class_activation_maps(self.model.model_, x.float().div(255).to(device),
+                                        torch.as_tensor(np.asarray(index)), transform=self.model._transform)
+        written = []
+        for i, (heatmap, path) in enumerate(zip(maps.cpu().numpy(), paths, strict=True)):
+            name = f"{self.count + i:06d}_{_safe_stem(path)}.png"
+            written.append(str(save_overlay(self.heatmaps / name, images[i], heatmap)))
+        return written
+
+
+def _safe_stem(path: Path) -> str:
+    """A file-name-safe version of the image's stem (odd names stay readable, never escape DIR)."""
+    stem = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in Path(path).stem)
+    return stem[:80] or "image"

@@ -1,7 +1,9 @@
-"""`ganprint train | eval | predict`: attributors on any folder dataset."""
+"""`ganprint train | eval | predict | add-source`: attributors on any folder dataset."""
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 import sys
 from pathlib import Path
 
@@ -9,6 +11,8 @@ import click
 import numpy as np
 
 from ganprint.cli.common import device_option, emit_json, fail, quiet_option, set_threads, threads_option
+
+CHECKPOINT = ".checkpoint"
 
 
 def _load_split(dataset, split: str, channels: int, size: tuple[int, int], quiet: bool):
@@ -21,121 +25,268 @@ def _load_split(dataset, split: str, channels: int, size: tuple[int, int], quiet
     return loaded
 
 
+def _train_val(dataset, channels: int, size: tuple[int, int], seed: int, quiet: bool):
+    """(x_train, y_train, x_val, y_val) with source names as labels: the dataset's train/val splits,
+    or a stratified 85/15 split of a dataset without splits."""
+    from ganprint.data.folder import split_indices
+
+    classes = np.asarray(dataset.classes)
+    if dataset.has_splits and "train" in dataset.splits:
+        train = _load_split(dataset, "train", channels, size, quiet)
+        val = _load_split(dataset, "val", channels, size, quiet) if "val" in dataset.splits else None
+        return (train.images, classes[train.labels],
+                *((val.images, classes[val.labels]) if val is not None else (None, None)))
+    split = next(iter(dataset.splits))
+    everything = _load_split(dataset, split, channels, size, quiet)
+    parts = split_indices(everything.labels, fractions=(0.85, 0.15, 0.0), seed=seed)
+    return (everything.images[parts["train"]], classes[everything.labels[parts["train"]]],
+            everything.images[parts["val"]], classes[everything.labels[parts["val"]]])
+
+
+def _load_model(model_dir: Path, device: str):
+    from ganprint.attribution.loading import load_model
+
+    try:
+        return load_model(model_dir, device=device)
+    except (ValueError, FileNotFoundError) as exc:
+        fail(str(exc))
+
+
 @click.command("train")
 @click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="DIR/<source>/... or DIR/train|val|test/<source>/...")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--arch", default="seed-mnist-cnn", show_default=True)
-@click.option("--epochs", type=int, default=10, show_default=True)
-@click.option("--batch-size", type=int, default=128, show_default=True)
-@click.option("--lr", type=float, default=1e-3, show_default=True)
-@click.option("--patience", type=int, default=3, show_default=True, help="Early-stopping patience (epochs).")
+@click.option("--arch", default="seed-mnist-cnn", show_default=True,
+              help="A registered architecture (`ganprint models`), or two-stage (seed 003).")
+@click.option("--representation", default="pixels", show_default=True, help="Input representation: pixels or dct.")
+@click.option("--recipe", "recipe_name", default="adam", show_default=True,
+              help="Training recipe: adam, or seed002 (SGD momentum, small last-layer lr, flips).")
+@click.option("--epochs", type=int, default=None, help="Override the recipe's epochs.")
+@click.option("--batch-size", type=int, default=None, help="Override the recipe's batch size.")
+@click.option("--lr", type=float, default=None, help="Override the recipe's learning rate.")
+@click.option("--patience", type=int, default=None, help="Early-stopping patience in epochs (recipe's default).")
 @click.option("--size", type=int, default=28, show_default=True, help="Input side in pixels.")
 @click.option("--channels", type=click.Choice(["1", "3"]), default="1", show_default=True)
+@click.option("--real-class", default="real", show_default=True, help="The source name of real images.")
+@click.option("--accept-rate", type=float, default=0.95, show_default=True,
+              help="Share of known-source validation images accepted; the rest of the score range answers unknown.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @device_option
 @threads_option
 @quiet_option
-def train_cmd(data_dir: Path, out_dir: Path, arch: str, epochs: int, batch_size: int, lr: float, patience: int,
-              size: int, channels: str, seed: int, device: str, threads: int | None, quiet: bool) -> None:
-    """Train an attributor on a folder dataset and save it as a model folder."""
+def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str, recipe_name: str,
+              epochs: int | None, batch_size: int | None, lr: float | None, patience: int | None, size: int,
+              channels: str, real_class: str, accept_rate: float, seed: int, device: str, threads: int | None,
+              quiet: bool) -> None:
+    """Train an attributor on a folder dataset and save it as a model folder.
+
+    With --arch two-stage, the recipe trains the primary (real vs fake) module; the secondary
+    one-vs-rest modules use their own settings (15 epochs, lr 3e-3, early stopping).
+
+    An interrupted run resumes from OUT/.checkpoint when the same command is run again.
+    """
     from ganprint.attribution.attributor import Attributor, Preprocessing
-    from ganprint.attribution.training import FitConfig
-    from ganprint.data.folder import scan_folder_dataset, split_indices
+    from ganprint.attribution.training import recipe
+    from ganprint.attribution.two_stage import SECONDARY_FIT, TwoStageAttributor
+    from ganprint.data.folder import scan_folder_dataset
+    from ganprint.data.representations import REPRESENTATIONS
     from ganprint.models import MODELS
 
     set_threads(threads)
-    if arch not in MODELS:
-        fail(f"unknown attributor architecture {arch!r}; known: {', '.join(MODELS.names())}")
+    if arch != "two-stage" and arch not in MODELS:
+        fail(f"unknown attributor architecture {arch!r}; known: {', '.join([*MODELS.names(), 'two-stage'])}")
+    if representation not in REPRESENTATIONS:
+        fail(f"unknown representation {representation!r}; known: {', '.join(REPRESENTATIONS.names())}")
     try:
+        config = recipe(recipe_name, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, seed=seed)
         dataset = scan_folder_dataset(data_dir)
     except ValueError as exc:
         fail(str(exc))
     pre = Preprocessing(size=(size, size), channels=int(channels))
-    classes = np.asarray(dataset.classes)
-    if dataset.has_splits and "train" in dataset.splits:
-        train = _load_split(dataset, "train", pre.channels, pre.size, quiet)
-        val = _load_split(dataset, "val", pre.channels, pre.size, quiet) if "val" in dataset.splits else None
-        x_tr, y_tr = train.images, classes[train.labels]
-        x_va, y_va = (val.images, classes[val.labels]) if val is not None else (None, None)
-    else:
-        split = next(iter(dataset.splits))
-        everything = _load_split(dataset, split, pre.channels, pre.size, quiet)
-        parts = split_indices(everything.labels, fractions=(0.85, 0.15, 0.0), seed=seed)
-        x_tr, y_tr = everything.images[parts["train"]], classes[everything.labels[parts["train"]]]
-        x_va, y_va = everything.images[parts["val"]], classes[everything.labels[parts["val"]]]
-    attributor = Attributor(arch=arch, preprocessing=pre, device=device,
-                            fit_config=FitConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
-                                                 seed=seed))
+    x_tr, y_tr, x_va, y_va = _train_val(dataset, pre.channels, pre.size, seed, quiet)
     try:
-        attributor.fit(x_tr, y_tr, x_va, y_va, progress=not quiet)
+        if arch == "two-stage":
+            if representation != "pixels":
+                fail("the two-stage model takes pixels")
+            model = TwoStageAttributor(preprocessing=pre, fit_config=config,
+                                       secondary_config=dataclasses.replace(SECONDARY_FIT, seed=seed),
+                                       real_class=real_class, device=device, accept_rate=accept_rate)
+            model.fit(x_tr, y_tr, x_va, y_va, progress=not quiet)
+        else:
+            model = Attributor(arch=arch, preprocessing=pre, device=device, fit_config=config,
+                               representation=representation, real_classes=(real_class,), accept_rate=accept_rate)
+            model.fit(x_tr, y_tr, x_va, y_va, progress=not quiet, checkpoint_dir=out_dir / CHECKPOINT)
     except ValueError as exc:
         fail(str(exc))
-    attributor.save(out_dir)
+    model.save(out_dir)
+    shutil.rmtree(out_dir / CHECKPOINT, ignore_errors=True)
     click.echo(str(out_dir))
+
+
+@click.command("add-source")
+@click.option("--model", "model_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A folder dataset holding the new source NAME and other sources (the negatives).")
+@click.option("--name", required=True, help="The new source's folder name in DATA.")
+@click.option("--epochs", type=int, default=None, help="Override the model's secondary-module epochs.")
+@device_option
+@threads_option
+@quiet_option
+def add_source_cmd(model_dir: Path, data_dir: Path, name: str, epochs: int | None, device: str,
+                   threads: int | None, quiet: bool) -> None:
+    """Add a source to a two-stage model: trains only the new one-vs-rest module, in place."""
+    from ganprint.attribution.two_stage import TwoStageAttributor
+    from ganprint.data.folder import scan_folder_dataset
+
+    set_threads(threads)
+    model = _load_model(model_dir, device)
+    if not isinstance(model, TwoStageAttributor):
+        fail(f"{model_dir} is a single-network attributor; only two-stage models (train --arch two-stage) "
+             "can take a new source without retraining")
+    try:
+        dataset = scan_folder_dataset(data_dir)
+    except ValueError as exc:
+        fail(str(exc))
+    if name not in dataset.classes:
+        fail(f"{data_dir} has no source folder {name!r} (it has {', '.join(dataset.classes)})")
+    if epochs is not None:
+        model.secondary_config = dataclasses.replace(model.secondary_config, epochs=epochs)
+    pre = model.preprocessing
+    x_tr, y_tr, x_va, y_va = _train_val(dataset, pre.channels, pre.size, model.secondary_config.seed, quiet)
+    try:
+        model.add_source(name, x_tr, y_tr, x_va, y_va, progress=not quiet)
+    except ValueError as exc:
+        fail(str(exc))
+    model.save(model_dir)
+    click.echo(f"{model_dir}: sources now {', '.join(model.classes_)}")
 
 
 @click.command("eval")
 @click.option("--model", "model_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--split", default=None, help="Split to evaluate (default: test if present, else all images).")
+@click.option("--unknown", "unknown_dirs", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Images of sources the model never saw (repeatable): unknown-source AUROC, open-set accuracy.")
+@click.option("--tta", is_flag=True, help="Also vote over flips (seed 001) and report what it changes.")
+@click.option("--audit-format", is_flag=True, help="Re-encode the images (PNG, JPEG 95/75/50) and report how "
+              "accuracy moves; warn when the source is predictable from the file format.")
+@click.option("--plots", "plots_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write confusion_matrix.png and reliability.png here.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 @device_option
 @threads_option
 @quiet_option
-def eval_cmd(model_dir: Path, data_dir: Path, split: str | None, as_json: bool, device: str,
-             threads: int | None, quiet: bool) -> None:
-    """Accuracy, per-class precision/recall/F1 and confusion matrix on a folder dataset."""
-    from ganprint.attribution.attributor import Attributor
-    from ganprint.attribution.metrics import classification_report, format_report
-    from ganprint.data.folder import scan_folder_dataset
+def eval_cmd(model_dir: Path, data_dir: Path, split: str | None, unknown_dirs: tuple[Path, ...], tta: bool,
+             audit_format: bool, plots_dir: Path | None, as_json: bool, device: str, threads: int | None,
+             quiet: bool) -> None:
+    """Accuracy, balanced accuracy, per-class precision/recall/F1, confusion matrix, calibration (ECE)
+    and detection metrics on a folder dataset.
+
+    Sources in DATA that the model does not know are treated as unseen generators: they are scored
+    for detection (real vs fake), not attribution.
+    """
+    from ganprint.attribution.assess import assess
+    from ganprint.attribution.evaluation import format_evaluation
+    from ganprint.data.decode import iter_image_paths
+    from ganprint.data.folder import load_images, scan_folder_dataset
 
     set_threads(threads)
+    model = _load_model(model_dir, device)
+    pre = model.preprocessing
     try:
-        attributor = Attributor.load(model_dir, device=device)
         dataset = scan_folder_dataset(data_dir)
         split = split or ("test" if "test" in dataset.splits else next(iter(dataset.splits)))
-        pre = attributor.preprocessing
         loaded = _load_split(dataset, split, pre.channels, pre.size, quiet)
-    except (ValueError, KeyError, FileNotFoundError) as exc:
+    except (ValueError, KeyError) as exc:
         fail(str(exc))
-    classes = [str(c) for c in attributor.classes_]
-    unknown = sorted(set(dataset.classes) - set(classes))
-    if unknown:
-        fail(f"sources not known to the model: {unknown} (model knows {classes})")
-    true = np.asarray([classes.index(dataset.classes[i]) for i in loaded.labels], dtype=int)
-    pred = attributor.predict_proba(loaded.images).argmax(1) if len(loaded.images) else np.zeros(0, int)
-    report = classification_report(true, pred, classes)
+    classes = [str(c) for c in model.classes_]
+    sources = [dataset.classes[i] for i in loaded.labels]
+    unseen = sorted(set(sources) - set(classes))
+    if unseen and not any(c in classes for c in model.real_classes):
+        fail(f"sources not known to the model: {unseen} (model knows {classes})")
+    unknown = None
+    if unknown_dirs:
+        files = [(p, 0) for p in iter_image_paths(unknown_dirs)]
+        unknown_loaded = load_images(files, channels=pre.channels, size=pre.size, progress=not quiet,
+                                     desc="decoding unknown", workers=4)
+        for path, error in unknown_loaded.errors:
+            click.echo(f"skipped {path}: {error}", err=True)
+        unknown = unknown_loaded.images
+    try:
+        report = assess(model, loaded.images, sources, unknown_images=unknown, tta=tta, audit_format=audit_format,
+                        paths=loaded.paths, plots_dir=plots_dir)
+    except ValueError as exc:
+        fail(str(exc))
     report.update(split=split, skipped=[{"path": str(p), "error": e} for p, e in loaded.errors])
     if as_json:
-        emit_json(report)
-    else:
-        click.echo(format_report(report))
+        emit_json(_jsonable(report))
+        return
+    click.echo(format_evaluation(report))
+    if "open_set" in report:
+        o = report["open_set"]
+        click.echo(f"unknown sources: AUROC {o['unknown_auroc']:.4f}, open-set accuracy {o['open_set_accuracy']:.4f} "
+                   f"(known accepted {o['known_accept_rate']:.3f}, unknown rejected {o['unknown_reject_rate']:.3f})")
+    if "unseen_detection" in report:
+        d = report["unseen_detection"]
+        click.echo(f"unseen generators {', '.join(report['unseen_sources'])}: detection AUC "
+                   f"{d['detection_auc'] if d['detection_auc'] is None else round(d['detection_auc'], 4)}")
+    if "tta" in report:
+        t = report["tta"]
+        click.echo(f"test-time augmentation: accuracy {t['accuracy_plain']:.4f} -> {t['accuracy_tta']:.4f} "
+                   f"({len(t['fixed'])} fixed, {len(t['broken'])} broken)")
+    if "format_audit" in report:
+        from ganprint.attribution.format_audit import format_audit_text
+
+        click.echo(format_audit_text(report["format_audit"]))
+
+
+def _jsonable(obj):
+    """numpy scalars/arrays and paths -> JSON types; NaN -> null."""
+    import math
+
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
 
 
 @click.command("predict")
 @click.option("--model", "model_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--batch-size", type=int, default=512, show_default=True)
+@click.option("--batch-size", type=int, default=256, show_default=True)
+@click.option("--tta", is_flag=True, help="Average over flips and vote (seed 001).")
+@click.option("--heatmaps", "heatmaps_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write a CAM / Grad-CAM overlay per image here (single-network models).")
+@click.option("--no-unknown", is_flag=True, help="Always answer a known source, never 'unknown'.")
 @device_option
 @threads_option
-def predict_cmd(model_dir: Path, paths: tuple[str, ...], batch_size: int, device: str,
-                threads: int | None) -> None:
-    """Score image files or folders: one JSON line per file on stdout.
+def predict_cmd(model_dir: Path, paths: tuple[str, ...], batch_size: int, tta: bool, heatmaps_dir: Path | None,
+                no_unknown: bool, device: str, threads: int | None) -> None:
+    """Score image files or folders: one JSON line per file on stdout,
+    {"path", "label", "probabilities", "p_fake", "known_score"} or {"path", "error"}.
 
+    "label" is "unknown" when the model's known-source score is below its calibrated threshold.
     Exit status 0 when every file was scored, 1 when any file failed (its line holds "error").
     """
-    from ganprint.attribution.attributor import Attributor
     from ganprint.attribution.predict import predict_paths
 
     set_threads(threads)
-    try:
-        attributor = Attributor.load(model_dir, device=device)
-    except (ValueError, FileNotFoundError) as exc:
-        fail(str(exc))
+    model = _load_model(model_dir, device)
+    if heatmaps_dir is not None and not hasattr(model, "model_"):
+        fail("heatmaps need a single-network attributor")
     failed = 0
     out = sys.stdout
-    for record in predict_paths(attributor, paths, batch_size=batch_size):
+    for record in predict_paths(model, paths, batch_size=batch_size, tta=tta, unknown=not no_unknown,
+                                heatmaps_dir=heatmaps_dir):
         failed += "error" in record
         out.write(_dumps(record) + "\n")
     out.flush()
@@ -149,3 +300,15 @@ def _dumps(record: dict) -> str:
     import json
 
     return json.dumps(record)
+
+
+@click.command("models")
+def models_cmd() -> None:
+    """List attributor architectures, input representations and training recipes."""
+    from ganprint.attribution.training import RECIPES
+    from ganprint.data.representations import REPRESENTATIONS
+    from ganprint.models import MODELS
+
+    click.echo("architectures:   " + ", ".join([*MODELS.names(), "two-stage"]))
+    click.echo("representations: " + ", ".join(REPRESENTATIONS.names()))
+    click.echo("recipes:         " + ", ".join(sorted(RECIPES)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ganprint import __version__
-from ganprint.cli.attribution import eval_cmd, predict_cmd, train_cmd
+from ganprint.cli.attribution import add_source_cmd, eval_cmd, models_cmd, predict_cmd, train_cmd
 from ganprint.cli.experiment import experiment_group
 from ganprint.cli.gan import gan_group
 
@@ -20,6 +20,8 @@ cli.add_command(gan_group)
 cli.add_command(train_cmd)
 cli.add_command(eval_cmd)
 cli.add_command(predict_cmd)
+cli.add_command(add_source_cmd)
+cli.add_command(models_cmd)
 cli.add_command(experiment_group)
 
 

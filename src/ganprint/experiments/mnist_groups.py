@@ -127,11 +127,7 @@ class MnistGroupsRun:
                                               "profile": self.profile.to_dict(),
                                               "groups": self.group_names, "workers": self.workers,
                                               "device": str(self.device)})
-        real = self._timed("real data", lambda: load_digits_source(self.protocol.real_source, self.cache_dir))
-        gate = self._timed("quality-gate classifier", lambda: self._gate(real))
-        self._timed("GAN training", lambda: self._train_gans(real))
-        self._timed("dataset generation", lambda: self._generate(real))
-        gates = self._timed("quality gate", lambda: self._quality(gate, real))
+        gate, gates = self.prepare()
         groups = self._timed("attributor training + test", self._attribute)
         results = {
             "experiment": self.protocol.name,
@@ -149,6 +145,20 @@ class MnistGroupsRun:
         write_json(self.out / "results.json", results)
         write_mnist_groups_report(self.out, results, self.protocol)
         return results
+
+    def prepare(self) -> tuple[DigitGate, dict[str, Any]]:
+        """Every stage up to the labelled datasets (``data/<group>/<split>/<source>/``) and the
+        GANs' quality figures; resumes finished stages."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        real = self._timed("real data", lambda: load_digits_source(self.protocol.real_source, self.cache_dir))
+        gate = self._timed("quality-gate classifier", lambda: self._gate(real))
+        self._timed("GAN training", lambda: self._train_gans(real))
+        self._timed("dataset generation", lambda: self._generate(real))
+        gates = self._timed("quality gate", lambda: self._quality(gate, real))
+        return gate, gates
+
+    def group_dir(self, group: str) -> Path:
+        return self._group_dir(group)
 
     def _timed(self, stage: str, fn):
         t = time.perf_counter()
@@ -179,7 +189,8 @@ class MnistGroupsRun:
                 continue
             entry = self.protocol.gans[name]
             data = gan_training_data(real, entry, self.protocol.seed)
-            cfg = self.profile.gan_config(self.protocol.gan_arch, seed=self.protocol.seed * 1000 + i + 1)
+            seed = entry.seed if entry.seed is not None else self.protocol.seed * 1000 + i + 1
+            cfg = self.profile.gan_config(entry.arch or self.protocol.gan_arch, seed=seed)
             trainer = GanTrainer(cfg, self._gan_dir(name))
             if trainer.is_finished():
                 continue

@@ -40,6 +40,8 @@ class GanEntry:
     name: str
     digits: tuple[int, ...]
     partition: tuple[int, int] | None = None
+    arch: str | None = None        # GAN architecture, when not the protocol's gan_arch
+    seed: int | None = None        # training seed, when not derived from the GAN's position
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,8 @@ class MnistGroupsProtocol:
                     if not 0 <= k < n:
                         raise ValueError(f"{name}: partition [k, n] needs 0 <= k < n")
                     part = (k, n)
-                gans[name] = GanEntry(name, digits, part)
+                gans[name] = GanEntry(name, digits, part, arch=g.get("arch"),
+                                      seed=int(g["seed"]) if g.get("seed") is not None else None)
             groups = {}
             for name, g in d["groups"].items():
                 members = tuple(g["gans"])

@@ -5,35 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from ganprint.plots import plot_confusion
 
 QUALITY_TARGET = 0.75  # the share a GAN's samples must reach for its accuracy to count (issue 2)
-
-
-def plot_confusion(matrix: list[list[int]], labels: list[str], title: str, path: Path) -> None:
-    """A confusion-matrix heatmap with counts in the cells (rows: true, columns: predicted)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    cm = np.asarray(matrix, dtype=float)
-    norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(labels), 1.0 + 0.8 * len(labels)), dpi=110)
-    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
-    ax.set_yticks(range(len(labels)), labels)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(title)
-    for i in range(len(labels)):
-        for j in range(len(labels)):
-            ax.text(j, i, f"{int(cm[i, j])}", ha="center", va="center",
-                    color="white" if norm[i, j] > 0.5 else "black", fontsize=9)
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="share of row")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
 
 
 def write_mnist_groups_report(out_dir: Path, results: dict[str, Any], protocol) -> Path:

@@ -29,44 +29,13 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from ganprint.checkpoint import load_optimizer, optimizer_tensors, prefixed, rng_tensor, unprefixed
 from ganprint.gans.augment import diff_augment
 from ganprint.gans.config import GanTrainConfig
 from ganprint.gans.registry import GanSpec, create_gan
 from ganprint.serialization import load_tensors, read_json, save_tensors, write_json
 
 CHECKPOINT_DIR = "checkpoint"
-
-
-def _rng_tensor(state: torch.Tensor) -> torch.Tensor:
-    return state.clone().to(torch.uint8)
-
-
-def _optimizer_tensors(prefix: str, opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
-    out = {}
-    for idx, state in opt.state_dict()["state"].items():
-        for key, value in state.items():
-            out[f"{prefix}.{idx}.{key}"] = torch.as_tensor(value)
-    return out
-
-
-def _load_optimizer(prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
-    sd = opt.state_dict()
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for name, value in tensors.items():
-        if name.startswith(prefix + "."):
-            _, idx, key = name.split(".", 2)
-            state.setdefault(int(idx), {})[key] = value
-    sd["state"] = state
-    opt.load_state_dict(sd)
-
-
-def _prefixed(prefix: str, module: nn.Module) -> dict[str, torch.Tensor]:
-    return {f"{prefix}.{k}": v for k, v in module.state_dict().items()}
-
-
-def _unprefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    p = prefix + "."
-    return {k[len(p):]: v for k, v in tensors.items() if k.startswith(p)}
 
 
 def to_unit_tensor(images: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -91,7 +60,7 @@ def _ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
 
 
 class _StateHolder:
-    """Adapts a plain state dict to ``_prefixed`` (which calls ``.state_dict()``)."""
+    """Adapts a plain state dict to ``prefixed`` (which calls ``.state_dict()``)."""
 
     def __init__(self, state: dict[str, torch.Tensor]) -> None:
         self._state = state
@@ -269,18 +238,18 @@ class GanTrainer:
                     data_gen: torch.Generator, noise_gen: torch.Generator, monitor: _Monitor,
                     G_ema: nn.Module | None) -> None:
         ckpt.mkdir(parents=True, exist_ok=True)
-        tensors = {**_prefixed("G", G), **_prefixed("D", D),
-                   **_optimizer_tensors("optG", opt_g), **_optimizer_tensors("optD", opt_d),
-                   "rng.data": _rng_tensor(data_gen.get_state()),
-                   "rng.noise": _rng_tensor(noise_gen.get_state()),
-                   "rng.torch": _rng_tensor(torch.get_rng_state()),
+        tensors = {**prefixed("G", G), **prefixed("D", D),
+                   **optimizer_tensors("optG", opt_g), **optimizer_tensors("optD", opt_d),
+                   "rng.data": rng_tensor(data_gen.get_state()),
+                   "rng.noise": rng_tensor(noise_gen.get_state()),
+                   "rng.torch": rng_tensor(torch.get_rng_state()),
                    "order": order.clone()}
         if self.device.type == "cuda":
-            tensors["rng.cuda"] = _rng_tensor(torch.cuda.get_rng_state(self.device))
+            tensors["rng.cuda"] = rng_tensor(torch.cuda.get_rng_state(self.device))
         if monitor.best_state is not None:
-            tensors.update(_prefixed("Gbest", _StateHolder(monitor.best_state)))
+            tensors.update(prefixed("Gbest", _StateHolder(monitor.best_state)))
         if G_ema is not None:
-            tensors.update(_prefixed("Gema", G_ema))
+            tensors.update(prefixed("Gema", G_ema))
         save_tensors(ckpt / "state.safetensors", tensors)
         write_json(ckpt / "state.json", {"step": step, "train": self.config.to_dict(),
                                          "quality_history": monitor.history})
@@ -294,10 +263,10 @@ class GanTrainer:
             raise ValueError(f"{ckpt} was written with a different training config; "
                              "use another output folder or delete the checkpoint")
         t = load_tensors(ckpt / "state.safetensors")
-        G.load_state_dict(_unprefixed("G", t))
-        D.load_state_dict(_unprefixed("D", t))
-        _load_optimizer("optG", opt_g, t)
-        _load_optimizer("optD", opt_d, t)
+        G.load_state_dict(unprefixed("G", t))
+        D.load_state_dict(unprefixed("D", t))
+        load_optimizer("optG", opt_g, t)
+        load_optimizer("optD", opt_d, t)
         data_gen.set_state(t["rng.data"])
         noise_gen.set_state(t["rng.noise"].to(noise_gen.device) if noise_gen.device.type == "cuda"
                             else t["rng.noise"])
@@ -305,8 +274,8 @@ class GanTrainer:
         if "rng.cuda" in t and self.device.type == "cuda":
             torch.cuda.set_rng_state(t["rng.cuda"], self.device)
         if G_ema is not None:
-            G_ema.load_state_dict(_unprefixed("Gema", t))
-        best = _unprefixed("Gbest", t)
+            G_ema.load_state_dict(unprefixed("Gema", t))
+        best = unprefixed("Gbest", t)
         monitor.restore([tuple(h) for h in meta.get("quality_history", [])],
                         {k: v.to(self.device) for k, v in best.items()} or None)
         return int(meta["step"]), t["order"].long()

@@ -1,0 +1,92 @@
+"""Assess a fitted model on labelled images: attribution, detection, calibration, unknown sources,
+test-time augmentation and the file-format audit, as one JSON-able report.
+
+This is what ``ganprint eval`` prints and what the ``zoo`` experiment tabulates; the metrics are
+the pure functions of :mod:`ganprint.attribution.evaluation` and :mod:`ganprint.attribution.openset`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ganprint.attribution.evaluation import detection_report, evaluation_report
+from ganprint.attribution.openset import open_set_report
+from ganprint.calibration import calibrated_probabilities, reliability_bins
+
+
+def model_outputs(model, images: np.ndarray) -> dict[str, np.ndarray]:
+    """Probabilities (calibrated), known-source scores and, where the model has them, raw logits."""
+    if hasattr(model, "decision_function"):
+        logits = model.decision_function(images)
+        return {"logits": logits, "probabilities": calibrated_probabilities(logits, model.temperature_),
+                "known_scores": model.unknown_scores(logits)}
+    proba, known = model.predict_with_scores(images)
+    return {"probabilities": proba, "known_scores": known}
+
+
+def assess(model, images: np.ndarray, sources: Sequence[str], *, unknown_images: np.ndarray | None = None,
+           tta: bool = False, audit_format: bool = False, paths: Sequence[str | Path] | None = None,
+           plots_dir: str | Path | None = None) -> dict[str, Any]:
+    """Evaluate ``model`` on ``images`` whose true source names are ``sources``.
+
+    Images of sources the model does not know count, when the model has a real class, as fakes of
+    an unseen generator: they enter the detection metrics (``unseen_detection``) but not the
+    attribution metrics. ``unknown_images`` (from sources the model never saw) give the
+    unknown-source AUROC and open-set accuracy at the model's calibrated threshold.
+    """
+    classes = [str(c) for c in model.classes_]
+    sources = np.asarray([str(s) for s in sources])
+    known = np.isin(sources, classes)
+    t0 = time.perf_counter()
+    out = model_outputs(model, images)
+    seconds = time.perf_counter() - t0
+    proba, scores = out["probabilities"], out["known_scores"]
+    y = np.asarray([classes.index(s) for s in sources[known]], dtype=int)
+    report = evaluation_report(y, proba[known], classes, real_classes=model.real_classes,
+                               logits=out["logits"][known] if "logits" in out else None,
+                               temperature=getattr(model, "temperature_", None))
+    report["temperature"] = getattr(model, "temperature_", None)
+    report["images_per_second"] = len(images) / seconds if seconds > 0 else None
+    real = [c for c in classes if c in model.real_classes]
+    if not known.all():
+        report["unseen_sources"] = sorted(set(sources[~known]))
+        if real:
+            p_fake = model.p_fake(proba)
+            is_fake = ~np.isin(sources, real)
+            unseen = ~known
+            real_mask = np.isin(sources, real)
+            report["unseen_detection"] = detection_report(is_fake[unseen | real_mask], p_fake[unseen | real_mask])
+            report["detection_all"] = detection_report(is_fake, p_fake)
+    if unknown_images is not None and len(unknown_images):
+        unknown_scores = model_outputs(model, unknown_images)["known_scores"]
+        threshold = getattr(model, "threshold_", None)
+        if threshold is None:
+            raise ValueError("the model has no unknown-source threshold (it was trained without validation images)")
+        report["open_set"] = open_set_report(scores[known], y, proba[known].argmax(1), unknown_scores, threshold)
+        report["unknown_auroc"] = report["open_set"]["unknown_auroc"]
+        report["open_set_accuracy"] = report["open_set"]["open_set_accuracy"]
+    if tta:
+        from ganprint.attribution.tta import tta_effect, tta_predict_proba
+
+        voted = tta_predict_proba(model.predict_proba, images[known])
+        report["tta"] = {k: v for k, v in tta_effect(y, proba[known].argmax(1), voted["label_index"]).items()}
+    if audit_format:
+        from ganprint.attribution.format_audit import audit_format as run_audit
+
+        report["format_audit"] = run_audit(model.predict, images[known], sources[known],
+                                           paths=[paths[i] for i in np.flatnonzero(known)] if paths else None)
+    if plots_dir is not None and len(y):
+        from ganprint.plots import plot_confusion, plot_reliability
+
+        plots = Path(plots_dir)
+        plots.mkdir(parents=True, exist_ok=True)
+        plot_confusion(report["confusion_matrix"], classes, f"accuracy {report['accuracy']:.4f}",
+                       plots / "confusion_matrix.png")
+        plot_reliability(reliability_bins(proba[known], y), f"ECE {report['ece']:.4f}", plots / "reliability.png")
+        report["plots"] = [str(plots / "confusion_matrix.png"), str(plots / "reliability.png")]
+    return report

@@ -1,0 +1,312 @@
+"""Seed 003's two-stage attributor ("Transferable Class-Modelling for Decentralized Source Attribution
+of GAN-Generated Images"): a primary module trained for real-vs-fake detection, and one secondary
+one-vs-rest module per generator built on the primary's intermediate features.
+
+Only a secondary module is trained for a source, on frozen primary features, so a new source is
+added (``add_source``) without touching the primary or the other sources' modules. The
+multiclass answer is the argmax over the secondary outputs; when the primary says *real*, the
+primary wins (seed 003: "the primary module is customarily prioritized in the inevitable event of
+self-contradictory predictions"). Probabilities: ``P(real) = 1 - p_fake`` and
+``P(source k) = p_fake * s_k / sum_j s_j`` where ``s_k`` are the secondary sigmoid outputs.
+
+The primary follows seed 003's description: gandct-conv-like, strided convolutions instead of
+pooling, batch normalisation in every layer but the first, global average pooling before the
+output layer (so it produces CAM heatmaps); its width is scaled to small inputs.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ganprint.attribution.attributor import UNKNOWN, NotFittedError, Preprocessing, images_to_tensor
+from ganprint.attribution.training import INFERENCE_BATCH, FitConfig, as_float_images, fit_classifier
+from ganprint.checkpoint import prefixed, unprefixed
+from ganprint.device import resolve_device
+from ganprint.serialization import load_folder, save_folder
+
+MODEL_KIND = "ganprint-two-stage"
+
+SECONDARY_FIT = FitConfig(epochs=15, batch_size=32, lr=3e-3, patience=3)
+"""Secondary modules are small and train on precomputed features: more, cheaper epochs."""
+
+
+def _conv_bn(cin: int, cout: int, stride: int) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(cout),
+            nn.LeakyReLU(0.2, inplace=True)]
+
+
+class PrimaryModule(nn.Module):
+    """Real-vs-fake detector whose ``trunk`` output (an intermediate feature map) feeds the
+    secondary modules. One output logit: > 0 means fake."""
+
+    def __init__(self, in_chans: int = 1, width: int = 32) -> None:
+        super().__init__()
+        w = width
+        self.trunk = nn.Sequential(
+            nn.Conv2d(in_chans, w, 3, padding=1), nn.LeakyReLU(0.2, inplace=True),  # no BN in the first layer
+            *_conv_bn(w, w, 1), *_conv_bn(w, 2 * w, 2),
+        )
+        self.body = nn.Sequential(*_conv_bn(2 * w, 4 * w, 2), *_conv_bn(4 * w, 4 * w, 2))
+        self.head = nn.Linear(4 * w, 1)
+        self.trunk_channels = 2 * w
+
+    @property
+    def cam_target(self) -> nn.Module:
+        return self.body
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(self.trunk(x)).mean((2, 3)))
+
+    def cam_weights(self) -> torch.Tensor:
+        return self.head.weight
+
+
+class SecondaryModule(nn.Module):
+    """One-vs-rest module for one source, on the primary's trunk features. One output logit."""
+
+    def __init__(self, in_channels: int, width: int = 64) -> None:
+        super().__init__()
+        self.body = nn.Sequential(*_conv_bn(in_channels, width, 1), *_conv_bn(width, 2 * width, 2))
+        self.head = nn.Linear(2 * width, 1)
+
+    @property
+    def cam_target(self) -> nn.Module:
+        return self.body
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(features).mean((2, 3)))
+
+
+def _bce(pos_weight: float):
+    weight = torch.tensor(pos_weight)
+
+    def loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.binary_cross_entropy_with_logits(logits[:, 0], y.float(), pos_weight=weight.to(logits.device))
+
+    return loss
+
+
+@dataclass
+class TwoStageAttributor:
+    """Estimator API like :class:`~ganprint.attribution.attributor.Attributor`; the classes are the
+    real class (``real_class``) and one class per generator."""
+
+    preprocessing: Preprocessing = field(default_factory=Preprocessing)
+    fit_config: FitConfig = field(default_factory=lambda: FitConfig(epochs=10, patience=3))
+    secondary_config: FitConfig = field(default_factory=lambda: SECONDARY_FIT)
+    real_class: str = "real"
+    width: int = 32
+    secondary_width: int = 64
+    device: str = "auto"
+    accept_rate: float = 0.95
+
+    def __post_init__(self) -> None:
+        self.primary_: PrimaryModule | None = None
+        self.secondary_: dict[str, SecondaryModule] = {}
+        self.threshold_: float | None = None
+        self.history_: dict[str, Any] = {}
+
+    @property
+    def arch(self) -> str:
+        return "two-stage"
+
+    @property
+    def real_classes(self) -> tuple[str, ...]:
+        return (self.real_class,)
+
+    @property
+    def classes_(self) -> np.ndarray | None:
+        if self.primary_ is None:
+            return None
+        return np.asarray(sorted([self.real_class, *self.secondary_]))
+
+    # -- training -------------------------------------------------------------------------------
+    def fit(self, X: np.ndarray, y: np.ndarray | list, X_val: np.ndarray | None = None,
+            y_val: np.ndarray | list | None = None, *, progress: bool = True) -> TwoStageAttributor:
+        y = np.asarray(y).astype(str)
+        sources = sorted(set(y) - {self.real_class})
+        if self.real_class not in set(y) or not sources:
+            raise ValueError(f"the two-stage model needs real images (class {self.real_class!r}) and at least one "
+                             f"generator; got classes {sorted(set(y))}")
+        x = images_to_tensor(X)
+        self._check_input(x)
+        xv = images_to_tensor(X_val) if X_val is not None and len(X_val) else None
+        yv = np.asarray(y_val).astype(str) if xv is not None else None
+        device = resolve_device(self.device)
+        t0 = time.perf_counter()
+        primary = PrimaryModule(self.preprocessing.channels, self.width)
+        fake = torch.from_numpy(y != self.real_class).long()
+        n_fake = int(fake.sum())
+        self.history_ = {"primary": fit_classifier(
+            primary, x, fake, xv, torch.from_numpy(yv != self.real_class).long() if xv is not None else None,
+            self.fit_config, device=device, progress=progress, desc="fit primary (real vs fake)",
+            loss_fn=_bce((len(y) - n_fake) / max(n_fake, 1)))}
+        self.primary_ = primary.eval()
+        self.secondary_ = {}
+        feats = self._features(x)
+        feats_val = self._features(xv) if xv is not None else None
+        for source in sources:
+            self._fit_secondary(source, feats, y, feats_val, yv, progress)
+        self.history_["fit_seconds"] = time.perf_counter() - t0
+        if xv is not None:
+            self.calibrate(X_val, yv)
+        return self
+
+    def add_source(self, name: str, X: np.ndarray, y: np.ndarray | list, X_val: np.ndarray | None = None,
+                   y_val: np.ndarray | list | None = None, *, progress: bool = True) -> TwoStageAttributor:
+        """Train a secondary module for the new source ``name`` (images of ``name`` in ``X`` are the
+        positives, all other images the negatives). The primary and the other modules are untouched."""
+        self._fitted()
+        y = np.asarray(y).astype(str)
+        if name in self.secondary_ or name == self.real_class:
+            raise ValueError(f"the model already has a source named {name!r}")
+        if not (y == name).any():
+            raise ValueError(f"no images of the new source {name!r} in the data")
+        if (y == name).all():
+            raise ValueError(f"add-source needs negatives too: images of other sources besides {name!r}")
+        x = images_to_tensor(X)
+        self._check_input(x)
+        xv = images_to_tensor(X_val) if X_val is not None and len(X_val) else None
+        yv = np.asarray(y_val).astype(str) if xv is not None else None
+        self._fit_secondary(name, self._features(x), y, self._features(xv) if xv is not None else None, yv,
+                            progress)
+        if xv is not None and set(np.unique(yv)) <= set(self.classes_):
+            self.calibrate(X_val, yv)
+        return self
+
+    def _fit_secondary(self, source: str, feats: torch.Tensor, y: np.ndarray, feats_val: torch.Tensor | None,
+                       y_val: np.ndarray | None, progress: bool) -> None:
+        target = torch.from_numpy(y == source).long()
+        pos = int(target.sum())
+        module = SecondaryModule(self.primary_.trunk_channels, self.secondary_width)
+        config = self.secondary_config
+        self.history_.setdefault("secondary", {})[source] = fit_classifier(
+            module, feats, target, feats_val,
+            torch.from_numpy(y_val == source).long() if feats_val is not None else None,
+            config, device=resolve_device(self.device), progress=progress, desc=f"fit secondary {source}",
+            loss_fn=_bce((len(y) - pos) / max(pos, 1)))
+        self.secondary_[source] = module.eval()
+
+    def calibrate(self, X_val: np.ndarray, y_val: np.ndarray | list) -> TwoStageAttributor:
+        from ganprint.attribution.openset import fit_rejection_threshold
+
+        proba, _ = self._proba(X_val)
+        self.threshold_ = float(fit_rejection_threshold(proba.max(1), self.accept_rate))
+        return self
+
+    # -- inference ------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def _features(self, x: torch.Tensor) -> torch.Tensor:
+        device = next(self.primary_.parameters()).device
+        out = [self.primary_.trunk(as_float_images(x[i:i + INFERENCE_BATCH].to(device))).cpu()
+               for i in range(0, len(x), INFERENCE_BATCH)]
+        return torch.cat(out)
+
+    @torch.inference_mode()
+    def _proba(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self._fitted()
+        x = images_to_tensor(X)
+        self._check_input(x)
+        device = next(self.primary_.parameters()).device
+        classes = list(self.classes_)
+        p_all, fake_all = [], []
+        for i in range(0, len(x), INFERENCE_BATCH):
+            xb = as_float_images(x[i:i + INFERENCE_BATCH].to(device))
+            trunk = self.primary_.trunk(xb)
+            p_fake = torch.sigmoid(self.primary_.head(self.primary_.body(trunk).mean((2, 3))))[:, 0]
+            s = torch.stack([torch.sigmoid(m(trunk))[:, 0] for m in self.secondary_.values()], 1)
+            share = s / s.sum(1, keepdim=True).clamp_min(1e-12)
+            p = torch.zeros(len(xb), len(classes), device=device)
+            p[:, classes.index(self.real_class)] = 1 - p_fake
+            for j, name in enumerate(self.secondary_):
+                p[:, classes.index(name)] = p_fake * share[:, j]
+            p_all.append(p.cpu())
+            fake_all.append(p_fake.cpu())
+        if not p_all:
+            return np.zeros((0, len(classes))), np.zeros(0)
+        return torch.cat(p_all).double().numpy(), torch.cat(fake_all).double().numpy()
+
+    def predict_proba(self, X: np.ndarray, batch_size: int = INFERENCE_BATCH) -> np.ndarray:
+        return self._proba(X)[0]
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        # argmax of the probabilities above == the primary's verdict when it says real, else the
+        # argmax over the secondary outputs
+        return self.classes_[self.predict_proba(X).argmax(1)]
+
+    def score(self, X: np.ndarray, y: np.ndarray | list) -> float:
+        return float((self.predict(X) == np.asarray(y)).mean())
+
+    def p_fake(self, probabilities: np.ndarray) -> np.ndarray:
+        return 1.0 - probabilities[:, list(self.classes_).index(self.real_class)]
+
+    def predict_with_scores(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        proba = self.predict_proba(X)
+        return proba, proba.max(1)
+
+    def predict_open(self, X: np.ndarray) -> np.ndarray:
+        proba, known = self.predict_with_scores(X)
+        labels = self.classes_[proba.argmax(1)].astype(object)
+        if self.threshold_ is not None:
+            labels[known < self.threshold_] = UNKNOWN
+        return labels
+
+    # -- persistence ----------------------------------------------------------------------------
+    def save(self, folder: str | Path) -> Path:
+        self._fitted()
+        sources = list(self.secondary_)
+        config = {
+            "kind": MODEL_KIND, "arch": "two-stage", "classes": [str(c) for c in self.classes_],
+            "real_class": self.real_class, "sources": sources, "width": self.width,
+            "secondary_width": self.secondary_width, "preprocessing": self.preprocessing.to_dict(),
+            "calibration": {"unknown_score": "max_probability", "threshold": self.threshold_,
+                            "accept_rate": self.accept_rate},
+            "fit": self.fit_config.to_dict(), "secondary_fit": self.secondary_config.to_dict(),
+            "history": self.history_,
+        }
+        secondary: dict[str, torch.Tensor] = {}
+        for i, name in enumerate(sources):
+            secondary.update(prefixed(str(i), self.secondary_[name]))
+        return save_folder(folder, config, {"primary": self.primary_.state_dict(), "secondary": secondary})
+
+    @classmethod
+    def load(cls, folder: str | Path, device: str = "auto") -> TwoStageAttributor:
+        config, weights = load_folder(folder, ["primary", "secondary"])
+        if config.get("kind") != MODEL_KIND:
+            raise ValueError(f"{folder} is not a two-stage model (config kind {config.get('kind')!r})")
+        pre = Preprocessing.from_dict(config["preprocessing"])
+        self = cls(preprocessing=pre, real_class=config["real_class"], width=int(config["width"]),
+                   secondary_width=int(config["secondary_width"]), device=device,
+                   fit_config=FitConfig.from_dict(config.get("fit", {})),
+                   secondary_config=FitConfig.from_dict(config.get("secondary_fit", {})),
+                   accept_rate=float(config["calibration"].get("accept_rate", 0.95)))
+        dev = resolve_device(device)
+        self.primary_ = PrimaryModule(pre.channels, self.width)
+        self.primary_.load_state_dict(weights["primary"])
+        self.primary_.to(dev).eval()
+        for i, name in enumerate(config["sources"]):
+            module = SecondaryModule(self.primary_.trunk_channels, self.secondary_width)
+            module.load_state_dict(unprefixed(str(i), weights["secondary"]))
+            self.secondary_[name] = module.to(dev).eval()
+        self.threshold_ = config["calibration"].get("threshold")
+        self.history_ = config.get("history", {})
+        return self
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _fitted(self) -> PrimaryModule:
+        if self.primary_ is None:
+            raise NotFittedError("this TwoStageAttributor is not fitted yet; call fit() or load()")
+        return self.primary_
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        expected = (self.preprocessing.channels, *self.preprocessing.size)
+        if tuple(x.shape[1:]) != expected:
+            raise ValueError(f"expected images of shape (C, H, W) = {expected}, got {tuple(x.shape[1:])}")

@@ -1,0 +1,310 @@
+"""Input representations: what the attributor's classifier sees instead of (or as) the pixels.
+
+* ``pixels``: the float image in [0, 1], unchanged.
+* ``dct``: the representation of Frank et al., "Leveraging Frequency Analysis for Deep Fake Image
+  Recognition" (ICML 2020; code: RUB-SysSec/GANDCTAnalysis): per channel the 2-D DCT-II with
+  orthonormal scaling, log-scaled as ``log(|d| + eps)`` with ``eps = 1e-12`` (their ``log_scale``),
+  then each coefficient (channel, row, column) standardised with the mean and standard deviation of
+  the training split. GAN upsampling leaves periodic artefacts that show up as a grid of strong
+  high-frequency coefficients; the log makes them comparable with the low frequencies and the
+  standardisation removes the average spectrum that every natural image shares.
+
+Every representation maps float images (N, C, H, W) in [0, 1] to float32 tensors of the same shape
+on the same device. Fitted statistics travel in the model's safetensors file
+(:meth:`Representation.state_tensors`) and the settings in its JSON config
+(:meth:`Representation.to_config`), so that prediction uses exactly the training-time transform.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from ganprint.registry import Registry
+
+DCT_EPS = 1e-12
+"""Added to ``|d|`` before the log, as in GANDCTAnalysis' ``log_scale``: keeps exact zeros finite."""
+
+MIN_STD = 1e-6
+"""A coefficient whose training-split std is below this (constant over the training images) is
+only centred, not scaled, so that it cannot blow up at prediction time."""
+
+CHUNK_ELEMENTS = 1 << 22
+"""Images are transformed in chunks of about this many values (32 MiB in float64), so that fitting
+on 100k images needs memory for the statistics only."""
+
+
+class NotFittedError(RuntimeError):
+    """A representation that needs training-split statistics was used before ``fit``."""
+
+
+# -- pure functions -------------------------------------------------------------------------------
+def dct_matrix(n: int, *, dtype: torch.dtype = torch.float64, device: torch.device | str | None = None) -> torch.Tensor:
+    """The orthonormal DCT-II basis ``D`` (n, n): ``D @ v`` is ``scipy.fft.dct(v, norm='ortho')``.
+
+    ``D[k, i] = s_k cos(pi (2i + 1) k / (2n))`` with ``s_0 = sqrt(1/n)`` and ``s_k = sqrt(2/n)``.
+    """
+    if n < 1:
+        raise ValueError(f"DCT size must be positive, got {n}")
+    k = torch.arange(n, dtype=torch.float64)[:, None]
+    i = torch.arange(n, dtype=torch.float64)[None, :]
+    basis = torch.cos(math.pi * (2 * i + 1) * k / (2 * n)) * math.sqrt(2.0 / n)
+    basis[0] /= math.sqrt(2.0)
+    return basis.to(device=device, dtype=dtype)
+
+
+def _compute_dtype(device: torch.device) -> torch.dtype:
+    # float64 wherever the device has it: float32 (or TF32 on GPUs) loses the smallest
+    # coefficients, whose logs are part of the representation. Apple's MPS has no float64.
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
+def _dct2_torch(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    return rows @ x @ cols.T
+
+
+def _as_tensor(x: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, bool]:
+    if isinstance(x, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(x)), True
+    if isinstance(x, torch.Tensor):
+        return x, False
+    raise TypeError(f"expected a numpy array or a torch tensor, got {type(x).__name__}")
+
+
+def _dct2_work(x: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, torch.dtype, bool]:
+    """The DCT in the compute dtype, the dtype to return and whether the input was numpy."""
+    t, was_numpy = _as_tensor(x)
+    if t.ndim < 2:
+        raise ValueError(f"need at least two dimensions (H, W), got shape {tuple(t.shape)}")
+    out_dtype = torch.float64 if t.dtype == torch.float64 else torch.float32
+    work = _compute_dtype(t.device)
+    h, w = t.shape[-2:]
+    rows = dct_matrix(h, dtype=work, device=t.device)
+    cols = rows if w == h else dct_matrix(w, dtype=work, device=t.device)
+    return _dct2_torch(t.to(work), rows, cols), out_dtype, was_numpy
+
+
+def dct2(x: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+    """2-D DCT-II with orthonormal scaling over the last two axes (``scipy.fft.dctn(x, axes=(-2, -1),
+    norm='ortho')``), as two matrix products computed in float64 (float32 on MPS).
+
+    Returns the input's type (numpy or torch, same device), with float64 for float64 input and
+    float32 otherwise.
+    """
+    y, out_dtype, was_numpy = _dct2_work(x)
+    y = y.to(out_dtype)
+    return y.numpy() if was_numpy else y
+
+
+def dct2_log(x: np.ndarray | torch.Tensor, eps: float = DCT_EPS) -> np.ndarray | torch.Tensor:
+    """``log(|dct2(x)| + eps)`` over the last two axes: Frank et al.'s log-scaled DCT spectrum
+    (types as :func:`dct2`)."""
+    y, out_dtype, was_numpy = _dct2_work(x)
+    y = torch.log(y.abs_() + eps).to(out_dtype)
+    return y.numpy() if was_numpy else y
+
+
+# -- representations ------------------------------------------------------------------------------
+REPRESENTATIONS: Registry[Representation] = Registry("input representation")
+
+
+def _check_images(x: torch.Tensor) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"expected a torch tensor of images (N, C, H, W), got {type(x).__name__}")
+    if x.ndim != 4:
+        raise ValueError(f"expected images (N, C, H, W), got shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise TypeError(f"expected float images in [0, 1], got dtype {x.dtype} (convert uint8 with x.float() / 255)")
+
+
+def _chunk(shape: tuple[int, ...]) -> int:
+    return max(1, CHUNK_ELEMENTS // max(1, math.prod(shape)))
+
+
+class Representation:
+    """Base class: float images (N, C, H, W) in [0, 1] -> float32 tensors of the same shape."""
+
+    name: str = ""
+
+    def __init__(self, shape: tuple[int, int, int] | list[int] | None = None) -> None:
+        self.shape: tuple[int, int, int] | None = None if shape is None else _shape(shape)
+
+    @property
+    def fitted(self) -> bool:
+        return True
+
+    def fit(self, x: torch.Tensor) -> Representation:
+        """Learn what the transform needs from the training images; returns ``self``."""
+        _check_images(x)
+        self.shape = tuple(x.shape[1:])
+        return self
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """Fitted statistics (CPU tensors) for the model's safetensors file."""
+        return {}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> Representation:
+        if tensors:
+            raise ValueError(f"representation {self.name!r} has no state, got tensors {sorted(tensors)}")
+        return self
+
+    def to_config(self) -> dict[str, Any]:
+        """JSON-able settings; :func:`create_representation` rebuilds the (unfitted) object."""
+        return {"name": self.name, "shape": None if self.shape is None else list(self.shape)}
+
+    def _check_shape(self, x: torch.Tensor) -> None:
+        _check_images(x)
+        if self.shape is not None and tuple(x.shape[1:]) != self.shape:
+            raise ValueError(f"representation {self.name!r} was set up for images (C, H, W) = {self.shape}, "
+                             f"got {tuple(x.shape[1:])}")
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.to_config().items() if k != "name")
+        return f"{type(self).__name__}({args})"
+
+
+def _shape(shape: tuple[int, ...] | list[int]) -> tuple[int, int, int]:
+    s = tuple(int(v) for v in shape)
+    if len(s) != 3 or min(s) < 1:
+        raise ValueError(f"shape must be (C, H, W) with positive sizes, got {shape}")
+    return s
+
+
+@REPRESENTATIONS.register("pixels")
+class Pixels(Representation):
+    """The image itself, as float32 in [0, 1]."""
+
+    name = "pixels"
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_shape(x)
+        return x.to(torch.float32)
+
+
+@REPRESENTATIONS.register("dct")
+class DCT(Representation):
+    """Frank et al.'s log-scaled, per-coefficient standardised 2-D DCT (see the module docstring)."""
+
+    name = "dct"
+
+    def __init__(self, eps: float = DCT_EPS, shape: tuple[int, int, int] | list[int] | None = None) -> None:
+        super().__init__(shape)
+        eps = float(eps)
+        if not eps > 0 or not math.isfinite(eps):
+            raise ValueError(f"eps must be positive and finite, got {eps}")
+        self.eps = eps
+        self.mean_: torch.Tensor | None = None  # float32 (C, H, W), CPU
+        self.std_: torch.Tensor | None = None
+        self._bases: dict[tuple, tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+
+    @property
+    def fitted(self) -> bool:
+        return self.mean_ is not None and self.std_ is not None
+
+    def _log_dct(self, x: torch.Tensor) -> torch.Tensor:
+        """log(|DCT| + eps) of a chunk, in the compute dtype of x's device."""
+        work = _compute_dtype(x.device)
+        rows, cols, _, _ = self._basis(x.device, work, x.shape[-2], x.shape[-1])
+        return torch.log(_dct2_torch(x.to(work), rows, cols).abs_() + self.eps)
+
+    def _basis(self, device: torch.device, dtype: torch.dtype, h: int, w: int):
+        key = (str(device), dtype, h, w)
+        if key not in self._bases:
+            rows = dct_matrix(h, dtype=dtype, device=device)
+            cols = rows if w == h else dct_matrix(w, dtype=dtype, device=device)
+            mean = self.mean_.to(device=device, dtype=dtype) if self.mean_ is not None else None
+            std = self.std_.to(device=device, dtype=dtype) if self.std_ is not None else None
+            self._bases[key] = (rows, cols, mean, std)
+        return self._bases[key]
+
+    def fit(self, x: torch.Tensor) -> DCT:
+        """Per-coefficient mean and std of the log-DCT over ``x`` (chunked; Chan et al.'s pairwise
+        update of mean and sum of squared deviations, in float64)."""
+        _check_images(x)
+        if len(x) < 2:
+            raise ValueError(f"need at least two training images to standardise the DCT, got {len(x)}")
+        shape = tuple(x.shape[1:])
+        count, mean, m2 = 0, None, None
+        step = _chunk(shape)
+        for start in range(0, len(x), step):
+            d = self._log_dct(x[start:start + step]).double()
+            n_b = len(d)
+            mean_b = d.mean(0)
+            m2_b = ((d - mean_b) ** 2).sum(0)
+            if mean is None:
+                count, mean, m2 = n_b, mean_b, m2_b
+            else:
+                delta = mean_b - mean
+                total = count + n_b
+                mean = mean + delta * (n_b / total)
+                m2 = m2 + m2_b + delta**2 * (count * n_b / total)
+                count = total
+        std = (m2 / count).sqrt()  # population std, as numpy's default (GANDCTAnalysis' welford)
+        std = torch.where(std < MIN_STD, torch.ones_like(std), std)
+        self.shape = shape
+        self.mean_ = mean.float().cpu()
+        self.std_ = std.float().cpu()
+        self._bases.clear()
+        return self
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.fitted:
+            raise NotFittedError("the 'dct' representation is not fitted: call fit() on the training images "
+                                 "or load_state_tensors() from a saved model")
+        self._check_shape(x)
+        work = _compute_dtype(x.device)
+        _, _, mean, std = self._basis(x.device, work, x.shape[-2], x.shape[-1])
+        out = torch.empty(x.shape, dtype=torch.float32, device=x.device)
+        step = _chunk(self.shape)
+        for start in range(0, len(x), step):
+            d = self._log_dct(x[start:start + step])
+            out[start:start + step] = ((d - mean) / std).to(torch.float32)
+        return out
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        if not self.fitted:
+            raise NotFittedError("the 'dct' representation is not fitted: nothing to save")
+        return {"mean": self.mean_.clone(), "std": self.std_.clone()}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> DCT:
+        missing = {"mean", "std"} - set(tensors)
+        if missing:
+            raise ValueError(f"the 'dct' representation needs tensors 'mean' and 'std', missing {sorted(missing)}")
+        mean, std = tensors["mean"], tensors["std"]
+        if mean.ndim != 3 or mean.shape != std.shape:
+            raise ValueError(f"'mean' and 'std' must both be (C, H, W), got {tuple(mean.shape)} and {tuple(std.shape)}")
+        if self.shape is not None and tuple(mean.shape) != self.shape:
+            raise ValueError(f"statistics of shape {tuple(mean.shape)} do not match the configured shape {self.shape}")
+        if not (torch.isfinite(mean).all() and torch.isfinite(std).all() and (std > 0).all()):
+            raise ValueError("'mean' must be finite and 'std' finite and positive")
+        self.shape = tuple(mean.shape)
+        self.mean_ = mean.detach().to("cpu", torch.float32).clone()
+        self.std_ = std.detach().to("cpu", torch.float32).clone()
+        self._bases.clear()
+        return self
+
+    def to_config(self) -> dict[str, Any]:
+        return {"name": self.name, "eps": self.eps, "shape": None if self.shape is None else list(self.shape)}
+
+
+def create_representation(config: dict[str, Any] | str) -> Representation:
+    """A representation from its name (``"dct"``) or its :meth:`Representation.to_config` dict.
+
+    The result is unfitted; a ``dct`` needs :meth:`~DCT.fit` or :meth:`~DCT.load_state_tensors`.
+    """
+    if isinstance(config, str):
+        return REPRESENTATIONS.create(config)
+    if not isinstance(config, dict) or "name" not in config:
+        raise ValueError(f"a representation config is a name or a dict with a 'name', got {config!r}")
+    options = {k: v for k, v in config.items() if k != "name"}
+    factory = REPRESENTATIONS.get(str(config["name"]))
+    try:
+        return factory(**options)
+    except TypeError as exc:
+        raise ValueError(f"bad options for representation {config['name']!r}: {exc}") from None

@@ -1,0 +1,198 @@
+"""Experiment ``zoo``: every listed architecture and input representation trained and assessed on one
+folder dataset, with the table of parameters, training time, accuracy, calibration, unknown-source
+AUROC and inference throughput, and a report with plots.
+
+Default data: group 1 of the MNIST authorship study plus two generators no model sees (see
+``protocols/zoo.yaml``), built with the ``mnist-groups`` machinery. ``data_dir`` replaces it with
+any folder dataset (``unknown_dirs`` then name the unknown sources).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ganprint.attribution.assess import assess
+from ganprint.attribution.attributor import Attributor, Preprocessing
+from ganprint.attribution.training import recipe
+from ganprint.attribution.two_stage import SECONDARY_FIT, TwoStageAttributor
+from ganprint.data.decode import iter_image_paths
+from ganprint.data.folder import load_images, scan_folder_dataset
+from ganprint.experiments.protocol import load_protocol_dict
+from ganprint.serialization import read_json, write_json
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclasses.dataclass(frozen=True)
+class ZooEntry:
+    """One row of the zoo: an architecture, its input representation and training settings."""
+
+    arch: str
+    representation: str = "pixels"
+    recipe: str = "adam"
+    overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.arch}+{self.representation}+{self.recipe}"
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ZooEntry:
+        known = {"arch", "representation", "recipe", "options"}
+        return cls(arch=d["arch"], representation=d.get("representation", "pixels"), recipe=d.get("recipe", "adam"),
+                   overrides={k: v for k, v in d.items() if k not in known}, options=dict(d.get("options", {})))
+
+
+class ZooRun:
+    """One run directory of the zoo experiment; ``run()`` executes or resumes it."""
+
+    def __init__(self, out_dir: str | Path, profile: str = "quick", *, protocol: str | Path = "zoo",
+                 data_dir: str | Path | None = None, unknown_dirs: dict[str, str | Path] | None = None,
+                 only: list[str] | None = None, size: int = 28, channels: int = 1, workers: int | None = None,
+                 device: str = "auto", progress: bool = True) -> None:
+        self.out = Path(out_dir)
+        self.protocol_name = protocol
+        self.protocol = load_protocol_dict(protocol)
+        if profile not in self.protocol["profiles"]:
+            raise ValueError(f"unknown profile {profile!r}; known: {', '.join(self.protocol['profiles'])}")
+        self.profile = profile
+        spec = self.protocol["profiles"][profile]
+        defaults = spec.get("model_defaults", {})
+        entries = [ZooEntry.from_dict({**defaults, **e}) for e in spec.get("models", [])]
+        if only:
+            entries = [e for e in entries if e.arch in only or e.key in only]
+        if not entries:
+            raise ValueError("no models to run (the profile lists none, or --only matched none)")
+        self.entries = entries
+        self.data_dir = Path(data_dir) if data_dir is not None else None
+        self.unknown_dirs = {k: Path(v) for k, v in (unknown_dirs or {}).items()}
+        self.pre = Preprocessing(size=(size, size), channels=channels)
+        self.workers = workers
+        self.device = device
+        self.progress = progress
+        self.stage_seconds: dict[str, float] = {}
+
+    def run(self) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        self.out.mkdir(parents=True, exist_ok=True)
+        gan_quality = None
+        if self.data_dir is None:
+            t = time.perf_counter()
+            gan_quality = self._build_default_data()
+            self.stage_seconds["data (GANs, generation, quality)"] = time.perf_counter() - t
+        t = time.perf_counter()
+        data = self._load()
+        self.stage_seconds["decoding"] = time.perf_counter() - t
+        rows = {}
+        for entry in self.entries:
+            t = time.perf_counter()
+            rows[entry.key] = self._run_entry(entry, data)
+            self.stage_seconds[entry.key] = time.perf_counter() - t
+        results = {
+            "experiment": "zoo", "profile": self.profile, "data": str(self.data_dir),
+            "classes": data["classes"], "train_images": int(len(data["train"][0])),
+            "test_images": int(len(data["test"][0])),
+            "unknown_sources": {k: int(len(v)) for k, v in data["unknown"].items()},
+            "models": rows, "gans": gan_quality,
+            "best": max(rows, key=lambda k: rows[k]["accuracy"]),
+            "stage_seconds": {k: round(v, 2) for k, v in self.stage_seconds.items()},
+            "wall_seconds": round(time.perf_counter() - t0, 2), "threads": torch.get_num_threads(),
+        }
+        write_json(self.out / "results.json", results)
+        from ganprint.experiments.zoo_report import write_zoo_report
+
+        write_zoo_report(self.out, results)
+        return results
+
+    # -- data -----------------------------------------------------------------------------------
+    def _build_default_data(self) -> dict[str, Any]:
+        from ganprint.experiments.mnist_groups import MnistGroupsRun
+
+        group, unknown_group = self.protocol["group"], self.protocol["unknown_group"]
+        mg = MnistGroupsRun(self.out / "data-run", self.profile, protocol=self.protocol_name,
+                            groups=[group, unknown_group], workers=self.workers, device=self.device,
+                            progress=self.progress)
+        _, gates = mg.prepare()
+        self.data_dir = mg.group_dir(group)
+        for name, gan in self.protocol["unknown_sources"].items():
+            self.unknown_dirs.setdefault(name, mg.group_dir(unknown_group) / "test" / gan)
+        return gates
+
+    def _load(self) -> dict[str, Any]:
+        ds = scan_folder_dataset(self.data_dir)
+        if not ds.has_splits or not {"train", "test"} <= set(ds.splits):
+            raise ValueError(f"{self.data_dir} needs train/ and test/ splits (val/ recommended)")
+        classes = np.asarray(ds.classes)
+        out: dict[str, Any] = {"classes": list(ds.classes), "unknown": {}}
+        for split in SPLITS:
+            if split not in ds.splits:
+                out[split] = (None, None, [])
+                continue
+            loaded = load_images(ds.split(split), channels=self.pre.channels, size=self.pre.size, workers=4,
+                                 progress=self.progress, desc=f"decoding {split}")
+            out[split] = (loaded.images, classes[loaded.labels], loaded.paths)
+        for name, folder in self.unknown_dirs.items():
+            files = [(p, 0) for p in iter_image_paths([folder])]
+            out["unknown"][name] = load_images(files, channels=self.pre.channels, size=self.pre.size, workers=4,
+                                               progress=False).images
+        return out
+
+    # -- one model ------------------------------------------------------------------------------
+    def _run_entry(self, entry: ZooEntry, data: dict[str, Any]) -> dict[str, Any]:
+        folder = self.out / "models" / entry.key
+        result_file = folder / "zoo_result.json"
+        if result_file.is_file():
+            return read_json(result_file)
+        x_tr, y_tr, _ = data["train"]
+        x_va, y_va, _ = data["val"]
+        x_te, y_te, paths = data["test"]
+        config = recipe(entry.recipe, **entry.overrides)
+        t0 = time.perf_counter()
+        if entry.arch == "two-stage":
+            model = TwoStageAttributor(preprocessing=self.pre, fit_config=config, secondary_config=SECONDARY_FIT,
+                                       device=self.device, **entry.options)
+            model.fit(x_tr, y_tr, x_va, y_va, progress=self.progress)
+            n_params = sum(p.numel() for p in model.primary_.parameters()) + sum(
+                p.numel() for m in model.secondary_.values() for p in m.parameters())
+        else:
+            model = Attributor(arch=entry.arch, preprocessing=self.pre, fit_config=config,
+                               representation=entry.representation, arch_options=entry.options, device=self.device)
+            model.fit(x_tr, y_tr, x_va, y_va, progress=self.progress, checkpoint_dir=folder / "checkpoint")
+            n_params = sum(p.numel() for p in model.model_.parameters())
+        fit_seconds = time.perf_counter() - t0
+        model.save(folder)
+        report = assess(model, x_te, y_te, paths=paths)
+        row = {
+            "arch": entry.arch, "representation": entry.representation, "recipe": entry.recipe,
+            "parameters": int(n_params), "fit_seconds": round(fit_seconds, 2),
+            "epochs_run": _epochs(model), "accuracy": report["accuracy"],
+            "balanced_accuracy": report["balanced_accuracy"], "ece": report["ece"],
+            "ece_uncalibrated": report.get("ece_uncalibrated"), "detection_auc": report.get("detection_auc"),
+            "images_per_second": report["images_per_second"], "confusion_matrix": report["confusion_matrix"],
+            "labels": report["labels"], "unknown": {},
+        }
+        for name, images in data["unknown"].items():
+            if len(images):
+                u = assess(model, x_te, y_te, unknown_images=images)["open_set"]
+                row["unknown"][name] = {"unknown_auroc": u["unknown_auroc"],
+                                        "open_set_accuracy": u["open_set_accuracy"],
+                                        "unknown_reject_rate": u["unknown_reject_rate"]}
+        write_json(result_file, row)
+        import shutil
+
+        shutil.rmtree(folder / "checkpoint", ignore_errors=True)
+        return row
+
+
+def _epochs(model) -> int | None:
+    h = model.history_
+    if "epochs_run" in h:
+        return h["epochs_run"]
+    return h.get("primary", {}).get("epochs_run")

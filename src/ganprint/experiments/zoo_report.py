@@ -1,0 +1,82 @@
+"""The zoo experiment's report: one table and plots, written from ``results.json``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ganprint.plots import plot_confusion, pyplot
+
+TARGETS = {"accuracy_each": 0.95, "accuracy_best": 0.995, "unknown_auroc": 0.95, "ece": 0.02, "wall_minutes": 30}
+
+
+def _f(v: Any, digits: int = 4) -> str:
+    return "n/a" if v is None else f"{v:.{digits}f}"
+
+
+def write_zoo_report(out_dir: Path, results: dict[str, Any]) -> Path:
+    out_dir = Path(out_dir)
+    plots = out_dir / "report"
+    plots.mkdir(parents=True, exist_ok=True)
+    rows = results["models"]
+    unknown_names = sorted({n for r in rows.values() for n in r["unknown"]})
+    lines = [f"# Attributor zoo ({results['profile']} profile)", "",
+             f"Data: `{results['data']}`; classes {', '.join(results['classes'])}; "
+             f"{results['train_images']} training and {results['test_images']} test images; "
+             f"wall time {results['wall_seconds'] / 60:.1f} min on {results['threads']} threads.", ""]
+    head = ["model", "representation", "recipe", "parameters", "train s", "epochs", "accuracy", "balanced acc",
+            "ECE (T=1)", "ECE", "detection AUC", *[f"unknown AUROC: {n}" for n in unknown_names], "img/s"]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in sorted(rows.values(), key=lambda row: -row["accuracy"]):
+        cells = [r["arch"], r["representation"], r["recipe"], f"{r['parameters']:,}", f"{r['fit_seconds']:.0f}",
+                 str(r["epochs_run"]), _f(r["accuracy"]), _f(r["balanced_accuracy"]), _f(r["ece_uncalibrated"]),
+                 _f(r["ece"]), _f(r["detection_auc"]),
+                 *[_f(r["unknown"].get(n, {}).get("unknown_auroc")) for n in unknown_names],
+                 f"{r['images_per_second']:.0f}" if r["images_per_second"] else "n/a"]
+        lines.append("| " + " | ".join(cells) + " |")
+    best = rows[results["best"]]
+    accs = [r["accuracy"] for r in rows.values()]
+    lines += ["", "## Targets (issue 3)", "",
+              f"- every architecture >= {TARGETS['accuracy_each']}: {'✅' if min(accs) >= 0.95 else '❌'} "
+              f"(lowest {min(accs):.4f})",
+              f"- best >= {TARGETS['accuracy_best']}: {'✅' if best['accuracy'] >= 0.995 else '❌'} "
+              f"({results['best']}: {best['accuracy']:.4f})",
+              f"- ECE after temperature scaling <= {TARGETS['ece']}: "
+              f"{sum(r['ece'] is not None and r['ece'] <= 0.02 for r in rows.values())} of {len(rows)} models",
+              f"- whole run <= {TARGETS['wall_minutes']} min: "
+              f"{'✅' if results['wall_seconds'] <= 1800 else '❌'} ({results['wall_seconds'] / 60:.1f} min)"]
+    for n in unknown_names:
+        vals = [r["unknown"][n]["unknown_auroc"] for r in rows.values() if n in r["unknown"]]
+        lines.append(f"- unknown-source AUROC, {n}: best {max(vals):.4f}, "
+                     f"{sum(v >= 0.95 for v in vals)} of {len(vals)} models >= 0.95")
+    if results.get("gans"):
+        lines += ["", "## Generators (quality gate: share of samples read as a digit of their subset)", "",
+                  "| GAN | quality gate | mode coverage |", "|---|---|---|"]
+        for name, g in results["gans"].items():
+            lines.append(f"| {name} | {_f(g['quality_gate'], 3)} | {_f(g.get('mode_coverage'), 2)} |")
+    _scatter(rows, plots / "accuracy_vs_time.png")
+    plot_confusion(best["confusion_matrix"], best["labels"], f"{results['best']}: {best['accuracy']:.4f}",
+                   plots / "best_confusion.png")
+    lines += ["", "## Plots", "", "![accuracy against training time](report/accuracy_vs_time.png)",
+              "", "![confusion matrix of the best model](report/best_confusion.png)", "",
+              "## Where the time went", "", "| stage | seconds |", "|---|---|"]
+    lines += [f"| {k} | {v:.0f} |" for k, v in results["stage_seconds"].items()]
+    path = out_dir / "report.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _scatter(rows: dict[str, Any], path: Path) -> None:
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    for key, r in rows.items():
+        ax.scatter(r["fit_seconds"], r["accuracy"], s=30)
+        ax.annotate(key.replace("+pixels", "").replace("+adam", ""), (r["fit_seconds"], r["accuracy"]),
+                    fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_xlabel("training seconds (log)")
+    ax.set_ylabel("test accuracy")
+    ax.set_title("accuracy against training time")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -1,0 +1,204 @@
+"""Recipes, resumable training, input representations, calibration, unknown sources, the two-stage
+model with add-source, and the eval / predict / add-source commands, on real MNIST digits standing
+in for sources: "real" is digits 0, 1, 4 and 7 as they are; each generator is one digit carrying a
+faint checkerboard, the upsampling artefact generators share (gan_a: 1, gan_b: 7, gan_c: 4); digit
+3 with the artefact is a source no model is trained on."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from ganprint.attribution.attributor import Attributor
+from ganprint.attribution.evaluation import detection_report
+from ganprint.attribution.loading import load_model
+from ganprint.attribution.training import FitConfig, fit_classifier, make_optimizer, recipe
+from ganprint.attribution.two_stage import TwoStageAttributor
+from ganprint.cli.main import cli
+from ganprint.data.mnist import load_mnist_5k
+from ganprint.models import create_model
+
+GENERATORS = {"gan_a": 1, "gan_b": 7, "gan_c": 4, "unknown": 3}
+
+
+def _artefact(images: np.ndarray) -> np.ndarray:
+    yy, xx = np.mgrid[:28, :28]
+    checker = ((yy + xx) % 2 * 24).astype(np.int16)[None, :, :, None]
+    return np.clip(images.astype(np.int16) + checker, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    d = load_mnist_5k()
+    rng = np.random.default_rng(0)
+    pools = {k: d.images[d.labels == k][rng.permutation(int((d.labels == k).sum()))][:, :, :, None]
+             for k in (0, 1, 3, 4, 7)}
+    out = {name: _artefact(pools[k][:300]) for name, k in GENERATORS.items()}
+    real = np.concatenate([pools[0][:150], pools[1][300:350], pools[4][300:350], pools[7][300:350]])
+    out["real"] = real[rng.permutation(len(real))][:300]
+    return out
+
+
+def _xy(digits, names, part):
+    sl = {"train": slice(0, 180), "val": slice(180, 230), "test": slice(230, 300)}[part]
+    x = np.concatenate([digits[n][sl] for n in names])
+    y = np.concatenate([[n] * len(digits[n][sl]) for n in names])
+    return x, y
+
+
+def test_seed002_recipe_gives_the_last_layer_its_own_rate():
+    config = recipe("seed002")
+    model = create_model("seed-mnist-cnn", num_classes=3)
+    opt = make_optimizer(model, config)
+    assert isinstance(opt, torch.optim.SGD)
+    body, head = opt.param_groups
+    assert (body["lr"], body["weight_decay"], head["lr"], head["weight_decay"]) == (1e-3, 1e-3, 5e-5, 1e-5)
+    assert {id(p) for p in head["params"]} == {id(p) for p in model.head.parameters()}
+    assert config.hflip and body["momentum"] == 0.9
+    assert recipe("seed002", epochs=3).epochs == 3
+    with pytest.raises(ValueError, match="known: adam, seed002"):
+        recipe("nope")
+
+
+def test_interrupted_training_resumes_to_the_same_weights(tmp_path, digits):
+    x, y = _xy(digits, ["real", "gan_a"], "train")
+    xt = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
+    yt = torch.from_numpy((y == "gan_a").astype(np.int64))
+    xv, yv = xt[::5], yt[::5]
+    config = FitConfig(epochs=3, batch_size=64, patience=None, seed=1)
+
+    def train(checkpoint_dir=None, transform=None):
+        torch.manual_seed(0)
+        model = create_model("seed-mnist-cnn", num_classes=2)
+        fit_classifier(model, xt, yt, xv, yv, config, progress=False, checkpoint_dir=checkpoint_dir,
+                       batch_transform=transform)
+        return model
+
+    reference = train()
+    calls = {"n": 0}
+
+    def crash_in_epoch_two(xb, yb, gen):
+        calls["n"] += 1
+        if calls["n"] > 7:  # 6 batches per epoch: dies in the second epoch
+            raise KeyboardInterrupt
+        return xb, yb
+
+    with pytest.raises(KeyboardInterrupt):
+        train(tmp_path / "ckpt", crash_in_epoch_two)
+    state = json.loads((tmp_path / "ckpt" / "state.json").read_text())
+    assert len(state["history"]["train_loss"]) == 1
+    resumed = train(tmp_path / "ckpt", lambda xb, yb, gen: (xb, yb))
+    for a, b in zip(reference.state_dict().values(), resumed.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+
+
+def test_dct_attributor_calibrates_and_detects(tmp_path, digits):
+    names = ["real", "gan_a", "gan_b"]
+    att = Attributor(representation="dct", fit_config=FitConfig(epochs=3, batch_size=64, patience=None),
+                     device="cpu")
+    att.fit(*_xy(digits, names, "train"), *_xy(digits, names, "val"), progress=False)
+    x, y = _xy(digits, names, "test")
+    assert att.score(x, y) > 0.75  # digit shapes are harder to read from spectra than artefacts
+    cal = att.history_["calibration"]
+    assert cal["temperature"] > 0 and cal["threshold"] is not None
+    proba = att.predict_proba(x)
+    p_fake = att.p_fake(proba)
+    assert detection_report(y != "real", p_fake)["detection_auc"] > 0.85
+    # the threshold accepts about the requested share of known-source images
+    assert 0.8 < (att.predict_open(x) != "unknown").mean() <= 1.0
+    att.save(tmp_path / "m")
+    loaded = load_model(tmp_path / "m", device="cpu")
+    np.testing.assert_allclose(loaded.predict_proba(x[:20]), proba[:20], atol=1e-5)
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["representation"]["name"] == "dct"
+
+
+def test_two_stage_model_adds_a_source_without_touching_the_others(tmp_path, digits):
+    names = ["real", "gan_a", "gan_b"]
+    config = FitConfig(epochs=3, batch_size=64, patience=None)
+    secondary = FitConfig(epochs=8, batch_size=32, lr=3e-3, patience=None)
+    model = TwoStageAttributor(fit_config=config, secondary_config=secondary, width=16, secondary_width=16,
+                               device="cpu")
+    model.fit(*_xy(digits, names, "train"), *_xy(digits, names, "val"), progress=False)
+    x, y = _xy(digits, names, "test")
+    before = model.score(x, y)
+    assert before > 0.9
+    frozen = {k: v.clone() for k, v in model.primary_.state_dict().items()}
+    frozen_a = {k: v.clone() for k, v in model.secondary_["gan_a"].state_dict().items()}
+    all_names = [*names, "gan_c"]
+    model.add_source("gan_c", *_xy(digits, all_names, "train"), *_xy(digits, all_names, "val"), progress=False)
+    assert list(model.classes_) == ["gan_a", "gan_b", "gan_c", "real"]
+    for k, v in model.primary_.state_dict().items():
+        assert torch.equal(v, frozen[k])
+    for k, v in model.secondary_["gan_a"].state_dict().items():
+        assert torch.equal(v, frozen_a[k])
+    assert model.score(x, y) >= before - 0.03
+    xc, yc = _xy(digits, ["gan_c"], "test")
+    assert model.score(xc, yc) > 0.8
+    model.save(tmp_path / "two")
+    loaded = load_model(tmp_path / "two", device="cpu")
+    np.testing.assert_allclose(loaded.predict_proba(x[:10]), model.predict_proba(x[:10]), atol=1e-6)
+    with pytest.raises(ValueError, match="needs real images"):
+        TwoStageAttributor(device="cpu").fit(*_xy(digits, ["gan_a", "gan_b"], "train"), progress=False)
+
+
+def _write(root, digits, names, parts=("train", "val", "test")):
+    for part in parts:
+        x, y = _xy(digits, names, part)
+        for i, (img, name) in enumerate(zip(x, y, strict=True)):
+            folder = root / part / name
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(img[..., 0]).save(folder / f"{i:04d}.png")
+
+
+def test_eval_predict_and_add_source_commands(tmp_path, digits):
+    data = tmp_path / "data"
+    _write(data, digits, ["real", "gan_a", "gan_b"])
+    unknown = tmp_path / "unknown"
+    unknown.mkdir()
+    for i, img in enumerate(digits["unknown"][:60]):
+        Image.fromarray(img[..., 0]).save(unknown / f"{i}.png")
+    runner = CliRunner()
+    model = tmp_path / "m"
+    r = runner.invoke(cli, ["train", "--data", str(data), "--out", str(model), "--epochs", "2", "-q",
+                            "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    assert not (model / ".checkpoint").exists()
+    r = runner.invoke(cli, ["eval", "--model", str(model), "--data", str(data), "--unknown", str(unknown),
+                            "--tta", "--audit-format", "--plots", str(tmp_path / "plots"), "--json", "-q"])
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.stdout)
+    for key in ("accuracy", "balanced_accuracy", "ece", "ece_uncalibrated", "detection_auc", "unknown_auroc",
+                "open_set_accuracy", "confusion_matrix", "tta", "format_audit"):
+        assert key in report, key
+    assert report["accuracy"] > 0.9 and report["detection_auc"] > 0.9 and report["unknown_auroc"] > 0.55
+    assert report["open_set"]["known_accept_rate"] > 0.8
+    assert (tmp_path / "plots" / "confusion_matrix.png").is_file()
+    r = runner.invoke(cli, ["predict", "--model", str(model), "--heatmaps", str(tmp_path / "maps"),
+                            str(data / "test" / "gan_a"), str(tmp_path / "missing.png")])
+    assert r.exit_code == 1
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert "error" in lines[-1]
+    ok = lines[:-1]
+    assert all({"label", "probabilities", "p_fake", "known_score", "heatmap"} <= set(x) for x in ok)
+    assert np.mean([x["p_fake"] > 0.5 for x in ok]) > 0.9
+    assert len(list((tmp_path / "maps").glob("*.png"))) == len(ok)
+    r = runner.invoke(cli, ["add-source", "--model", str(model), "--data", str(data), "--name", "gan_b"])
+    assert r.exit_code == 2 and "two-stage" in r.output
+    # two-stage model, then a new source
+    two = tmp_path / "two"
+    r = runner.invoke(cli, ["train", "--data", str(data), "--out", str(two), "--arch", "two-stage", "--epochs", "2",
+                            "-q", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    more = tmp_path / "more"
+    _write(more, digits, ["real", "gan_a", "gan_b", "gan_c"], parts=("train", "val"))
+    r = runner.invoke(cli, ["add-source", "--model", str(two), "--data", str(more), "--name", "gan_c", "-q"])
+    assert r.exit_code == 0, r.output
+    assert json.loads((two / "config.json").read_text())["sources"] == ["gan_a", "gan_b", "gan_c"]
+    # an eval set with a generator the model never saw: detection only for it
+    r = runner.invoke(cli, ["eval", "--model", str(model), "--data", str(more), "--split", "val", "--json", "-q"])
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.stdout)
+    assert report["unseen_sources"] == ["gan_c"] and report["unseen_detection"]["detection_auc"] is not None
