@@ -6,8 +6,10 @@ Default architectures: the small variants of seed 002's families plus the seed a
 Each is trained with :class:`~ganprint.attribution.attributor.Attributor` and the architecture's
 recommended settings (``ganprint.models.default_fit_options``; ``--epochs`` etc. override them),
 then scored on the ``test`` split. Columns: parameters, epochs run, training seconds (including the
-per-epoch validation pass), best validation and test accuracy, and inference images per second
-(``predict_proba`` on the test split, batches of 256, best of two passes).
+per-epoch validation pass), the process CPU seconds of that training (with ``--threads 1`` on a
+busy machine this is what the wall time would be on an idle core), best validation and test
+accuracy, and inference images per second (``predict_proba`` on the test split, batches of 256,
+best of two passes).
 """
 
 from __future__ import annotations
@@ -41,7 +43,9 @@ def run(arch: str, data: dict[str, tuple[np.ndarray, np.ndarray]], pre: Preproce
     config = FitConfig(**options)
     att = Attributor(arch=arch, preprocessing=pre, fit_config=config, device="cpu", arch_options=arch_options)
     (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = data["train"], data["val"], data["test"]
+    cpu = time.process_time()
     att.fit(x_tr, y_tr, x_va, y_va, progress=False)
+    cpu = time.process_time() - cpu
     hist = att.history_
     speeds = []
     for _ in range(2):
@@ -50,7 +54,7 @@ def run(arch: str, data: dict[str, tuple[np.ndarray, np.ndarray]], pre: Preproce
         speeds.append(len(x_te) / (time.perf_counter() - t))
     test_acc = float((att.classes_[proba.argmax(1)] == y_te).mean())
     params = sum(p.numel() for p in att.model_.parameters())
-    return {"arch": arch, "params": params, "epochs": hist["epochs_run"], "train_s": hist["fit_seconds"],
+    return {"arch": arch, "params": params, "epochs": hist["epochs_run"], "train_s": hist["fit_seconds"], "cpu_s": cpu,
             "val_acc": max(hist["val_accuracy"]) if hist["val_accuracy"] else float("nan"),
             "test_acc": test_acc, "img_s": max(speeds), "fit": config.to_dict(),
             "val_curve": list(hist["val_accuracy"]), "epoch_s": list(hist.get("epoch_seconds", []))}
@@ -94,21 +98,22 @@ def main() -> None:
           f"{args.threads} threads, torch {torch.__version__}")
 
     rows = []
-    header = "| arch | params | epochs | train s | val acc | test acc | infer img/s | lr | schedule |"
-    print(header)
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("| arch | params | epochs | train s | train CPU s | val acc | test acc | infer img/s | lr | schedule |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for arch in archs:
         torch.manual_seed(0)
         row = run(arch, data, pre, overrides, arch_options)
         rows.append(row)
-        print(f"| {arch} | {row['params']:,} | {row['epochs']} | {row['train_s']:.1f} | {row['val_acc']:.4f} "
+        print(f"| {arch} | {row['params']:,} | {row['epochs']} | {row['train_s']:.1f} | {row['cpu_s']:.1f} "
+              f"| {row['val_acc']:.4f} "
               f"| {row['test_acc']:.4f} | {row['img_s']:,.0f} | {row['fit']['lr']:g} | {row['fit']['schedule']} |",
               flush=True)
         if args.curves:
             print("  val acc by epoch: " + " ".join(f"{a:.4f}" for a in row["val_curve"])
                   + "; s/epoch: " + " ".join(f"{e:.1f}" for e in row["epoch_s"]), flush=True)
     total = sum(r["train_s"] for r in rows)
-    print(f"total training time {total:.0f}s for {len(rows)} architectures")
+    cpu_total = sum(r["cpu_s"] for r in rows)
+    print(f"total training time {total:.0f} s ({cpu_total:.0f} CPU s) for {len(rows)} architectures")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
 

@@ -190,7 +190,7 @@ class MnistGroupsRun:
             entry = self.protocol.gans[name]
             data = gan_training_data(real, entry, self.protocol.seed)
             seed = entry.seed if entry.seed is not None else self.protocol.seed * 1000 + i + 1
-            cfg = self.profile.gan_config(entry.arch or self.protocol.gan_arch, seed=seed)
+            cfg = self.profile.gan_config(entry.arch or self.protocol.gan_arch, seed=seed, overrides=entry.gan)
             trainer = GanTrainer(cfg, self._gan_dir(name))
             if trainer.is_finished():
                 continue

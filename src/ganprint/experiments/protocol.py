@@ -42,6 +42,7 @@ class GanEntry:
     partition: tuple[int, int] | None = None
     arch: str | None = None        # GAN architecture, when not the protocol's gan_arch
     seed: int | None = None        # training seed, when not derived from the GAN's position
+    gan: dict[str, Any] = field(default_factory=dict)  # overrides of the profile's GAN settings
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,9 @@ class Profile:
     stop_quality: float | None = None
     quality_check_every: int = 250
 
-    def gan_config(self, arch: str, seed: int, checkpoint_every: int = 250) -> GanTrainConfig:
-        g = dict(self.gan)
+    def gan_config(self, arch: str, seed: int, checkpoint_every: int = 250,
+                   overrides: dict[str, Any] | None = None) -> GanTrainConfig:
+        g = {**self.gan, **(overrides or {})}
         arch_options = {"width": g.pop("width", 1.0)}
         for key in ("disc_width", "norm"):
             if key in g:
@@ -109,7 +111,8 @@ class MnistGroupsProtocol:
                         raise ValueError(f"{name}: partition [k, n] needs 0 <= k < n")
                     part = (k, n)
                 gans[name] = GanEntry(name, digits, part, arch=g.get("arch"),
-                                      seed=int(g["seed"]) if g.get("seed") is not None else None)
+                                      seed=int(g["seed"]) if g.get("seed") is not None else None,
+                                      gan=dict(g.get("gan", {})))
             groups = {}
             for name, g in d["groups"].items():
                 members = tuple(g["gans"])

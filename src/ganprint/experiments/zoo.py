@@ -65,7 +65,7 @@ class ZooRun:
         self.profile = profile
         spec = self.protocol["profiles"][profile]
         defaults = spec.get("model_defaults", {})
-        entries = [ZooEntry.from_dict({**defaults, **e}) for e in spec.get("models", [])]
+        entries = [ZooEntry.from_dict({**_arch_defaults(e), **defaults, **e}) for e in spec.get("models", [])]
         if only:
             entries = [e for e in entries if e.arch in only or e.key in only]
         if not entries:
@@ -145,6 +145,16 @@ class ZooRun:
         return out
 
     # -- one model ------------------------------------------------------------------------------
+    def _fit(self, entry: ZooEntry, x_tr, y_tr, x_va, y_va, folder: Path):
+        config = recipe(entry.recipe, **entry.overrides)
+        if entry.arch == "two-stage":
+            return TwoStageAttributor(preprocessing=self.pre, fit_config=config, secondary_config=SECONDARY_FIT,
+                                      device=self.device, **entry.options).fit(x_tr, y_tr, x_va, y_va,
+                                                                               progress=self.progress)
+        model = Attributor(arch=entry.arch, preprocessing=self.pre, fit_config=config,
+                           representation=entry.representation, arch_options=entry.options, device=self.device)
+        return model.fit(x_tr, y_tr, x_va, y_va, progress=self.progress, checkpoint_dir=folder / "checkpoint")
+
     def _run_entry(self, entry: ZooEntry, data: dict[str, Any]) -> dict[str, Any]:
         folder = self.out / "models" / entry.key
         result_file = folder / "zoo_result.json"
@@ -153,21 +163,18 @@ class ZooRun:
         x_tr, y_tr, _ = data["train"]
         x_va, y_va, _ = data["val"]
         x_te, y_te, paths = data["test"]
-        config = recipe(entry.recipe, **entry.overrides)
-        t0 = time.perf_counter()
-        if entry.arch == "two-stage":
-            model = TwoStageAttributor(preprocessing=self.pre, fit_config=config, secondary_config=SECONDARY_FIT,
-                                       device=self.device, **entry.options)
-            model.fit(x_tr, y_tr, x_va, y_va, progress=self.progress)
-            n_params = sum(p.numel() for p in model.primary_.parameters()) + sum(
-                p.numel() for m in model.secondary_.values() for p in m.parameters())
+        if (folder / "config.json").is_file():  # trained by an interrupted run: assess it again
+            from ganprint.attribution.loading import load_model
+
+            model = load_model(folder, device=self.device)
+            fit_seconds = float(model.history_.get("fit_seconds", float("nan")))
         else:
-            model = Attributor(arch=entry.arch, preprocessing=self.pre, fit_config=config,
-                               representation=entry.representation, arch_options=entry.options, device=self.device)
-            model.fit(x_tr, y_tr, x_va, y_va, progress=self.progress, checkpoint_dir=folder / "checkpoint")
-            n_params = sum(p.numel() for p in model.model_.parameters())
-        fit_seconds = time.perf_counter() - t0
-        model.save(folder)
+            t0 = time.perf_counter()
+            model = self._fit(entry, x_tr, y_tr, x_va, y_va, folder)
+            fit_seconds = time.perf_counter() - t0
+            model.history_["fit_seconds"] = fit_seconds
+            model.save(folder)
+        n_params = _parameters(model)
         report = assess(model, x_te, y_te, paths=paths)
         row = {
             "arch": entry.arch, "representation": entry.representation, "recipe": entry.recipe,
@@ -189,6 +196,24 @@ class ZooRun:
 
         shutil.rmtree(folder / "checkpoint", ignore_errors=True)
         return row
+
+
+def _arch_defaults(entry: dict[str, Any]) -> dict[str, Any]:
+    """The training settings measured to work for an architecture (models registry), for the
+    default recipe; an entry's own keys and the profile's defaults override them."""
+    from ganprint.models import MODELS
+    from ganprint.models.registry import default_fit_options
+
+    if entry.get("recipe", "adam") != "adam" or entry["arch"] not in MODELS:
+        return {}
+    return default_fit_options(entry["arch"])
+
+
+def _parameters(model) -> int:
+    if isinstance(model, TwoStageAttributor):
+        return sum(p.numel() for p in model.primary_.parameters()) + sum(
+            p.numel() for m in model.secondary_.values() for p in m.parameters())
+    return sum(p.numel() for p in model.model_.parameters())
 
 
 def _epochs(model) -> int | None:

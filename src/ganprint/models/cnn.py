@@ -126,7 +126,8 @@ def seed_cifar_cnn(num_classes: int, in_chans: int = 1, input_size: int | tuple[
     return SeedCifarCNN(num_classes, in_chans, input_size, dropout)
 
 
-@register_model("logreg", tags=("seed", "baseline"), fit={"epochs": 20, "lr": 1e-3})
+@register_model("logreg", tags=("seed", "baseline", "quick"),
+                fit={"epochs": 30, "lr": 1e-2, "schedule": "cosine", "patience": None})
 def logreg(num_classes: int, in_chans: int = 1, input_size: int | tuple[int, int] = 28) -> nn.Module:
     return LogisticRegression(num_classes, in_chans, input_size)
 

@@ -101,7 +101,8 @@ def inception_resnet_v2(num_classes: int, in_chans: int = 1, input_size: int | t
 
 
 # -- small variants -----------------------------------------------------------------------------
-@register_model("resnet-small", tags=("small", "resnet", "quick"), fit={"epochs": 8, "lr": 1e-3})
+@register_model("resnet-small", tags=("small", "resnet", "quick"),
+                fit={"epochs": 4, "lr": 1e-3, "schedule": "cosine"})
 def resnet_small(num_classes: int, in_chans: int = 1, input_size: int | tuple[int, int] = 28,
                  layers: tuple[int, ...] = (1, 1, 1, 1), channels: tuple[int, ...] = (16, 32, 64, 128)
                  ) -> nn.Module:
@@ -114,19 +115,22 @@ def resnet_small(num_classes: int, in_chans: int = 1, input_size: int | tuple[in
     return TimmClassifier(body, num_classes)
 
 
-@register_model("densenet-small", tags=("small", "densenet", "quick"), fit={"epochs": 8, "lr": 1e-3})
+@register_model("densenet-small", tags=("small", "densenet", "quick"),
+                fit={"epochs": 4, "lr": 1e-3, "schedule": "cosine"})
 def densenet_small(num_classes: int, in_chans: int = 1, input_size: int | tuple[int, int] = 28,
-                   growth_rate: int = 12, block_config: tuple[int, ...] = (3, 6, 6)) -> nn.Module:
-    """A small DenseNet-BC: timm ``DenseNet`` with growth rate 12 and three dense blocks (3-6-6
-    bottleneck layers, 1x1 + 3x3, halving transitions), the layout of DenseNet-BC for CIFAR, and a
-    3x3 stride-1 stem instead of 7x7/2 + max pool. 28 px -> 7x7 final map."""
+                   growth_rate: int = 12, block_config: tuple[int, ...] = (2, 4, 4)) -> nn.Module:
+    """A small DenseNet-BC: timm ``DenseNet`` with growth rate 12 and three dense blocks (2-4-4
+    bottleneck layers, 1x1 + 3x3, halving transitions; DenseNet-121: growth 32, four blocks
+    6-12-24-16), the three-block layout of DenseNet-BC for CIFAR, and a 3x3 stride-1 stem instead of
+    7x7/2 + max pool. 28 px -> 7x7 final map."""
     body = timm_body("densenet121", in_chans, growth_rate=growth_rate, block_config=tuple(block_config))
     body.features.conv0 = _stem3x3(in_chans, 2 * growth_rate)
     body.features.pool0 = nn.Identity()
     return TimmClassifier(body, num_classes)
 
 
-@register_model("xception-small", tags=("small", "xception", "quick"), fit={"epochs": 8, "lr": 1e-3})
+@register_model("xception-small", tags=("small", "xception", "quick"),
+                fit={"epochs": 3, "lr": 1e-3, "schedule": "cosine"})
 def xception_small(num_classes: int, in_chans: int = 1, input_size: int | tuple[int, int] = 28,
                    middle: int = 2) -> nn.Module:
     """A small Xception (see :class:`~ganprint.models.xception.Xception`): stem 16-32 at stride 1,
@@ -138,20 +142,22 @@ def xception_small(num_classes: int, in_chans: int = 1, input_size: int | tuple[
     return TimmClassifier(body, num_classes)
 
 
-@register_model("nasnet-small", tags=("small", "nasnet", "quick"), fit={"epochs": 8, "lr": 1e-3})
+@register_model("nasnet-small", tags=("small", "nasnet", "quick"),
+                fit={"epochs": 2, "lr": 3e-3, "schedule": "cosine"})
 def nasnet_small(num_classes: int, in_chans: int = 1, input_size: int | tuple[int, int] = 28,
-                 stem_size: int = 32, num_features: int = 384) -> nn.Module:
+                 stem_size: int = 32, num_features: int = 384, stem_stride: int = 1) -> nn.Module:
     """A narrow NASNet-A: timm ``NASNetALarge`` (same 18 cells: 6 normal cells per stage, two
     reduction cells) at ``num_features`` = 384 instead of 4032 (16 instead of 168 filters per
     branch) and a 32-filter stem, with the first 3x3 convolution at stride 1 with padding instead of
     stride 2 valid. 28 px -> 2x2 final map."""
     body = timm_body("nasnetalarge", in_chans, stem_size=stem_size, num_features=num_features)
-    body.conv0.conv = _stem3x3(in_chans, stem_size)
+    if stem_stride == 1:
+        body.conv0.conv = _stem3x3(in_chans, stem_size)
     return TimmClassifier(body, num_classes)
 
 
 @register_model("inception-resnet-small", tags=("small", "inception-resnet", "quick"),
-                fit={"epochs": 8, "lr": 1e-3})
+                fit={"epochs": 3, "lr": 1e-3, "schedule": "cosine"})
 def inception_resnet_small(num_classes: int, in_chans: int = 1, input_size: int | tuple[int, int] = 28,
                            width: float = 0.25, repeats: tuple[int, int, int] = (2, 4, 2)) -> nn.Module:
     """A small Inception-ResNet-v2 (see :class:`~ganprint.models.inception_resnet.InceptionResNetV2`):
