@@ -109,6 +109,12 @@ def test_dct_attributor_calibrates_and_detects(tmp_path, digits):
     assert detection_report(y != "real", p_fake)["detection_auc"] > 0.85
     # the threshold accepts about the requested share of known-source images
     assert 0.8 < (att.predict_open(x) != "unknown").mean() <= 1.0
+    # the feature-space score puts noise far below every known source; logit scores need not
+    noise = np.random.default_rng(0).integers(0, 256, (40, 28, 28, 1), dtype=np.uint8)
+    known, far = att.outputs(x), att.outputs(noise)
+    maha_known = att.unknown_scores(known["logits"], known["features"], "mahalanobis")
+    maha_noise = att.unknown_scores(far["logits"], far["features"], "mahalanobis")
+    assert (maha_noise < np.quantile(maha_known, 0.05)).mean() > 0.9
     att.save(tmp_path / "m")
     loaded = load_model(tmp_path / "m", device="cpu")
     np.testing.assert_allclose(loaded.predict_proba(x[:20]), proba[:20], atol=1e-5)

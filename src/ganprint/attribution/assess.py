@@ -16,15 +16,13 @@ import numpy as np
 
 from ganprint.attribution.evaluation import detection_report, evaluation_report
 from ganprint.attribution.openset import open_set_report
-from ganprint.calibration import calibrated_probabilities, reliability_bins
+from ganprint.calibration import reliability_bins
 
 
 def model_outputs(model, images: np.ndarray) -> dict[str, np.ndarray]:
     """Probabilities (calibrated), known-source scores and, where the model has them, raw logits."""
-    if hasattr(model, "decision_function"):
-        logits = model.decision_function(images)
-        return {"logits": logits, "probabilities": calibrated_probabilities(logits, model.temperature_),
-                "known_scores": model.unknown_scores(logits)}
+    if hasattr(model, "outputs"):
+        return model.outputs(images)
     proba, known = model.predict_with_scores(images)
     return {"probabilities": proba, "known_scores": known}
 

@@ -27,6 +27,7 @@ from ganprint.attribution.training import (
     FitConfig,
     as_float_images,
     fit_classifier,
+    predict_features_logits,
     predict_logits,
 )
 from ganprint.device import resolve_device
@@ -34,6 +35,7 @@ from ganprint.models import create_model
 from ganprint.serialization import load_folder, save_folder
 
 MODEL_KIND = "ganprint-attributor"
+DENSITY_IMAGES = 10_000  # training images whose features give the class means and covariance
 
 
 class NotFittedError(RuntimeError):
@@ -92,6 +94,7 @@ class Attributor:
         self.representation_ = None
         self.temperature_: float = 1.0
         self.threshold_: float | None = None
+        self.density_: dict[str, np.ndarray] | None = None
         self.history_: dict[str, Any] = {}
 
     # -- estimator API --------------------------------------------------------------------------
@@ -126,20 +129,33 @@ class Attributor:
                                        checkpoint_dir=checkpoint_dir)
         self.history_["fit_seconds"] = time.perf_counter() - t0
         self.model_ = model
+        self.fit_density(X, y)
         if x_v is not None:
             self.calibrate(X_val, y_val)
         return self
 
+    def fit_density(self, X: np.ndarray, y: np.ndarray | list, max_images: int = DENSITY_IMAGES) -> Attributor:
+        """Class means and shared covariance of the training images' features, for the
+        ``mahalanobis`` unknown-source score."""
+        from ganprint.attribution.openset import fit_feature_density
+
+        self._fitted()
+        y = np.asarray(y)
+        idx = np.random.default_rng(0).permutation(len(X))[:max_images]
+        features, _ = self._features_logits(X[idx])
+        self.density_ = fit_feature_density(features, np.searchsorted(self.classes_, y[idx]), len(self.classes_))
+        return self
+
     def calibrate(self, X_val: np.ndarray, y_val: np.ndarray | list) -> Attributor:
         """Fit the temperature and the unknown-source threshold on held-out known-source images."""
-        from ganprint.attribution.openset import SCORES, fit_rejection_threshold
+        from ganprint.attribution.openset import fit_rejection_threshold
         from ganprint.calibration import calibrated_probabilities, expected_calibration_error, fit_temperature
 
         self._fitted()
         labels = np.searchsorted(self.classes_, np.asarray(y_val))
-        logits = self.decision_function(X_val)
+        features, logits = self._features_logits(X_val)
         self.temperature_ = fit_temperature(logits, labels)
-        scores = SCORES[self.unknown_score](logits, self.temperature_)
+        scores = self.unknown_scores(logits, features)
         self.threshold_ = float(fit_rejection_threshold(scores, self.accept_rate))
         self.history_["calibration"] = {
             "temperature": self.temperature_,
@@ -175,24 +191,47 @@ class Attributor:
 
         return detection_scores(probabilities, [str(c) for c in self.classes_], self.real_classes)
 
-    def unknown_scores(self, logits: np.ndarray) -> np.ndarray:
-        """How much an image looks like a known source (higher = more known), from raw logits."""
-        from ganprint.attribution.openset import SCORES
+    def unknown_scores(self, logits: np.ndarray, features: np.ndarray | None = None,
+                       score: str | None = None) -> np.ndarray:
+        """How much an image looks like a known source (higher = more known), from raw logits
+        (``max_probability``, ``energy``) or penultimate features (``mahalanobis``)."""
+        from ganprint.attribution.openset import FEATURE_SCORE, SCORES, mahalanobis_score
 
-        return SCORES[self.unknown_score](logits, self.temperature_)
+        score = score or self.unknown_score
+        if score == FEATURE_SCORE:
+            if features is None or self.density_ is None:
+                raise ValueError("the mahalanobis score needs features and a fitted density (fit_density)")
+            return mahalanobis_score(features, self.density_["means"], self.density_["precision"])
+        return SCORES[score](logits, self.temperature_)
+
+    def outputs(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """Raw logits, penultimate features, calibrated probabilities and known-source scores."""
+        from ganprint.calibration import calibrated_probabilities
+
+        features, logits = self._features_logits(X)
+        return {"logits": logits, "features": features,
+                "probabilities": calibrated_probabilities(logits, self.temperature_),
+                "known_scores": self.unknown_scores(logits, features)}
+
+    def _features_logits(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        model = self._fitted()
+        x = images_to_tensor(X)
+        self._check_input(x)
+        device = next(model.parameters()).device
+        f, z = predict_features_logits(model, x, INFERENCE_BATCH, device, transform=self._transform)
+        return f.numpy(), z.numpy()
 
     def predict_with_scores(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated probabilities and known-source scores (one forward pass)."""
-        logits = self.decision_function(X)
-        proba = torch.softmax(torch.from_numpy(logits) / self.temperature_, 1).numpy()
-        return proba, self.unknown_scores(logits)
+        out = self.outputs(X)
+        return out["probabilities"], out["known_scores"]
 
     def predict_open(self, X: np.ndarray) -> np.ndarray:
         """Like ``predict``, but ``"unknown"`` where the score is below the calibrated threshold."""
-        logits = self.decision_function(X)
-        labels = self.classes_[logits.argmax(1)].astype(object)
+        proba, known = self.predict_with_scores(X)
+        labels = self.classes_[proba.argmax(1)].astype(object)
         if self.threshold_ is not None:
-            labels[self.unknown_scores(logits) < self.threshold_] = UNKNOWN
+            labels[known < self.threshold_] = UNKNOWN
         return labels
 
     # -- persistence ------------------------------------------------------------------------------
@@ -215,6 +254,8 @@ class Attributor:
         rep_state = self.representation_.state_tensors()
         if rep_state:
             weights["representation"] = rep_state
+        if self.density_ is not None:
+            weights["openset"] = {k: torch.from_numpy(np.asarray(v)) for k, v in self.density_.items()}
         return save_folder(folder, config, weights)
 
     @classmethod
@@ -241,6 +282,9 @@ class Attributor:
         if (Path(folder) / "representation.safetensors").is_file():
             _, rep = load_folder(folder, ["representation"])
             self.representation_.load_state_tensors({k: v.to(dev) for k, v in rep["representation"].items()})
+        if (Path(folder) / "openset.safetensors").is_file():
+            _, extra = load_folder(folder, ["openset"])
+            self.density_ = {k: v.double().numpy() for k, v in extra["openset"].items()}
         model = create_model(self.arch, num_classes=len(self.classes_), in_chans=pre.channels,
                              input_size=pre.size, **self.arch_options)
         model.load_state_dict(weights["model"])

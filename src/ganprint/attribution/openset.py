@@ -115,3 +115,35 @@ def open_set_report(scores_known: np.ndarray, y_known: np.ndarray, pred_known: n
         "n_known": int(n_known),
         "n_unknown": int(n_unknown),
     }
+
+
+# -- feature-space score ------------------------------------------------------------------------
+FEATURE_SCORE = "mahalanobis"
+"""A third score, on the network's penultimate features rather than its logits (Lee et al., "A
+Simple Unified Framework for Detecting Out-of-Distribution Samples and Adversarial Attacks",
+NeurIPS 2018): minus the smallest Mahalanobis distance to a known class's mean, with one shared
+covariance (Ledoit-Wolf shrinkage). Logit scores can be confidently wrong on inputs far from every
+class (noise, another generator family), because the softmax only compares classes; a distance in
+feature space does not have that blind spot."""
+
+
+def fit_feature_density(features: np.ndarray, labels: np.ndarray, n_classes: int) -> dict[str, np.ndarray]:
+    """Class means (K, D) and the shared precision matrix (D, D) of training features."""
+    from sklearn.covariance import LedoitWolf
+
+    features = np.asarray(features, dtype=np.float64)
+    labels = np.asarray(labels)
+    if features.ndim != 2 or labels.shape != (len(features),):
+        raise ValueError(f"need features (N, D) and labels (N,), got {features.shape} and {labels.shape}")
+    means = np.stack([features[labels == k].mean(0) if (labels == k).any() else np.zeros(features.shape[1])
+                      for k in range(n_classes)])
+    centred = features - means[labels]
+    precision = LedoitWolf(assume_centered=True).fit(centred).precision_
+    return {"means": means, "precision": precision}
+
+
+def mahalanobis_score(features: np.ndarray, means: np.ndarray, precision: np.ndarray) -> np.ndarray:
+    """``-min_k (f - mu_k)^T P (f - mu_k)`` per row of ``features`` (higher = more known)."""
+    f = np.asarray(features, dtype=np.float64)
+    d = np.stack([np.einsum("nd,de,ne->n", f - m, precision, f - m) for m in np.asarray(means)], 1)
+    return -d.min(1)

@@ -133,6 +133,25 @@ def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = INFERENC
     return torch.cat(out) if out else torch.zeros(0, 0)
 
 
+@torch.inference_mode()
+def predict_features_logits(model: nn.Module, x: torch.Tensor, batch_size: int = INFERENCE_BATCH,
+                            device: torch.device | str = "cpu",
+                            transform: InputTransform | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Penultimate features (``forward_features``) and logits in one pass, like :func:`predict_logits`."""
+    model.eval()
+    feats, logits = [], []
+    for start in range(0, len(x), batch_size):
+        xb = as_float_images(x[start:start + batch_size].to(device))
+        if transform is not None:
+            xb = transform(xb)
+        f = model.forward_features(xb.contiguous(memory_format=torch.channels_last))
+        feats.append(f.float().cpu())
+        logits.append(model.forward_head(f).float().cpu())
+    if not feats:
+        return torch.zeros(0, 0), torch.zeros(0, 0)
+    return torch.cat(feats), torch.cat(logits)
+
+
 BN_REFRESH_IMAGES = 2048
 
 

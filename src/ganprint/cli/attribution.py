@@ -70,14 +70,16 @@ def _load_model(model_dir: Path, device: str):
 @click.option("--real-class", default="real", show_default=True, help="The source name of real images.")
 @click.option("--accept-rate", type=float, default=0.95, show_default=True,
               help="Share of known-source validation images accepted; the rest of the score range answers unknown.")
+@click.option("--unknown-score", type=click.Choice(["max_probability", "energy", "mahalanobis"]),
+              default="max_probability", show_default=True, help="Known-source score behind the 'unknown' answer.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @device_option
 @threads_option
 @quiet_option
 def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str, recipe_name: str,
               epochs: int | None, batch_size: int | None, lr: float | None, patience: int | None, size: int,
-              channels: str, real_class: str, accept_rate: float, seed: int, device: str, threads: int | None,
-              quiet: bool) -> None:
+              channels: str, real_class: str, accept_rate: float, unknown_score: str, seed: int, device: str,
+              threads: int | None, quiet: bool) -> None:
     """Train an attributor on a folder dataset and save it as a model folder.
 
     With --arch two-stage, the recipe trains the primary (real vs fake) module; the secondary
@@ -114,7 +116,8 @@ def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str, rec
             model.fit(x_tr, y_tr, x_va, y_va, progress=not quiet)
         else:
             model = Attributor(arch=arch, preprocessing=pre, device=device, fit_config=config,
-                               representation=representation, real_classes=(real_class,), accept_rate=accept_rate)
+                               representation=representation, real_classes=(real_class,), accept_rate=accept_rate,
+                               unknown_score=unknown_score)
             model.fit(x_tr, y_tr, x_va, y_va, progress=not quiet, checkpoint_dir=out_dir / CHECKPOINT)
     except ValueError as exc:
         fail(str(exc))

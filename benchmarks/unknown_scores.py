@@ -1,0 +1,75 @@
+"""Unknown-source AUROC of the three known-source scores (max probability, energy, Mahalanobis on
+penultimate features) for trained single-network attributors, e.g. the models of a ``zoo`` run.
+
+Example::
+
+    python benchmarks/unknown_scores.py --data runs/zoo/data-run/data/group_1 \\
+        --unknown different_architecture=runs/zoo/data-run/data/unknown/test/MLP_1 \\
+        --unknown same_architecture_other_seed=runs/zoo/data-run/data/unknown/test/GAN_1_seed \\
+        --models runs/zoo/models/* --out unknown_scores.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+
+from ganprint.attribution.attributor import Attributor
+from ganprint.attribution.loading import load_model
+from ganprint.data.decode import iter_image_paths
+from ganprint.data.folder import load_images, scan_folder_dataset
+
+SCORES = ("max_probability", "energy", "mahalanobis")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, required=True, help="folder dataset with train/ and test/")
+    ap.add_argument("--unknown", action="append", required=True, help="NAME=DIR of an unseen source")
+    ap.add_argument("--models", nargs="+", type=Path, required=True)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    ds = scan_folder_dataset(args.data)
+    classes = np.asarray(ds.classes)
+    train = load_images(ds.split("train"), channels=1, size=(28, 28), workers=4, progress=False)
+    test = load_images(ds.split("test"), channels=1, size=(28, 28), workers=4, progress=False)
+    unknown = {}
+    for item in args.unknown:
+        name, folder = item.split("=", 1)
+        unknown[name] = load_images([(p, 0) for p in iter_image_paths([folder])], channels=1, size=(28, 28),
+                                    workers=4, progress=False).images
+    results = {}
+    print(f"{'model':<40} {'unknown source':<30} " + " ".join(f"{s:>15}" for s in SCORES))
+    for folder in args.models:
+        if not (folder / "config.json").is_file():
+            continue
+        model = load_model(folder, device="cpu")
+        if not isinstance(model, Attributor):
+            continue
+        if model.density_ is None:
+            model.fit_density(train.images, classes[train.labels])
+        known = model.outputs(test.images)
+        results[folder.name] = {}
+        for name, images in unknown.items():
+            out = model.outputs(images)
+            row = {}
+            for score in SCORES:
+                s_known = model.unknown_scores(known["logits"], known["features"], score)
+                s_unknown = model.unknown_scores(out["logits"], out["features"], score)
+                y = np.r_[np.ones(len(s_known)), np.zeros(len(s_unknown))]
+                row[score] = float(roc_auc_score(y, np.r_[s_known, s_unknown]))
+            results[folder.name][name] = row
+            print(f"{folder.name:<40} {name:<30} " + " ".join(f"{row[s]:>15.4f}" for s in SCORES))
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
