@@ -86,7 +86,7 @@ class Attributor:
     representation: str = "pixels"
     real_classes: tuple[str, ...] = ("real",)
     accept_rate: float = 0.95
-    unknown_score: str = "max_probability"
+    unknown_score: str = "energy"
 
     def __post_init__(self) -> None:
         self.model_: torch.nn.Module | None = None

@@ -71,7 +71,7 @@ def _load_model(model_dir: Path, device: str):
 @click.option("--accept-rate", type=float, default=0.95, show_default=True,
               help="Share of known-source validation images accepted; the rest of the score range answers unknown.")
 @click.option("--unknown-score", type=click.Choice(["max_probability", "energy", "mahalanobis"]),
-              default="max_probability", show_default=True, help="Known-source score behind the 'unknown' answer.")
+              default="energy", show_default=True, help="Known-source score behind the 'unknown' answer.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @device_option
 @threads_option
