@@ -27,7 +27,8 @@ from ganprint.attribution.training import FitConfig
 from ganprint.data.folder import load_images, scan_folder_dataset
 from ganprint.models import MODELS, default_fit_options, names_with_tag
 
-DEFAULT_ARCHS = ["seed-mnist-cnn", "gandct-conv", "postpool", "logreg", *names_with_tag("small")]
+DEFAULT_ARCHS = ["seed-mnist-cnn", "seed-cifar-cnn", "digit-cnn", "gandct-conv", "postpool", "logreg",
+                 *names_with_tag("small")]
 
 
 def load_split(dataset, split: str, pre: Preprocessing) -> tuple[np.ndarray, np.ndarray]:

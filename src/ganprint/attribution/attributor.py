@@ -74,8 +74,26 @@ def images_to_tensor(images: np.ndarray) -> torch.Tensor:
 UNKNOWN = "unknown"
 
 
+class SourceEstimator:
+    """What ganprint's estimators share: the open-set answer and the input-shape check. Subclasses
+    provide ``classes_``, ``preprocessing``, ``threshold_`` and ``predict_with_scores``."""
+
+    def predict_open(self, X: np.ndarray) -> np.ndarray:
+        """Like ``predict``, but ``"unknown"`` where the score is below the calibrated threshold."""
+        proba, known = self.predict_with_scores(X)
+        labels = self.classes_[proba.argmax(1)].astype(object)
+        if self.threshold_ is not None:
+            labels[known < self.threshold_] = UNKNOWN
+        return labels
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        expected = (self.preprocessing.channels, *self.preprocessing.size)
+        if tuple(x.shape[1:]) != expected:
+            raise ValueError(f"expected images of shape (C, H, W) = {expected}, got {tuple(x.shape[1:])}")
+
+
 @dataclass
-class Attributor:
+class Attributor(SourceEstimator):
     """Which source made this image? A trainable, saveable image classifier over sources."""
 
     arch: str = "seed-mnist-cnn"
@@ -226,14 +244,6 @@ class Attributor:
         out = self.outputs(X)
         return out["probabilities"], out["known_scores"]
 
-    def predict_open(self, X: np.ndarray) -> np.ndarray:
-        """Like ``predict``, but ``"unknown"`` where the score is below the calibrated threshold."""
-        proba, known = self.predict_with_scores(X)
-        labels = self.classes_[proba.argmax(1)].astype(object)
-        if self.threshold_ is not None:
-            labels[known < self.threshold_] = UNKNOWN
-        return labels
-
     # -- persistence ------------------------------------------------------------------------------
     def save(self, folder: str | Path) -> Path:
         model = self._fitted()
@@ -305,8 +315,3 @@ class Attributor:
         if self.model_ is None or self.classes_ is None:
             raise NotFittedError("this Attributor is not fitted yet; call fit() or Attributor.load()")
         return self.model_
-
-    def _check_input(self, x: torch.Tensor) -> None:
-        expected = (self.preprocessing.channels, *self.preprocessing.size)
-        if tuple(x.shape[1:]) != expected:
-            raise ValueError(f"expected images of shape (C, H, W) = {expected}, got {tuple(x.shape[1:])}")

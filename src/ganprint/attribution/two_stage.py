@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganprint.attribution.attributor import UNKNOWN, NotFittedError, Preprocessing, images_to_tensor
+from ganprint.attribution.attributor import NotFittedError, Preprocessing, SourceEstimator, images_to_tensor
 from ganprint.attribution.training import INFERENCE_BATCH, FitConfig, as_float_images, fit_classifier
 from ganprint.checkpoint import prefixed, unprefixed
 from ganprint.device import resolve_device
@@ -95,7 +95,7 @@ def _bce(pos_weight: float):
 
 
 @dataclass
-class TwoStageAttributor:
+class TwoStageAttributor(SourceEstimator):
     """Estimator API like :class:`~ganprint.attribution.attributor.Attributor`; the classes are the
     real class (``real_class``) and one class per generator."""
 
@@ -252,13 +252,6 @@ class TwoStageAttributor:
         proba = self.predict_proba(X)
         return proba, proba.max(1)
 
-    def predict_open(self, X: np.ndarray) -> np.ndarray:
-        proba, known = self.predict_with_scores(X)
-        labels = self.classes_[proba.argmax(1)].astype(object)
-        if self.threshold_ is not None:
-            labels[known < self.threshold_] = UNKNOWN
-        return labels
-
     # -- persistence ----------------------------------------------------------------------------
     def save(self, folder: str | Path) -> Path:
         self._fitted()
@@ -305,8 +298,3 @@ class TwoStageAttributor:
         if self.primary_ is None:
             raise NotFittedError("this TwoStageAttributor is not fitted yet; call fit() or load()")
         return self.primary_
-
-    def _check_input(self, x: torch.Tensor) -> None:
-        expected = (self.preprocessing.channels, *self.preprocessing.size)
-        if tuple(x.shape[1:]) != expected:
-            raise ValueError(f"expected images of shape (C, H, W) = {expected}, got {tuple(x.shape[1:])}")

@@ -115,12 +115,12 @@ class LogisticRegression(FeatureHeadClassifier):
         self.head = self.make_head(num_classes)
 
 
-@register_model("seed-mnist-cnn", tags=("seed", "quick"), fit={"epochs": 10, "lr": 1e-3})
+@register_model("seed-mnist-cnn", tags=("seed", "quick"), fit={"epochs": 8, "lr": 1e-3})
 def seed_mnist_cnn(num_classes: int, in_chans: int = 1, input_size: int | tuple[int, int] = 28) -> nn.Module:
     return SeedMnistCNN(num_classes, in_chans, input_size)
 
 
-@register_model("seed-cifar-cnn", tags=("seed",), fit={"epochs": 10, "lr": 1e-3})
+@register_model("seed-cifar-cnn", tags=("seed",), fit={"epochs": 5, "lr": 1e-3})
 def seed_cifar_cnn(num_classes: int, in_chans: int = 1, input_size: int | tuple[int, int] = 28,
                    dropout: float = 0.5) -> nn.Module:
     return SeedCifarCNN(num_classes, in_chans, input_size, dropout)
@@ -132,7 +132,7 @@ def logreg(num_classes: int, in_chans: int = 1, input_size: int | tuple[int, int
     return LogisticRegression(num_classes, in_chans, input_size)
 
 
-@register_model("digit-cnn", tags=("quality-gate",))
+@register_model("digit-cnn", tags=("quality-gate", "quick"), fit={"epochs": 3, "lr": 1e-3})
 def digit_cnn(num_classes: int, in_chans: int = 1, input_size: int | tuple[int, int] = 28,
               width: int = 32) -> nn.Module:
     return DigitCNN(num_classes, in_chans, width)

@@ -102,13 +102,13 @@ def inception_resnet_v2(num_classes: int, in_chans: int = 1, input_size: int | t
 
 # -- small variants -----------------------------------------------------------------------------
 @register_model("resnet-small", tags=("small", "resnet", "quick"),
-                fit={"epochs": 4, "lr": 1e-3, "schedule": "cosine"})
+                fit={"epochs": 3, "lr": 1e-3, "schedule": "cosine"})
 def resnet_small(num_classes: int, in_chans: int = 1, input_size: int | tuple[int, int] = 28,
                  layers: tuple[int, ...] = (1, 1, 1, 1), channels: tuple[int, ...] = (16, 32, 64, 128)
                  ) -> nn.Module:
-    """A narrow bottleneck ResNet: timm ``ResNet`` with one bottleneck per stage and 1/4 of
-    ResNet-50's widths (output 512 channels), and the CIFAR-style stem (3x3 stride-1 convolution, no
-    max pooling) instead of 7x7/2 + max pool. 28 px -> 4x4 final map."""
+    """A narrow bottleneck ResNet: timm ``ResNet`` with one bottleneck per stage (ResNet-50: 3-4-6-3)
+    and 1/4 of ResNet-50's widths (output 512 channels instead of 2048), and the CIFAR-style stem
+    (3x3 stride-1 convolution, no max pooling) instead of 7x7/2 + max pool. 28 px -> 4x4 final map."""
     body = timm_body("resnet50", in_chans, layers=tuple(layers), channels=tuple(channels))
     body.conv1 = _stem3x3(in_chans, body.bn1.num_features)
     body.maxpool = nn.Identity()
@@ -116,7 +116,7 @@ def resnet_small(num_classes: int, in_chans: int = 1, input_size: int | tuple[in
 
 
 @register_model("densenet-small", tags=("small", "densenet", "quick"),
-                fit={"epochs": 4, "lr": 1e-3, "schedule": "cosine"})
+                fit={"epochs": 3, "lr": 1e-3, "schedule": "cosine"})
 def densenet_small(num_classes: int, in_chans: int = 1, input_size: int | tuple[int, int] = 28,
                    growth_rate: int = 12, block_config: tuple[int, ...] = (2, 4, 4)) -> nn.Module:
     """A small DenseNet-BC: timm ``DenseNet`` with growth rate 12 and three dense blocks (2-4-4
@@ -130,12 +130,13 @@ def densenet_small(num_classes: int, in_chans: int = 1, input_size: int | tuple[
 
 
 @register_model("xception-small", tags=("small", "xception", "quick"),
-                fit={"epochs": 3, "lr": 1e-3, "schedule": "cosine"})
+                fit={"epochs": 2, "lr": 1e-3, "schedule": "cosine"})
 def xception_small(num_classes: int, in_chans: int = 1, input_size: int | tuple[int, int] = 28,
                    middle: int = 2) -> nn.Module:
     """A small Xception (see :class:`~ganprint.models.xception.Xception`): stem 16-32 at stride 1,
     two entry blocks (64, 128), ``middle`` middle blocks at 128, exit block 192 and separable
-    convolutions 256, 384. 28 px -> 4x4 final map."""
+    convolutions 256, 384 (Xception: stem 32-64 at stride 2, entry 128-256-728, 8 middle blocks,
+    exit 1024 then 1536, 2048). 28 px -> 4x4 final map."""
     from ganprint.models.xception import Xception
 
     body = Xception(in_chans, stem=(16, 32), entry=(64, 128), middle=middle, exit=(192, 256, 384), small_stem=True)
@@ -143,13 +144,17 @@ def xception_small(num_classes: int, in_chans: int = 1, input_size: int | tuple[
 
 
 @register_model("nasnet-small", tags=("small", "nasnet", "quick"),
-                fit={"epochs": 2, "lr": 3e-3, "schedule": "cosine"})
+                fit={"epochs": 2, "lr": 3e-3})
 def nasnet_small(num_classes: int, in_chans: int = 1, input_size: int | tuple[int, int] = 28,
                  stem_size: int = 32, num_features: int = 384, stem_stride: int = 1) -> nn.Module:
     """A narrow NASNet-A: timm ``NASNetALarge`` (same 18 cells: 6 normal cells per stage, two
     reduction cells) at ``num_features`` = 384 instead of 4032 (16 instead of 168 filters per
-    branch) and a 32-filter stem, with the first 3x3 convolution at stride 1 with padding instead of
-    stride 2 valid. 28 px -> 2x2 final map."""
+    branch) and a 32-filter stem (96), with the first 3x3 convolution at stride 1 with padding
+    instead of stride 2 valid (``stem_stride=2`` keeps timm's). 28 px -> 2x2 final map.
+
+    The slowest small variant on a CPU (about twice the others per epoch): the backward pass of its
+    many depthwise 3x3-7x7 convolutions dominates, whatever the map size; narrower settings
+    (``num_features=192``) are faster but learn markedly slower."""
     body = timm_body("nasnetalarge", in_chans, stem_size=stem_size, num_features=num_features)
     if stem_stride == 1:
         body.conv0.conv = _stem3x3(in_chans, stem_size)
@@ -157,7 +162,7 @@ def nasnet_small(num_classes: int, in_chans: int = 1, input_size: int | tuple[in
 
 
 @register_model("inception-resnet-small", tags=("small", "inception-resnet", "quick"),
-                fit={"epochs": 3, "lr": 1e-3, "schedule": "cosine"})
+                fit={"epochs": 2, "lr": 1e-3, "schedule": "cosine"})
 def inception_resnet_small(num_classes: int, in_chans: int = 1, input_size: int | tuple[int, int] = 28,
                            width: float = 0.25, repeats: tuple[int, int, int] = (2, 4, 2)) -> nn.Module:
     """A small Inception-ResNet-v2 (see :class:`~ganprint.models.inception_resnet.InceptionResNetV2`):
