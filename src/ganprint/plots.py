@@ -56,3 +56,70 @@ def plot_reliability(bins: dict[str, Any], title: str, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def plot_robustness(reports: dict[str, dict[str, Any]], title: str, path: Path) -> None:
+    """Accuracy vs strength, one panel per perturbation and one line per report (e.g. ``before`` and
+    ``after``), from :func:`ganprint.robustness.robustness_report`; dashed: each report's clean
+    accuracy, dotted: 95 % of it (the immunisation target)."""
+    plt = pyplot()
+    names = list(next(iter(reports.values()))["perturbations"])
+    cols = min(3, max(len(names), 1))
+    rows = -(-max(len(names), 1) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.9 * rows), dpi=110, squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, name in zip(axes.flat, names, strict=False):
+        for k, (label, report) in enumerate(reports.items()):
+            row = report["perturbations"].get(name, {})
+            xs = [float(s) for s in row]
+            color = colors[k % len(colors)]
+            ax.plot(xs, list(row.values()), "o-", color=color, label=label, ms=3)
+            ax.axhline(report["clean"], color=color, ls="--", lw=0.8)
+            ax.axhline(0.95 * report["clean"], color=color, ls=":", lw=0.8)
+        ax.set_title(name)
+        ax.set_xlabel("strength")
+        ax.set_ylabel("accuracy")
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    axes.flat[0].legend(loc="lower left", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_source_maps(rows: dict[str, dict[str, np.ndarray]], title: str, path: Path, *,
+                     diverging: tuple[str, ...] = ("residual",)) -> None:
+    """A grid of per-source maps, e.g. :func:`ganprint.fingerprints.signal_fingerprints`: one row per
+    statistic (``{"residual": {source: (C, H, W)}, "fft": ..., "dct": ...}``), one column per source,
+    channels averaged. Each row shares one colour scale; rows named in ``diverging`` use a
+    symmetric red-blue scale around 0."""
+    plt = pyplot()
+    names = list(rows)
+    sources = list(next(iter(rows.values())))
+    fig, axes = plt.subplots(len(names), len(sources), figsize=(1.9 * len(sources) + 0.8, 1.9 * len(names) + 0.5),
+                             dpi=110, squeeze=False)
+    for r, name in enumerate(names):
+        maps = [np.asarray(rows[name][s], dtype=np.float64) for s in sources]
+        maps = [m.mean(0) if m.ndim == 3 else m for m in maps]
+        if name in diverging:
+            vmax = max(float(np.abs(m).max()) for m in maps) or 1.0
+            style = {"cmap": "RdBu_r", "vmin": -vmax, "vmax": vmax}
+        else:
+            style = {"cmap": "viridis", "vmin": min(float(m.min()) for m in maps),
+                     "vmax": max(float(m.max()) for m in maps)}
+        for c, (source, m) in enumerate(zip(sources, maps, strict=True)):
+            ax = axes[r, c]
+            im = ax.imshow(m, interpolation="nearest", **style)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(source, fontsize=9)
+            if c == 0:
+                ax.set_ylabel(name)
+        fig.colorbar(im, ax=list(axes[r]), fraction=0.02, pad=0.01)
+    fig.suptitle(title)
+    fig.savefig(path, bbox_inches="tight")
+    plt.close(fig)
