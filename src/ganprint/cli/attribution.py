@@ -57,7 +57,8 @@ def _load_model(model_dir: Path, device: str):
               help="DIR/<source>/... or DIR/train|val|test/<source>/...")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--arch", default="seed-mnist-cnn", show_default=True,
-              help="A registered architecture (`ganprint models`), or two-stage (seed 003).")
+              help="A registered architecture (`ganprint models`), two-stage (seed 003), or "
+                   "residual-correlation (training-free mean-residual baseline).")
 @click.option("--representation", default="pixels", show_default=True, help="Input representation: pixels or dct.")
 @click.option("--recipe", "recipe_name", default="adam", show_default=True,
               help="Training recipe: adam, or seed002 (SGD momentum, small last-layer lr, flips).")
@@ -92,11 +93,14 @@ def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str, rec
     from ganprint.attribution.two_stage import SECONDARY_FIT, TwoStageAttributor
     from ganprint.data.folder import scan_folder_dataset
     from ganprint.data.representations import REPRESENTATIONS
+    from ganprint.fingerprints.correlation import ARCH as CORRELATION
+    from ganprint.fingerprints.correlation import ResidualCorrelationAttributor
     from ganprint.models import MODELS
 
     set_threads(threads)
-    if arch != "two-stage" and arch not in MODELS:
-        fail(f"unknown attributor architecture {arch!r}; known: {', '.join([*MODELS.names(), 'two-stage'])}")
+    if arch not in ("two-stage", CORRELATION) and arch not in MODELS:
+        fail(f"unknown attributor architecture {arch!r}; known: "
+             f"{', '.join([*MODELS.names(), 'two-stage', CORRELATION])}")
     if representation not in REPRESENTATIONS:
         fail(f"unknown representation {representation!r}; known: {', '.join(REPRESENTATIONS.names())}")
     try:
@@ -107,7 +111,10 @@ def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str, rec
     pre = Preprocessing(size=(size, size), channels=int(channels))
     x_tr, y_tr, x_va, y_va = _train_val(dataset, pre.channels, pre.size, seed, quiet)
     try:
-        if arch == "two-stage":
+        if arch == CORRELATION:  # training-free: per-source mean noise residuals
+            model = ResidualCorrelationAttributor(preprocessing=pre, real_classes=(real_class,),
+                                                  accept_rate=accept_rate).fit(x_tr, y_tr, x_va, y_va)
+        elif arch == "two-stage":
             if representation != "pixels":
                 fail("the two-stage model takes pixels")
             model = TwoStageAttributor(preprocessing=pre, fit_config=config,
@@ -312,6 +319,6 @@ def models_cmd() -> None:
     from ganprint.data.representations import REPRESENTATIONS
     from ganprint.models import MODELS
 
-    click.echo("architectures:   " + ", ".join([*MODELS.names(), "two-stage"]))
+    click.echo("architectures:   " + ", ".join([*MODELS.names(), "two-stage", "residual-correlation"]))
     click.echo("representations: " + ", ".join(REPRESENTATIONS.names()))
     click.echo("recipes:         " + ", ".join(sorted(RECIPES)))
