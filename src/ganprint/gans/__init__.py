@@ -1,6 +1,7 @@
 """GAN zoo: architectures, training with checkpoints, sampling to folders."""
 
-from ganprint.gans import mnist_dcgan as _mnist_dcgan  # noqa: F401  (registers architectures)
+from ganprint.gans import cifar_dcgan as _cifar_dcgan  # noqa: F401  (registers architectures)
+from ganprint.gans import mnist_dcgan as _mnist_dcgan  # noqa: F401
 from ganprint.gans import mnist_mlpgan as _mnist_mlpgan  # noqa: F401
 from ganprint.gans.registry import GANS, GanSpec, create_gan
 

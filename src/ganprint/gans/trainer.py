@@ -184,6 +184,7 @@ class GanTrainer:
         B = cfg.batch_size
         ones = torch.ones(B, 1, device=dev)
         d_target = torch.cat([torch.ones(B, 1, device=dev), torch.zeros(B, 1, device=dev)])
+        split_d_batches = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in D.modules())
 
         def augment(x: torch.Tensor) -> torch.Tensor:
             return diff_augment(x, cfg.augment, noise_gen) if cfg.augment else x
@@ -202,7 +203,11 @@ class GanTrainer:
             real = data[idx]
             z = torch.randn(B, spec.latent_dim, generator=noise_gen, device=dev)
             fake = G(z)
-            loss_d = F.binary_cross_entropy_with_logits(D(augment(torch.cat([real, fake.detach()]))), d_target)
+            if split_d_batches:  # batch norm must not see real and fake in one batch (it would tell them apart)
+                loss_d = 0.5 * (F.binary_cross_entropy_with_logits(D(augment(real)), ones)
+                                + F.binary_cross_entropy_with_logits(D(augment(fake.detach())), ones * 0))
+            else:
+                loss_d = F.binary_cross_entropy_with_logits(D(augment(torch.cat([real, fake.detach()]))), d_target)
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
