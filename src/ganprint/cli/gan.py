@@ -25,8 +25,14 @@ def list_cmd() -> None:
 
 @gan_group.command("train")
 @click.option("--arch", default="mnist-dcgan", show_default=True, help="Registered GAN architecture.")
-@click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+@click.option("--data", "data_dir", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder of training images (searched recursively).")
+@click.option("--source", "source", default=None,
+              type=click.Choice(["photos", "cifar10", "mnist5k", "mnist"]),
+              help="A named real source instead of --data: photos (bundled 32x32 photo crops, offline), "
+                   "cifar10 (torchvision, needs internet), mnist5k (bundled digits), mnist (torchvision).")
+@click.option("--n-real", type=click.IntRange(min=1), default=10_000, show_default=True,
+              help="Images drawn from --source photos.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="GAN folder to write (safetensors + config.json); an unfinished one is resumed.")
 @click.option("--epochs", type=int, default=200, show_default=True)
@@ -36,13 +42,17 @@ def list_cmd() -> None:
 @click.option("--width", type=float, default=1.0, show_default=True, help="Channel-width multiplier.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--checkpoint-every", type=int, default=250, show_default=True, help="Steps between checkpoints.")
+@click.option("--lr-d", type=float, default=None, help="Discriminator learning rate (default: --lr).")
+@click.option("--augment", multiple=True, help="DiffAugment policy for the discriminator's inputs (repeatable).")
+@click.option("--ema", type=float, default=None, help="Keep an EMA of the generator with this decay (saved).")
 @device_option
 @threads_option
 @quiet_option
-def train_cmd(arch: str, data_dir: Path, out_dir: Path, epochs: int, steps: int | None, batch_size: int,
-              lr: float, width: float, seed: int, checkpoint_every: int, device: str, threads: int | None,
+def train_cmd(arch: str, data_dir: Path | None, source: str | None, n_real: int, out_dir: Path, epochs: int,
+              steps: int | None, batch_size: int, lr: float, width: float, seed: int, checkpoint_every: int,
+              lr_d: float | None, augment: tuple[str, ...], ema: float | None, device: str, threads: int | None,
               quiet: bool) -> None:
-    """Train a GAN on a folder of images (resumes an interrupted run)."""
+    """Train a GAN on a folder of images or a named real source (resumes an interrupted run)."""
     from ganprint.data.decode import iter_image_paths
     from ganprint.data.folder import load_images
     from ganprint.device import resolve_device
@@ -51,23 +61,47 @@ def train_cmd(arch: str, data_dir: Path, out_dir: Path, epochs: int, steps: int 
     from ganprint.gans.trainer import GanTrainer
 
     set_threads(threads)
+    if (data_dir is None) == (source is None):
+        fail("give exactly one of --data DIR and --source NAME")
     try:
         spec = create_gan(arch, width=width)
         cfg = GanTrainConfig(arch=arch, arch_options=spec.options, epochs=epochs, steps=steps,
-                             batch_size=batch_size, lr=lr, seed=seed, checkpoint_every=checkpoint_every)
+                             batch_size=batch_size, lr=lr, seed=seed, checkpoint_every=checkpoint_every,
+                             lr_d=lr_d, augment=augment, ema=ema)
     except (KeyError, ValueError, TypeError) as exc:
         fail(str(exc))
     channels, height, width_px = spec.image_shape
-    loaded = load_images([(p, 0) for p in iter_image_paths([data_dir])], channels=channels,
-                         size=(height, width_px), progress=not quiet)
-    for path, error in loaded.errors:
-        click.echo(f"skipped {path}: {error}", err=True)
-    if len(loaded.images) == 0:
-        fail(f"no usable images under {data_dir}")
-    click.echo(f"training {arch} on {len(loaded.images)} images from {data_dir}", err=True)
-    GanTrainer(cfg, out_dir, resolve_device(device), data_info={"source": str(data_dir)}).fit(
-        loaded.images, progress=not quiet)
+    if source is not None:
+        try:
+            images = _named_source_images(source, n_real, seed)
+        except (RuntimeError, ValueError) as exc:
+            fail(str(exc))
+        data_info = {"source": source, "split": "train"}
+    else:
+        loaded = load_images([(p, 0) for p in iter_image_paths([data_dir])], channels=channels,
+                             size=(height, width_px), progress=not quiet)
+        for path, error in loaded.errors:
+            click.echo(f"skipped {path}: {error}", err=True)
+        if len(loaded.images) == 0:
+            fail(f"no usable images under {data_dir}")
+        images, data_info = loaded.images, {"source": str(data_dir)}
+    click.echo(f"training {arch} on {len(images)} images from {source or data_dir}", err=True)
+    try:
+        GanTrainer(cfg, out_dir, resolve_device(device), data_info=data_info).fit(images, progress=not quiet)
+    except ValueError as exc:
+        fail(str(exc))
     click.echo(str(out_dir))
+
+
+def _named_source_images(source: str, n: int, seed: int):
+    """Training images of a named real source: uint8 (N, H, W) digits or (N, 32, 32, 3) color."""
+    if source in ("mnist5k", "mnist"):
+        from ganprint.data.mnist import load_digits_source
+
+        return load_digits_source(source).images
+    from ganprint.data.photos import load_color_source
+
+    return load_color_source(source, "train", n=n, seed=seed)
 
 
 @gan_group.command("sample")
@@ -89,3 +123,79 @@ def sample_cmd(gan_dir: Path, n: int, out_dir: Path, seed: int, start: int, devi
     except (ValueError, FileNotFoundError) as exc:
         fail(str(exc))
     click.echo(str(out_dir))
+
+
+@gan_group.command("fit-inverter")
+@click.option("--gan", "gan_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Trained GAN folder; the inverse model and threshold go to GAN_DIR/inverter.")
+@click.option("--negatives", "negative_dirs", multiple=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of images NOT made by this generator (other generators, real images); repeatable.")
+@click.option("--negative-source", "negative_sources", multiple=True, type=click.Choice(["photos", "cifar10"]),
+              help="A named real source as negatives (its 'val' split); repeatable.")
+@click.option("--n-negative-source", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Images taken from each --negative-source.")
+@click.option("--n", "n_pairs", type=click.IntRange(min=1), default=20_000, show_default=True,
+              help="(z, G(z)) pairs the inverse model is trained on.")
+@click.option("--epochs", type=click.IntRange(min=1), default=15, show_default=True)
+@click.option("--search-steps", type=click.IntRange(min=0), default=40, show_default=True,
+              help="Adam steps of latent optimisation per image.")
+@click.option("--n-validation", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Fresh generator samples used as validation positives.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@device_option
+@threads_option
+@quiet_option
+def fit_inverter_cmd(gan_dir: Path, negative_dirs: tuple[Path, ...], negative_sources: tuple[str, ...],
+                     n_negative_source: int, n_pairs: int, epochs: int, search_steps: int, n_validation: int,
+                     seed: int, device: str, threads: int | None, quiet: bool) -> None:
+    """Fit the inverse model of a GAN (seed 000 §3.3) and choose the verification threshold.
+
+    Prints the stored summary (cosine proximity, threshold, validation accuracy and ROC-AUC) as JSON.
+    """
+    import json
+
+    import numpy as np
+
+    from ganprint.data.decode import iter_image_paths
+    from ganprint.data.folder import load_images
+    from ganprint.device import resolve_device
+    from ganprint.inversion import FitInverterConfig, InverterTrainConfig, LatentSearchConfig, fit_verifier
+    from ganprint.serialization import read_json
+
+    set_threads(threads)
+    if not negative_dirs and not negative_sources:
+        fail("give negatives: --negatives DIR and/or --negative-source NAME")
+    try:
+        channels, height, width = read_json(gan_dir / "config.json")["image_shape"]
+        config = FitInverterConfig(
+            train=InverterTrainConfig(n_pairs=n_pairs, epochs=epochs, seed=seed),
+            search=LatentSearchConfig(steps=search_steps), n_validation=n_validation)
+    except (KeyError, ValueError, FileNotFoundError) as exc:
+        fail(str(exc))
+    parts = []
+    if negative_dirs:
+        loaded = load_images([(p, 0) for p in iter_image_paths(negative_dirs)], channels=channels,
+                             size=(height, width), progress=not quiet)
+        for path, error in loaded.errors:
+            click.echo(f"skipped {path}: {error}", err=True)
+        parts.append(loaded.images)
+    for source in negative_sources:
+        from ganprint.data.photos import load_color_source
+
+        try:
+            parts.append(load_color_source(source, "val", n=n_negative_source, seed=seed))
+        except (RuntimeError, ValueError) as exc:
+            fail(str(exc))
+    negatives = np.concatenate(parts) if parts else np.zeros((0, height, width, channels), np.uint8)
+    if negatives.shape[-1] != channels:
+        fail(f"the GAN draws {channels}-channel images; named sources give {negatives.shape[-1]}")
+    if len(negatives) == 0:
+        fail("no usable negative images")
+    try:
+        info = fit_verifier(gan_dir, negatives, config, device=resolve_device(device), progress=not quiet)
+    except (ValueError, FileNotFoundError) as exc:
+        fail(str(exc))
+    summary = {k: info[k] for k in ("threshold", "cosine")}
+    summary["validation"] = {k: v for k, v in info["validation"].items() if not isinstance(v, dict)}
+    click.echo(json.dumps(summary))

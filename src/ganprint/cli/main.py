@@ -8,6 +8,7 @@ from ganprint import __version__
 from ganprint.cli.attribution import add_source_cmd, eval_cmd, models_cmd, predict_cmd, train_cmd
 from ganprint.cli.experiment import experiment_group
 from ganprint.cli.gan import gan_group
+from ganprint.cli.verify import verify_cmd
 from ganprint.cli.robustness import immunise_cmd, robustness_cmd
 
 
@@ -24,6 +25,7 @@ cli.add_command(predict_cmd)
 cli.add_command(add_source_cmd)
 cli.add_command(models_cmd)
 cli.add_command(experiment_group)
+cli.add_command(verify_cmd)
 cli.add_command(robustness_cmd)
 cli.add_command(immunise_cmd)
 
