@@ -8,8 +8,8 @@ from ganprint import __version__
 from ganprint.cli.attribution import add_source_cmd, eval_cmd, models_cmd, predict_cmd, train_cmd
 from ganprint.cli.experiment import experiment_group
 from ganprint.cli.gan import gan_group
-from ganprint.cli.verify import verify_cmd
 from ganprint.cli.robustness import immunise_cmd, robustness_cmd
+from ganprint.cli.verify import verify_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
