@@ -134,3 +134,20 @@ def test_random_perturbation_mixes_clean_and_perturbed(x):
     torch.testing.assert_close(RandomPerturbation(clean_fraction=1.0)(x, y, gen(0))[0], x)
     with pytest.raises(UnknownNameError):
         RandomPerturbation(families=("nope",))
+
+
+def test_family_weights_and_ranges_steer_the_draw(x):
+    from ganprint.robustness import parse_family_weights
+    from ganprint.robustness.perturbations import to_uint8
+
+    only = RandomPerturbation(clean_fraction=0.0, weights={n: 0.0 for n in PERTURBATIONS if n != "brightness"},
+                              ranges={"brightness": (0.5, 0.5)})
+    torch.testing.assert_close(only.perturb(x, gen(0)), to_uint8(Relight(brightness=1.5)(x)).float() / 255)
+    with pytest.raises(ValueError, match="weights"):
+        RandomPerturbation(weights={n: 0.0 for n in PERTURBATIONS})
+    assert parse_family_weights(["crop=3", "blur=0.5"]) == {"crop": 3.0, "blur": 0.5}
+    for bad in (["crop"], ["crop=x"], ["crop=-1"]):
+        with pytest.raises(ValueError):
+            parse_family_weights(bad)
+    with pytest.raises(UnknownNameError):
+        parse_family_weights(["pixelate=1"])

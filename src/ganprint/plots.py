@@ -58,10 +58,11 @@ def plot_reliability(bins: dict[str, Any], title: str, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_robustness(reports: dict[str, dict[str, Any]], title: str, path: Path) -> None:
+def plot_robustness(reports: dict[str, dict[str, Any]], title: str, path: Path, *,
+                    target_ranges: dict[str, tuple[float, float]] | None = None) -> None:
     """Accuracy vs strength, one panel per perturbation and one line per report (e.g. ``before`` and
     ``after``), from :func:`ganprint.robustness.robustness_report`; dashed: each report's clean
-    accuracy, dotted: 95 % of it (the immunisation target)."""
+    accuracy, dotted: 95 % of it (the immunisation target); shaded: ``target_ranges[name]``."""
     plt = pyplot()
     names = list(next(iter(reports.values()))["perturbations"])
     cols = min(3, max(len(names), 1))
@@ -76,6 +77,8 @@ def plot_robustness(reports: dict[str, dict[str, Any]], title: str, path: Path) 
             ax.plot(xs, list(row.values()), "o-", color=color, label=label, ms=3)
             ax.axhline(report["clean"], color=color, ls="--", lw=0.8)
             ax.axhline(0.95 * report["clean"], color=color, ls=":", lw=0.8)
+        if target_ranges and name in target_ranges:
+            ax.axvspan(*sorted(target_ranges[name]), color="0.92", zorder=0)
         ax.set_title(name)
         ax.set_xlabel("strength")
         ax.set_ylabel("accuracy")

@@ -24,9 +24,10 @@ def _eval_split(dataset, split: str | None, model, quiet: bool):
 
 def _plot(reports: dict, path: Path, title: str) -> None:
     from ganprint.plots import plot_robustness
+    from ganprint.robustness.perturbations import PERTURBATIONS
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    plot_robustness(reports, title, path)
+    plot_robustness(reports, title, path, target_ranges={n: s.immunise_range for n, s in PERTURBATIONS.items()})
 
 
 @click.command("robustness")
@@ -80,6 +81,10 @@ def robustness_cmd(model_dir: Path, data_dir: Path, split: str | None, perturb: 
 @click.option("--lr", type=float, default=None, help="Learning rate (default: half the model's training rate).")
 @click.option("--clean-fraction", type=float, default=0.5, show_default=True,
               help="Share of each batch left unperturbed.")
+@click.option("--weight", "weights", multiple=True,
+              help="NAME=W (repeatable): draw perturbation family NAME W times as often as the others (default 1).")
+@click.option("--patience", type=int, default=2, show_default=True,
+              help="Stop after this many epochs without a better perturbed-validation loss.")
 @click.option("--perturb", "perturb", multiple=True,
               help="Families of the before/after table (as for `ganprint robustness`); default all.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -87,8 +92,8 @@ def robustness_cmd(model_dir: Path, data_dir: Path, split: str | None, perturb: 
 @threads_option
 @quiet_option
 def immunise_cmd(model_dir: Path, data_dir: Path, out_dir: Path, epochs: int, lr: float | None,
-                 clean_fraction: float, perturb: tuple[str, ...], seed: int, device: str, threads: int | None,
-                 quiet: bool) -> None:
+                 clean_fraction: float, weights: tuple[str, ...], patience: int, perturb: tuple[str, ...], seed: int,
+                 device: str, threads: int | None, quiet: bool) -> None:
     """Fine-tune an attributor on randomly perturbed images (Yu et al.'s immunisation) and save it to OUT,
     with the robustness table before and after in OUT/robustness.json and OUT/robustness.png.
 
@@ -101,6 +106,7 @@ def immunise_cmd(model_dir: Path, data_dir: Path, out_dir: Path, epochs: int, lr
         ImmuniseConfig,
         format_robustness,
         immunise,
+        parse_family_weights,
         parse_perturb_options,
         robustness_report,
         target_check,
@@ -110,7 +116,8 @@ def immunise_cmd(model_dir: Path, data_dir: Path, out_dir: Path, epochs: int, lr
     set_threads(threads)
     try:
         grid = parse_perturb_options(perturb)
-        config = ImmuniseConfig(epochs=epochs, lr=lr, clean_fraction=clean_fraction, seed=seed)
+        config = ImmuniseConfig(epochs=epochs, lr=lr, clean_fraction=clean_fraction, patience=patience,
+                                weights=parse_family_weights(weights), seed=seed)
     except (ValueError, KeyError) as exc:
         fail(str(exc))
     model = _load_model(model_dir, device)

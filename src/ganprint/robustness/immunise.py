@@ -2,7 +2,8 @@
 that its accuracy survives noise, blur, JPEG, cropping and relighting.
 
 Each training batch is a mixture: a share ``clean_fraction`` of the images is left as is, every
-other image gets one perturbation family, drawn uniformly, at a strength drawn uniformly from the
+other image gets one perturbation family, drawn in proportion to ``weights`` (equal by default), at
+a strength drawn uniformly from the
 family's immunisation range (:attr:`PerturbationSpec.immunise_range`: JPEG quality >= 50, blur
 sigma <= 1 px, noise sigma <= 0.05, crop keeping >= 80 % at a random position, brightness and
 gamma within +-30 %), quantised back to 8 bits. Early stopping watches the loss on the validation
@@ -24,13 +25,14 @@ from ganprint.attribution.attributor import Attributor, images_to_tensor
 from ganprint.attribution.training import fit_classifier
 from ganprint.robustness.perturbations import PERTURBATIONS, get_spec, to_uint8
 
-__all__ = ["ImmuniseConfig", "RandomPerturbation", "immunise"]
+__all__ = ["ImmuniseConfig", "RandomPerturbation", "immunise", "parse_family_weights"]
 
 
 @dataclass(frozen=True)
 class RandomPerturbation:
     """A random perturbation per image: clean with probability ``clean_fraction``, otherwise one of
-    ``families`` at a uniform strength in its range (``ranges`` overrides the registered ones).
+    ``families`` (drawn with probability proportional to ``weights``, 1 for a family not named) at a
+    uniform strength in its range (``ranges`` overrides the registered ones).
 
     Called as ``fit_classifier``'s ``batch_transform``: ``(x, y, generator) -> (x', y)`` on float
     batches (N, C, H, W) in [0, 1]; the output is quantised to 8 bits like a saved file.
@@ -39,14 +41,20 @@ class RandomPerturbation:
     families: tuple[str, ...] = tuple(PERTURBATIONS)
     clean_fraction: float = 0.5
     ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    weights: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.families:
             raise ValueError("need at least one perturbation family")
-        for name in (*self.families, *self.ranges):
+        for name in (*self.families, *self.ranges, *self.weights):
             get_spec(name)
+        if any(not w >= 0 for w in self.weights.values()) or not sum(self._weights()) > 0:
+            raise ValueError(f"family weights must be >= 0 and not all 0, got {dict(self.weights)}")
         if not 0 <= self.clean_fraction <= 1:
             raise ValueError(f"clean_fraction must be in [0, 1], got {self.clean_fraction}")
+
+    def _weights(self) -> list[float]:
+        return [float(self.weights.get(name, 1.0)) for name in self.families]
 
     def range_of(self, name: str) -> tuple[float, float]:
         lo, hi = self.ranges.get(name, get_spec(name).immunise_range)
@@ -56,7 +64,8 @@ class RandomPerturbation:
         """Perturbed copy of float images ``x`` (N, C, H, W), drawn from ``generator``."""
         out = x.clone()
         clean = torch.rand(len(x), generator=generator) < self.clean_fraction
-        family = torch.randint(len(self.families), (len(x),), generator=generator)
+        family = torch.multinomial(torch.tensor(self._weights(), dtype=torch.float64), len(x), replacement=True,
+                                   generator=generator)
         u = torch.rand(len(x), generator=generator, dtype=torch.float64)
         for i in torch.nonzero(~clean).flatten().tolist():
             name = self.families[int(family[i])]
@@ -89,6 +98,7 @@ class ImmuniseConfig:
     patience: int | None = 2
     clean_fraction: float = 0.5
     families: tuple[str, ...] = tuple(PERTURBATIONS)
+    weights: Mapping[str, float] = field(default_factory=dict)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -96,7 +106,7 @@ class ImmuniseConfig:
             raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "families": list(self.families)}
+        return {**asdict(self), "families": list(self.families), "weights": dict(self.weights)}
 
 
 def immunise(model: Attributor, X: np.ndarray, y: np.ndarray | list, X_val: np.ndarray, y_val: np.ndarray | list,
@@ -112,7 +122,7 @@ def immunise(model: Attributor, X: np.ndarray, y: np.ndarray | list, X_val: np.n
         raise ValueError(f"sources not known to the model: {unknown} (model knows {list(model.classes_)})")
     if len(X_val) == 0:
         raise ValueError("immunisation needs validation images (early stopping and calibration)")
-    augment = RandomPerturbation(config.families, config.clean_fraction)
+    augment = RandomPerturbation(config.families, config.clean_fraction, weights=config.weights)
     X_val_mixed = augment.perturb_uint8(X_val, seed=config.seed + 1)
     fit = replace(model.fit_config, epochs=config.epochs, batch_size=config.batch_size, patience=config.patience,
                   lr=config.lr if config.lr is not None else model.fit_config.lr / 2, schedule="constant",
@@ -127,3 +137,18 @@ def immunise(model: Attributor, X: np.ndarray, y: np.ndarray | list, X_val: np.n
     model.history_["immunisation"] = {"config": config.to_dict(), "fit": fit.to_dict(),
                                       **{k: v for k, v in history.items() if k != "best_state"}}
     return model
+
+
+def parse_family_weights(options: list[str] | tuple[str, ...]) -> dict[str, float]:
+    """``["crop=3", "blur=2"]`` -> ``{"crop": 3.0, "blur": 2.0}`` (names checked)."""
+    out: dict[str, float] = {}
+    for option in options:
+        name, sep, value = option.partition("=")
+        get_spec(name.strip())
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"--weight {option!r}: expected NAME=NUMBER, e.g. crop=3") from None
+        if not sep or out[name.strip()] < 0:
+            raise ValueError(f"--weight {option!r}: expected NAME=NUMBER >= 0, e.g. crop=3")
+    return out
