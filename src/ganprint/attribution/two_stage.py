@@ -9,6 +9,13 @@ primary wins (seed 003: "the primary module is customarily prioritized in the in
 self-contradictory predictions"). Probabilities: ``P(real) = 1 - p_fake`` and
 ``P(source k) = p_fake * s_k / sum_j s_j`` where ``s_k`` are the secondary sigmoid outputs.
 
+A source added later was never shown to the primary, which may well call its images real (a
+detector does not generalise to every unseen generator). Its module, though, was trained with the
+real images among its negatives, so it is a detector for that one source. The fake probability
+therefore combines the primary with the added modules as a noisy-OR:
+``p_fake = 1 - (1 - p_primary) * prod_{k added} (1 - s_k)``: the primary still decides for the
+sources it was trained on, and each added module vouches for its own.
+
 The primary follows seed 003's description: gandct-conv-like, strided convolutions instead of
 pooling, batch normalisation in every layer but the first, global average pooling before the
 output layer (so it produces CAM heatmaps); its width is scaled to small inputs.
@@ -111,6 +118,7 @@ class TwoStageAttributor(SourceEstimator):
     def __post_init__(self) -> None:
         self.primary_: PrimaryModule | None = None
         self.secondary_: dict[str, SecondaryModule] = {}
+        self.added_: list[str] = []  # sources the primary never saw (added by add_source)
         self.threshold_: float | None = None
         self.history_: dict[str, Any] = {}
 
@@ -151,6 +159,7 @@ class TwoStageAttributor(SourceEstimator):
             loss_fn=_bce((len(y) - n_fake) / max(n_fake, 1)))}
         self.primary_ = primary.eval()
         self.secondary_ = {}
+        self.added_ = []
         feats = self._features(x)
         feats_val = self._features(xv) if xv is not None else None
         for source in sources:
@@ -178,6 +187,7 @@ class TwoStageAttributor(SourceEstimator):
         yv = np.asarray(y_val).astype(str) if xv is not None else None
         self._fit_secondary(name, self._features(x), y, self._features(xv) if xv is not None else None, yv,
                             progress)
+        self.added_.append(name)
         if xv is not None and set(np.unique(yv)) <= set(self.classes_):
             self.calibrate(X_val, yv)
         return self
@@ -223,6 +233,9 @@ class TwoStageAttributor(SourceEstimator):
             trunk = self.primary_.trunk(xb)
             p_fake = torch.sigmoid(self.primary_.head(self.primary_.body(trunk).mean((2, 3))))[:, 0]
             s = torch.stack([torch.sigmoid(m(trunk))[:, 0] for m in self.secondary_.values()], 1)
+            added = [j for j, name in enumerate(self.secondary_) if name in self.added_]
+            if added:  # noisy-OR with the modules of sources the primary never saw
+                p_fake = 1 - (1 - p_fake) * (1 - s[:, added]).prod(1)
             share = s / s.sum(1, keepdim=True).clamp_min(1e-12)
             p = torch.zeros(len(xb), len(classes), device=device)
             p[:, classes.index(self.real_class)] = 1 - p_fake
@@ -258,7 +271,8 @@ class TwoStageAttributor(SourceEstimator):
         sources = list(self.secondary_)
         config = {
             "kind": MODEL_KIND, "arch": "two-stage", "classes": [str(c) for c in self.classes_],
-            "real_class": self.real_class, "sources": sources, "width": self.width,
+            "real_class": self.real_class, "sources": sources, "added_sources": list(self.added_),
+            "width": self.width,
             "secondary_width": self.secondary_width, "preprocessing": self.preprocessing.to_dict(),
             "calibration": {"unknown_score": "max_probability", "threshold": self.threshold_,
                             "accept_rate": self.accept_rate},
@@ -289,6 +303,7 @@ class TwoStageAttributor(SourceEstimator):
             module = SecondaryModule(self.primary_.trunk_channels, self.secondary_width)
             module.load_state_dict(unprefixed(str(i), weights["secondary"]))
             self.secondary_[name] = module.to(dev).eval()
+        self.added_ = [str(name) for name in config.get("added_sources", [])]
         self.threshold_ = config["calibration"].get("threshold")
         self.history_ = config.get("history", {})
         return self
