@@ -1,5 +1,7 @@
-"""Unknown-source AUROC of the three known-source scores (max probability, energy, Mahalanobis on
-penultimate features) for trained single-network attributors, e.g. the models of a ``zoo`` run.
+"""Unknown-source AUROC of the known-source scores (max probability, energy, Mahalanobis on
+penultimate features, and the ensemble of energy and stem statistics) for trained single-network
+attributors, e.g. the models of a ``zoo`` run. Densities and score scales are refitted on the
+dataset's train and validation splits.
 
 Example::
 
@@ -21,10 +23,11 @@ from sklearn.metrics import roc_auc_score
 
 from ganprint.attribution.attributor import Attributor
 from ganprint.attribution.loading import load_model
+from ganprint.attribution.openset import ALL_SCORES
 from ganprint.data.decode import iter_image_paths
 from ganprint.data.folder import load_images, scan_folder_dataset
 
-SCORES = ("max_probability", "energy", "mahalanobis")
+SCORES = ALL_SCORES
 
 
 def main() -> None:
@@ -39,6 +42,7 @@ def main() -> None:
     ds = scan_folder_dataset(args.data)
     classes = np.asarray(ds.classes)
     train = load_images(ds.split("train"), channels=1, size=(28, 28), workers=4, progress=False)
+    val = load_images(ds.split("val"), channels=1, size=(28, 28), workers=4, progress=False)
     test = load_images(ds.split("test"), channels=1, size=(28, 28), workers=4, progress=False)
     unknown = {}
     for item in args.unknown:
@@ -53,16 +57,16 @@ def main() -> None:
         model = load_model(folder, device="cpu")
         if not isinstance(model, Attributor):
             continue
-        if model.density_ is None:
-            model.fit_density(train.images, classes[train.labels])
+        model.fit_density(train.images, classes[train.labels])
+        model.calibrate(val.images, classes[val.labels])
         known = model.outputs(test.images)
         results[folder.name] = {}
         for name, images in unknown.items():
             out = model.outputs(images)
             row = {}
             for score in SCORES:
-                s_known = model.unknown_scores(known["logits"], known["features"], score)
-                s_unknown = model.unknown_scores(out["logits"], out["features"], score)
+                s_known = model.unknown_scores(known, score)
+                s_unknown = model.unknown_scores(out, score)
                 y = np.r_[np.ones(len(s_known)), np.zeros(len(s_unknown))]
                 row[score] = float(roc_auc_score(y, np.r_[s_known, s_unknown]))
             results[folder.name][name] = row

@@ -12,6 +12,7 @@ from ganprint.attribution.evaluation import (
     format_evaluation,
 )
 from ganprint.attribution.openset import (
+    ALL_SCORES,
     DEFAULT_SCORE,
     SCORES,
     energy_score,
@@ -142,7 +143,7 @@ def test_scores_by_hand():
     np.testing.assert_allclose(max_probability_score(z, 2.0), [1 / (1 + np.exp(-1)), 0.5])
     np.testing.assert_allclose(energy_score(z, 1.0), logsumexp(z, axis=1))
     np.testing.assert_allclose(energy_score(z, 2.0), [2 * np.log(np.exp(1.0) + 1), 2 * np.log(2 * np.e ** 0.5)])
-    assert set(SCORES) == {"max_probability", "energy"} and DEFAULT_SCORE in SCORES
+    assert set(SCORES) == {"max_probability", "energy"} and DEFAULT_SCORE in ALL_SCORES
     assert score_function("energy") is energy_score
     with pytest.raises(ValueError, match="known: energy, max_probability"):
         score_function("odin")
@@ -191,3 +192,17 @@ def test_open_set_report_without_unknowns():
     assert r["open_set_accuracy"] == 0.5
     with pytest.raises(ValueError, match="differ in length"):
         open_set_report(np.array([0.9]), np.array([0, 1]), np.array([0, 1]), np.zeros(0), 0.5)
+
+
+def test_ensemble_parts_are_standardised_on_validation_and_summed():
+    from ganprint.attribution.openset import combine_scores, fit_score_scales
+
+    scales = fit_score_scales({"energy": np.array([1.0, 2.0, 3.0]), "stem": np.array([-5.0, -5.0, -5.0])})
+    assert scales["energy"] == [2.0, pytest.approx(np.std([1, 2, 3]))]
+    assert scales["stem"] == [-5.0, 1.0]  # a constant part keeps unit scale
+    combined = combine_scores({"energy": np.array([2.0, 4.0]), "stem": np.array([-5.0, -7.0])}, scales)
+    np.testing.assert_allclose(combined, [0.0, 2.0 / np.std([1, 2, 3]) - 2.0])
+    with pytest.raises(ValueError, match="missing"):
+        combine_scores({"energy": np.array([1.0])}, scales)
+    with pytest.raises(ValueError, match="finite"):
+        fit_score_scales({"energy": np.array([np.nan])})

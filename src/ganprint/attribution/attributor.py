@@ -27,11 +27,12 @@ from ganprint.attribution.training import (
     FitConfig,
     as_float_images,
     fit_classifier,
-    predict_features_logits,
     predict_logits,
+    predict_views,
 )
 from ganprint.device import resolve_device
 from ganprint.models import create_model
+from ganprint.models.base import stem_module
 from ganprint.serialization import load_folder, save_folder
 
 MODEL_KIND = "ganprint-attributor"
@@ -104,7 +105,7 @@ class Attributor(SourceEstimator):
     representation: str = "pixels"
     real_classes: tuple[str, ...] = ("real",)
     accept_rate: float = 0.95
-    unknown_score: str = "energy"
+    unknown_score: str = "ensemble"
 
     def __post_init__(self) -> None:
         self.model_: torch.nn.Module | None = None
@@ -113,6 +114,7 @@ class Attributor(SourceEstimator):
         self.temperature_: float = 1.0
         self.threshold_: float | None = None
         self.density_: dict[str, np.ndarray] | None = None
+        self.score_scales_: dict[str, list[float]] | None = None
         self.history_: dict[str, Any] = {}
 
     # -- estimator API --------------------------------------------------------------------------
@@ -153,27 +155,34 @@ class Attributor(SourceEstimator):
         return self
 
     def fit_density(self, X: np.ndarray, y: np.ndarray | list, max_images: int = DENSITY_IMAGES) -> Attributor:
-        """Class means and shared covariance of the training images' features, for the
-        ``mahalanobis`` unknown-source score."""
+        """Class means and shared covariance of the training images' penultimate features and stem
+        statistics, for the ``mahalanobis`` and ``ensemble`` unknown-source scores."""
         from ganprint.attribution.openset import fit_feature_density
 
         self._fitted()
         y = np.asarray(y)
         idx = np.random.default_rng(0).permutation(len(X))[:max_images]
-        features, _ = self._features_logits(X[idx])
-        self.density_ = fit_feature_density(features, np.searchsorted(self.classes_, y[idx]), len(self.classes_))
+        views = self._views(X[idx])
+        labels = np.searchsorted(self.classes_, y[idx])
+        self.density_ = fit_feature_density(views["features"], labels, len(self.classes_))
+        if "stem" in views:
+            stem = fit_feature_density(views["stem"], labels, len(self.classes_))
+            self.density_.update({f"stem_{k}": v for k, v in stem.items()})
         return self
 
     def calibrate(self, X_val: np.ndarray, y_val: np.ndarray | list) -> Attributor:
-        """Fit the temperature and the unknown-source threshold on held-out known-source images."""
-        from ganprint.attribution.openset import fit_rejection_threshold
+        """Fit the temperature, the scale of the unknown-source score's parts and the unknown-source
+        threshold on held-out known-source images."""
+        from ganprint.attribution.openset import fit_rejection_threshold, fit_score_scales
         from ganprint.calibration import calibrated_probabilities, expected_calibration_error, fit_temperature
 
         self._fitted()
         labels = np.searchsorted(self.classes_, np.asarray(y_val))
-        features, logits = self._features_logits(X_val)
+        views = self._views(X_val)
+        logits = views["logits"]
         self.temperature_ = fit_temperature(logits, labels)
-        scores = self.unknown_scores(logits, features)
+        self.score_scales_ = fit_score_scales(self._score_parts(views))
+        scores = self.unknown_scores(views)
         self.threshold_ = float(fit_rejection_threshold(scores, self.accept_rate))
         self.history_["calibration"] = {
             "temperature": self.temperature_,
@@ -209,35 +218,53 @@ class Attributor(SourceEstimator):
 
         return detection_scores(probabilities, [str(c) for c in self.classes_], self.real_classes)
 
-    def unknown_scores(self, logits: np.ndarray, features: np.ndarray | None = None,
-                       score: str | None = None) -> np.ndarray:
-        """How much an image looks like a known source (higher = more known), from raw logits
-        (``max_probability``, ``energy``) or penultimate features (``mahalanobis``)."""
-        from ganprint.attribution.openset import FEATURE_SCORE, SCORES, mahalanobis_score
+    def unknown_scores(self, views: dict[str, np.ndarray], score: str | None = None) -> np.ndarray:
+        """How much each image looks like a known source (higher = more known), from the network's
+        views of it (:meth:`outputs`): ``max_probability`` and ``energy`` use the logits,
+        ``mahalanobis`` the penultimate features, ``ensemble`` energy plus the stem statistics'
+        Mahalanobis score, each standardised on validation (see :mod:`ganprint.attribution.openset`)."""
+        from ganprint.attribution.openset import ENSEMBLE_SCORE, FEATURE_SCORE, SCORES, combine_scores
 
         score = score or self.unknown_score
         if score == FEATURE_SCORE:
-            if features is None or self.density_ is None:
-                raise ValueError("the mahalanobis score needs features and a fitted density (fit_density)")
-            return mahalanobis_score(features, self.density_["means"], self.density_["precision"])
-        return SCORES[score](logits, self.temperature_)
+            return self._mahalanobis(views, "features", "")
+        if score == ENSEMBLE_SCORE:
+            if self.score_scales_ is None:
+                raise ValueError("the ensemble score needs calibration on validation images (calibrate)")
+            return combine_scores(self._score_parts(views), self.score_scales_)
+        return SCORES[score](views["logits"], self.temperature_)
+
+    def _score_parts(self, views: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from ganprint.attribution.openset import energy_score
+
+        parts = {"energy": energy_score(views["logits"], self.temperature_)}
+        if "stem" in views and self.density_ is not None and "stem_means" in self.density_:
+            parts["stem"] = self._mahalanobis(views, "stem", "stem_")
+        return parts
+
+    def _mahalanobis(self, views: dict[str, np.ndarray], view: str, prefix: str) -> np.ndarray:
+        from ganprint.attribution.openset import mahalanobis_score
+
+        if view not in views or self.density_ is None or f"{prefix}means" not in self.density_:
+            raise ValueError(f"this score needs the {view} view and a fitted density (fit_density)")
+        return mahalanobis_score(views[view], self.density_[f"{prefix}means"], self.density_[f"{prefix}precision"])
 
     def outputs(self, X: np.ndarray) -> dict[str, np.ndarray]:
-        """Raw logits, penultimate features, calibrated probabilities and known-source scores."""
+        """The network's views of the images (raw ``logits``, penultimate ``features``, ``stem``
+        statistics), calibrated ``probabilities`` and ``known_scores``."""
         from ganprint.calibration import calibrated_probabilities
 
-        features, logits = self._features_logits(X)
-        return {"logits": logits, "features": features,
-                "probabilities": calibrated_probabilities(logits, self.temperature_),
-                "known_scores": self.unknown_scores(logits, features)}
+        views = self._views(X)
+        return {**views, "probabilities": calibrated_probabilities(views["logits"], self.temperature_),
+                "known_scores": self.unknown_scores(views)}
 
-    def _features_logits(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _views(self, X: np.ndarray) -> dict[str, np.ndarray]:
         model = self._fitted()
         x = images_to_tensor(X)
         self._check_input(x)
         device = next(model.parameters()).device
-        f, z = predict_features_logits(model, x, INFERENCE_BATCH, device, transform=self._transform)
-        return f.numpy(), z.numpy()
+        views = predict_views(model, x, INFERENCE_BATCH, device, transform=self._transform, stem=stem_module(model))
+        return {k: v.numpy() for k, v in views.items()}
 
     def predict_with_scores(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated probabilities and known-source scores (one forward pass)."""
@@ -255,7 +282,8 @@ class Attributor(SourceEstimator):
             "preprocessing": self.preprocessing.to_dict(),
             "representation": self.representation_.to_config(),
             "calibration": {"temperature": self.temperature_, "unknown_score": self.unknown_score,
-                            "threshold": self.threshold_, "accept_rate": self.accept_rate},
+                            "score_scales": self.score_scales_, "threshold": self.threshold_,
+                            "accept_rate": self.accept_rate},
             "real_classes": list(self.real_classes),
             "fit": self.fit_config.to_dict(),
             "history": {k: v for k, v in self.history_.items() if k != "best_state"},
@@ -287,6 +315,7 @@ class Attributor(SourceEstimator):
         self.classes_ = np.asarray(config["classes"])
         self.temperature_ = float(cal.get("temperature", 1.0))
         self.threshold_ = cal.get("threshold")
+        self.score_scales_ = cal.get("score_scales")
         dev = resolve_device(device)
         self.representation_ = create_representation(rep_config)
         if (Path(folder) / "representation.safetensors").is_file():

@@ -133,23 +133,42 @@ def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = INFERENC
     return torch.cat(out) if out else torch.zeros(0, 0)
 
 
+def channel_statistics(activations: torch.Tensor) -> torch.Tensor:
+    """Per-channel spatial mean and standard deviation of a feature map (N, C, H, W) -> (N, 2C)."""
+    a = activations.float()
+    return torch.cat([a.mean((2, 3)), a.std((2, 3), correction=0)], 1)
+
+
 @torch.inference_mode()
-def predict_features_logits(model: nn.Module, x: torch.Tensor, batch_size: int = INFERENCE_BATCH,
-                            device: torch.device | str = "cpu",
-                            transform: InputTransform | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Penultimate features (``forward_features``) and logits in one pass, like :func:`predict_logits`."""
+def predict_views(model: nn.Module, x: torch.Tensor, batch_size: int = INFERENCE_BATCH,
+                  device: torch.device | str = "cpu", transform: InputTransform | None = None,
+                  stem: nn.Module | None = None) -> dict[str, torch.Tensor]:
+    """One inference pass returning ``logits``, the penultimate ``features`` (``forward_features``)
+    and, when ``stem`` (a module of ``model``) is given, ``stem``: :func:`channel_statistics` of its
+    output, the low-level view the unknown-source score uses."""
     model.eval()
-    feats, logits = [], []
-    for start in range(0, len(x), batch_size):
-        xb = as_float_images(x[start:start + batch_size].to(device))
-        if transform is not None:
-            xb = transform(xb)
-        f = model.forward_features(xb.contiguous(memory_format=torch.channels_last))
-        feats.append(f.float().cpu())
-        logits.append(model.forward_head(f).float().cpu())
-    if not feats:
-        return torch.zeros(0, 0), torch.zeros(0, 0)
-    return torch.cat(feats), torch.cat(logits)
+    out: dict[str, list[torch.Tensor]] = {"features": [], "logits": [], "stem": []}
+    captured: list[torch.Tensor] = []  # statistics taken in the hook, before any in-place activation
+
+    def keep(_module: nn.Module, _inputs: Any, output: torch.Tensor) -> None:
+        captured.append(channel_statistics(output).cpu())
+
+    hook = stem.register_forward_hook(keep) if stem is not None else None
+    try:
+        for start in range(0, len(x), batch_size):
+            xb = as_float_images(x[start:start + batch_size].to(device))
+            if transform is not None:
+                xb = transform(xb)
+            captured.clear()
+            f = model.forward_features(xb.contiguous(memory_format=torch.channels_last))
+            out["features"].append(f.float().cpu())
+            out["logits"].append(model.forward_head(f).float().cpu())
+            if captured:
+                out["stem"].append(captured[0])
+    finally:
+        if hook is not None:
+            hook.remove()
+    return {k: torch.cat(v) if v else torch.zeros(0, 0) for k, v in out.items() if v or k != "stem"}
 
 
 BN_REFRESH_IMAGES = 2048

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from ganprint.attribution.openset import ALL_SCORES
 from ganprint.cli.common import device_option, emit_json, fail, quiet_option, set_threads, threads_option
 
 CHECKPOINT = ".checkpoint"
@@ -71,8 +72,8 @@ def _load_model(model_dir: Path, device: str):
 @click.option("--real-class", default="real", show_default=True, help="The source name of real images.")
 @click.option("--accept-rate", type=float, default=0.95, show_default=True,
               help="Share of known-source validation images accepted; the rest of the score range answers unknown.")
-@click.option("--unknown-score", type=click.Choice(["max_probability", "energy", "mahalanobis"]),
-              default="energy", show_default=True, help="Known-source score behind the 'unknown' answer.")
+@click.option("--unknown-score", type=click.Choice(list(ALL_SCORES)),
+              default="ensemble", show_default=True, help="Known-source score behind the 'unknown' answer.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @device_option
 @threads_option

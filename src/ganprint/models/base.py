@@ -93,3 +93,10 @@ class PooledClassifier(FeatureHeadClassifier):
 
     def cam_weights(self) -> torch.Tensor | None:
         return self.head.weight if isinstance(self.head, nn.Linear) else None
+
+
+def stem_module(model: nn.Module) -> nn.Module | None:
+    """The first convolution of ``model`` (its stem), or None for a network without one: its output
+    carries the low-level image statistics (noise, smoothness, upsampling traces) that the
+    unknown-source score compares with the training images'."""
+    return next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
