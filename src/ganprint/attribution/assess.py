@@ -8,7 +8,7 @@ the pure functions of :mod:`ganprint.attribution.evaluation` and :mod:`ganprint.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,8 @@ def model_outputs(model, images: np.ndarray) -> dict[str, np.ndarray]:
     return {"probabilities": proba, "known_scores": known}
 
 
-def assess(model, images: np.ndarray, sources: Sequence[str], *, unknown_images: np.ndarray | None = None,
+def assess(model, images: np.ndarray, sources: Sequence[str], *,
+           unknown_images: np.ndarray | Mapping[str, np.ndarray] | None = None,
            tta: bool = False, audit_format: bool = False, paths: Sequence[str | Path] | None = None,
            plots_dir: str | Path | None = None) -> dict[str, Any]:
     """Evaluate ``model`` on ``images`` whose true source names are ``sources``.
@@ -35,7 +36,9 @@ def assess(model, images: np.ndarray, sources: Sequence[str], *, unknown_images:
     Images of sources the model does not know count, when the model has a real class, as fakes of
     an unseen generator: they enter the detection metrics (``unseen_detection``) but not the
     attribution metrics. ``unknown_images`` (from sources the model never saw) give the
-    unknown-source AUROC and open-set accuracy at the model's calibrated threshold.
+    unknown-source AUROC and open-set accuracy at the model's calibrated threshold; given as a
+    mapping ``{name: images}``, each unknown source also gets its own report
+    (``open_set_by_unknown``) beside the pooled one.
     """
     classes = [str(c) for c in model.classes_]
     sources = np.asarray([str(s) for s in sources])
@@ -60,12 +63,19 @@ def assess(model, images: np.ndarray, sources: Sequence[str], *, unknown_images:
             real_mask = np.isin(sources, real)
             report["unseen_detection"] = detection_report(is_fake[unseen | real_mask], p_fake[unseen | real_mask])
             report["detection_all"] = detection_report(is_fake, p_fake)
-    if unknown_images is not None and len(unknown_images):
-        unknown_scores = model_outputs(model, unknown_images)["known_scores"]
+    groups = dict(unknown_images) if isinstance(unknown_images, Mapping) else {"unknown": unknown_images}
+    groups = {k: v for k, v in groups.items() if v is not None and len(v)}
+    if groups:
         threshold = getattr(model, "threshold_", None)
         if threshold is None:
             raise ValueError("the model has no unknown-source threshold (it was trained without validation images)")
-        report["open_set"] = open_set_report(scores[known], y, proba[known].argmax(1), unknown_scores, threshold)
+        pred = proba[known].argmax(1)
+        unknown_scores = {name: model_outputs(model, imgs)["known_scores"] for name, imgs in groups.items()}
+        by_group = {name: open_set_report(scores[known], y, pred, s, threshold) for name, s in unknown_scores.items()}
+        report["open_set"] = open_set_report(scores[known], y, pred, np.concatenate(list(unknown_scores.values())),
+                                             threshold)
+        if isinstance(unknown_images, Mapping):
+            report["open_set_by_unknown"] = by_group
         report["unknown_auroc"] = report["open_set"]["unknown_auroc"]
         report["open_set_accuracy"] = report["open_set"]["open_set_accuracy"]
     if tta:

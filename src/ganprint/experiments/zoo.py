@@ -175,7 +175,7 @@ class ZooRun:
             model.history_["fit_seconds"] = fit_seconds
             model.save(folder)
         n_params = _parameters(model)
-        report = assess(model, x_te, y_te, paths=paths)
+        report = assess(model, x_te, y_te, paths=paths, unknown_images=data["unknown"] or None)
         row = {
             "arch": entry.arch, "representation": entry.representation, "recipe": entry.recipe,
             "parameters": int(n_params), "fit_seconds": round(fit_seconds, 2),
@@ -183,14 +183,11 @@ class ZooRun:
             "balanced_accuracy": report["balanced_accuracy"], "ece": report["ece"],
             "ece_uncalibrated": report.get("ece_uncalibrated"), "detection_auc": report.get("detection_auc"),
             "images_per_second": report["images_per_second"], "confusion_matrix": report["confusion_matrix"],
-            "labels": report["labels"], "unknown": {},
+            "labels": report["labels"],
+            "unknown": {name: {"unknown_auroc": u["unknown_auroc"], "open_set_accuracy": u["open_set_accuracy"],
+                               "unknown_reject_rate": u["unknown_reject_rate"]}
+                        for name, u in report.get("open_set_by_unknown", {}).items()},
         }
-        for name, images in data["unknown"].items():
-            if len(images):
-                u = assess(model, x_te, y_te, unknown_images=images)["open_set"]
-                row["unknown"][name] = {"unknown_auroc": u["unknown_auroc"],
-                                        "open_set_accuracy": u["open_set_accuracy"],
-                                        "unknown_reject_rate": u["unknown_reject_rate"]}
         write_json(result_file, row)
         import shutil
 
