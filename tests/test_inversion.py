@@ -86,8 +86,8 @@ def _noise_images(n, seed):
     return np.random.default_rng(seed).integers(0, 256, size=(n, 32, 32, 3), dtype=np.uint8)
 
 
-FAST = FitInverterConfig(train=InverterTrainConfig(n_pairs=256, n_holdout=64, epochs=2, batch_size=64),
-                         search=LatentSearchConfig(steps=5), n_validation=16)
+FAST = FitInverterConfig(train=InverterTrainConfig(n_pairs=128, n_holdout=32, epochs=1, batch_size=64),
+                         search=LatentSearchConfig(steps=3), n_validation=8)
 
 
 def test_own_samples_are_closer_than_noise_images(tiny_gan, tmp_path):
@@ -107,10 +107,10 @@ def test_fit_inverter_and_verify_cli_end_to_end(tiny_gan, tmp_path):
     runner = CliRunner()
     neg = tmp_path / "neg"
     neg.mkdir()
-    for i, img in enumerate(_noise_images(12, 3)):
+    for i, img in enumerate(_noise_images(8, 3)):
         Image.fromarray(img).save(neg / f"{i}.png")
-    r = runner.invoke(cli, ["gan", "fit-inverter", "--gan", str(tiny_gan), "--negatives", str(neg), "--n", "256",
-                            "--epochs", "2", "--search-steps", "5", "--n-validation", "12", "--device", "cpu",
+    r = runner.invoke(cli, ["gan", "fit-inverter", "--gan", str(tiny_gan), "--negatives", str(neg), "--n", "128",
+                            "--epochs", "1", "--search-steps", "3", "--n-validation", "8", "--device", "cpu",
                             "--quiet"])
     assert r.exit_code == 0, r.output
     summary = json.loads(r.output.strip().splitlines()[-1])
