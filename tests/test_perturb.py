@@ -145,7 +145,8 @@ def test_family_weights_and_ranges_steer_the_draw(x):
     torch.testing.assert_close(only.perturb(x, gen(0)), to_uint8(Relight(brightness=1.5)(x)).float() / 255)
     with pytest.raises(ValueError, match="weights"):
         RandomPerturbation(weights={n: 0.0 for n in PERTURBATIONS})
-    assert parse_family_weights(["crop=3", "blur=0.5"]) == {"crop": 3.0, "blur": 0.5}
+    assert parse_family_weights(["crop=1", "blur=0.5"]) == {"crop": 1.0, "blur": 0.5}
+    assert parse_family_weights([]) == {"crop": 3.0}  # the default weights
     for bad in (["crop"], ["crop=x"], ["crop=-1"]):
         with pytest.raises(ValueError):
             parse_family_weights(bad)

@@ -77,13 +77,14 @@ def robustness_cmd(model_dir: Path, data_dir: Path, split: str | None, perturb: 
 @click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="The training folder dataset (train/val splits, or one folder split 85/15).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--epochs", type=int, default=6, show_default=True)
+@click.option("--epochs", type=int, default=25, show_default=True)
 @click.option("--lr", type=float, default=None, help="Learning rate (default: half the model's training rate).")
-@click.option("--clean-fraction", type=float, default=0.5, show_default=True,
+@click.option("--clean-fraction", type=float, default=0.3, show_default=True,
               help="Share of each batch left unperturbed.")
 @click.option("--weight", "weights", multiple=True,
-              help="NAME=W (repeatable): draw perturbation family NAME W times as often as the others (default 1).")
-@click.option("--patience", type=int, default=2, show_default=True,
+              help="NAME=W (repeatable): draw family NAME W times as often as a family of weight 1 "
+                   "(default crop=3, others 1).")
+@click.option("--patience", type=int, default=4, show_default=True,
               help="Stop after this many epochs without a better perturbed-validation loss.")
 @click.option("--perturb", "perturb", multiple=True,
               help="Families of the before/after table (as for `ganprint robustness`); default all.")
