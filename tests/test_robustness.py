@@ -96,3 +96,20 @@ def test_immunise_refuses_other_models_and_unknown_sources(data):
         immunise(object(), X, y, X, y)
     with pytest.raises(ValueError, match="not known"):
         immunise(model, X[:4], ["a", "b", "a", "b"], X[:4], y[:4], ImmuniseConfig(epochs=1), progress=False)
+
+
+def test_report_works_for_a_two_stage_model():
+    import dataclasses
+
+    from ganprint.attribution.two_stage import SECONDARY_FIT, TwoStageAttributor
+
+    d = load_mnist_5k().subset([0, 1, 2])
+    pick = np.random.default_rng(0).permutation(len(d))[:180]
+    X, y = d.images[pick][..., None], np.asarray(["real", "gan_a", "gan_b"])[d.labels[pick]]
+    model = TwoStageAttributor(fit_config=FitConfig(epochs=1, batch_size=64, patience=None),
+                               secondary_config=dataclasses.replace(SECONDARY_FIT, epochs=1), width=16,
+                               secondary_width=16, device="cpu")
+    model.fit(X[:120], y[:120], X[120:150], y[120:150], progress=False)
+    r = robustness_report(model, X[150:], y[150:], perturbations={"jpeg": (50,), "blur": (1,)})
+    assert set(r) == {"clean", "perturbations"} and set(r["perturbations"]) == {"jpeg", "blur"}
+    assert 0 <= r["perturbations"]["blur"]["1"] <= 1
