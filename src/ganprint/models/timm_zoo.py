@@ -144,7 +144,7 @@ def xception_small(num_classes: int, in_chans: int = 1, input_size: int | tuple[
 
 
 @register_model("nasnet-small", tags=("small", "nasnet", "quick"),
-                fit={"epochs": 2, "lr": 3e-3})
+                fit={"epochs": 3, "lr": 3e-3, "schedule": "cosine"})
 def nasnet_small(num_classes: int, in_chans: int = 1, input_size: int | tuple[int, int] = 28,
                  stem_size: int = 32, num_features: int = 384, stem_stride: int = 1) -> nn.Module:
     """A narrow NASNet-A: timm ``NASNetALarge`` (same 18 cells: 6 normal cells per stage, two
