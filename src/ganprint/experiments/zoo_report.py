@@ -35,10 +35,15 @@ def write_zoo_report(out_dir: Path, results: dict[str, Any]) -> Path:
                  f"{r['images_per_second']:.0f}" if r["images_per_second"] else "n/a"]
         lines.append("| " + " | ".join(cells) + " |")
     best = rows[results["best"]]
-    accs = [r["accuracy"] for r in rows.values()]
+    # an architecture is judged at its defaults (pixels, recipe adam); other rows are variations
+    arch_rows = {r["arch"]: r for r in rows.values() if r["representation"] == "pixels" and r["recipe"] == "adam"}
+    each = TARGETS["accuracy_each"]
+    below = sorted((r["accuracy"], a) for a, r in arch_rows.items() if r["accuracy"] < each)
+    lowest = min((r["accuracy"], a) for a, r in arch_rows.items()) if arch_rows else None
     lines += ["", "## Targets (issue 3)", "",
-              f"- every architecture >= {TARGETS['accuracy_each']}: {'✅' if min(accs) >= 0.95 else '❌'} "
-              f"(lowest {min(accs):.4f})",
+              f"- every architecture (pixels, default recipe) >= {each}: {'✅' if not below else '❌'} "
+              + (f"(lowest {lowest[1]} {lowest[0]:.4f}" if lowest else "(none")
+              + (f"; below: {', '.join(f'{a} {v:.4f}' for v, a in below)})" if below else ")"),
               f"- best >= {TARGETS['accuracy_best']}: {'✅' if best['accuracy'] >= 0.995 else '❌'} "
               f"({results['best']}: {best['accuracy']:.4f})",
               f"- ECE after temperature scaling <= {TARGETS['ece']}: "
