@@ -156,8 +156,10 @@ class Attributor(SourceEstimator):
 
     def fit_density(self, X: np.ndarray, y: np.ndarray | list, max_images: int = DENSITY_IMAGES) -> Attributor:
         """Class means and shared covariance of the training images' penultimate features and stem
-        statistics, for the ``mahalanobis`` and ``ensemble`` unknown-source scores."""
-        from ganprint.attribution.openset import fit_feature_density
+        statistics, for the ``mahalanobis`` and ``ensemble`` unknown-source scores; also a first
+        scale for the ensemble's parts (from these training images), which :meth:`calibrate`
+        replaces with one fitted on validation images."""
+        from ganprint.attribution.openset import fit_feature_density, fit_score_scales
 
         self._fitted()
         y = np.asarray(y)
@@ -168,6 +170,7 @@ class Attributor(SourceEstimator):
         if "stem" in views:
             stem = fit_feature_density(views["stem"], labels, len(self.classes_))
             self.density_.update({f"stem_{k}": v for k, v in stem.items()})
+        self.score_scales_ = fit_score_scales(self._score_parts(views)) if len(idx) else None
         return self
 
     def calibrate(self, X_val: np.ndarray, y_val: np.ndarray | list) -> Attributor:
