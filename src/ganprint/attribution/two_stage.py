@@ -93,6 +93,24 @@ class SecondaryModule(nn.Module):
         return self.head(self.body(features).mean((2, 3)))
 
 
+def _platt(logits: torch.Tensor, positive: np.ndarray) -> tuple[float, float]:
+    """Platt scaling (a, b): ``sigmoid(a * logit + b)`` fitted by maximum likelihood (L-BFGS)."""
+    z = logits.double()
+    t = torch.from_numpy(np.asarray(positive, dtype=np.float64))
+    params = torch.tensor([1.0, 0.0], dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([params], lr=0.5, max_iter=100, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = F.binary_cross_entropy_with_logits(params[0] * z + params[1], t)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    a, b = (float(v) for v in params.detach())
+    return (a, b) if np.isfinite([a, b]).all() else (1.0, 0.0)
+
+
 def _bce(pos_weight: float):
     weight = torch.tensor(pos_weight)
 
@@ -120,6 +138,7 @@ class TwoStageAttributor(SourceEstimator):
         self.primary_: PrimaryModule | None = None
         self.secondary_: dict[str, SecondaryModule] = {}
         self.added_: list[str] = []  # sources the primary never saw (added by add_source)
+        self.platt_: dict[str, tuple[float, float]] = {}  # their modules' Platt scaling (a, b)
         self.threshold_: float | None = None
         self.history_: dict[str, Any] = {}
 
@@ -161,6 +180,7 @@ class TwoStageAttributor(SourceEstimator):
         self.primary_ = primary.eval()
         self.secondary_ = {}
         self.added_ = []
+        self.platt_ = {}
         feats = self._features(x)
         feats_val = self._features(xv) if xv is not None else None
         for source in sources:
@@ -186,9 +206,14 @@ class TwoStageAttributor(SourceEstimator):
         self._check_input(x)
         xv = images_to_tensor(X_val) if X_val is not None and len(X_val) else None
         yv = np.asarray(y_val).astype(str) if xv is not None else None
-        self._fit_secondary(name, self._features(x), y, self._features(xv) if xv is not None else None, yv,
-                            progress)
+        feats = self._features(x)
+        feats_val = self._features(xv) if xv is not None else None
+        self._fit_secondary(name, feats, y, feats_val, yv, progress)
         self.added_.append(name)
+        # the module was trained class-balanced; for the noisy-OR its output must be a probability
+        # at the data's own prior (Platt scaling on validation, else on the training images)
+        cal_feats, cal_y = (feats_val, yv) if feats_val is not None else (feats, y)
+        self.platt_[name] = _platt(self._secondary_logits(name, cal_feats), cal_y == name)
         if xv is not None and set(np.unique(yv)) <= set(self.classes_):
             self.calibrate(X_val, yv)
         return self
@@ -213,6 +238,13 @@ class TwoStageAttributor(SourceEstimator):
         self.threshold_ = float(fit_rejection_threshold(proba.max(1), self.accept_rate))
         return self
 
+    @torch.inference_mode()
+    def _secondary_logits(self, name: str, feats: torch.Tensor) -> torch.Tensor:
+        module = self.secondary_[name]
+        device = next(module.parameters()).device
+        return torch.cat([module(feats[i:i + INFERENCE_BATCH].to(device))[:, 0].cpu()
+                          for i in range(0, len(feats), INFERENCE_BATCH)])
+
     # -- inference ------------------------------------------------------------------------------
     @torch.inference_mode()
     def _features(self, x: torch.Tensor) -> torch.Tensor:
@@ -234,9 +266,10 @@ class TwoStageAttributor(SourceEstimator):
             trunk = self.primary_.trunk(xb)
             p_fake = torch.sigmoid(self.primary_.head(self.primary_.body(trunk).mean((2, 3))))[:, 0]
             s = torch.stack([torch.sigmoid(m(trunk))[:, 0] for m in self.secondary_.values()], 1)
-            added = [j for j, name in enumerate(self.secondary_) if name in self.added_]
-            if added:  # noisy-OR with the modules of sources the primary never saw
-                p_fake = 1 - (1 - p_fake) * (1 - s[:, added]).prod(1)
+            for name in self.added_:  # noisy-OR with the modules of sources the primary never saw
+                a, b = self.platt_.get(name, (1.0, 0.0))
+                s_cal = torch.sigmoid(a * self.secondary_[name](trunk)[:, 0] + b)
+                p_fake = 1 - (1 - p_fake) * (1 - s_cal)
             share = s / s.sum(1, keepdim=True).clamp_min(1e-12)
             p = torch.zeros(len(xb), len(classes), device=device)
             p[:, classes.index(self.real_class)] = 1 - p_fake
@@ -273,6 +306,7 @@ class TwoStageAttributor(SourceEstimator):
         config = {
             "kind": MODEL_KIND, "arch": "two-stage", "classes": [str(c) for c in self.classes_],
             "real_class": self.real_class, "sources": sources, "added_sources": list(self.added_),
+            "added_platt": {k: list(v) for k, v in self.platt_.items()},
             "width": self.width,
             "secondary_width": self.secondary_width, "preprocessing": self.preprocessing.to_dict(),
             "calibration": {"unknown_score": "max_probability", "threshold": self.threshold_,
@@ -305,6 +339,7 @@ class TwoStageAttributor(SourceEstimator):
             module.load_state_dict(unprefixed(str(i), weights["secondary"]))
             self.secondary_[name] = module.to(dev).eval()
         self.added_ = [str(name) for name in config.get("added_sources", [])]
+        self.platt_ = {k: (float(v[0]), float(v[1])) for k, v in config.get("added_platt", {}).items()}
         self.threshold_ = config["calibration"].get("threshold")
         self.history_ = config.get("history", {})
         return self
