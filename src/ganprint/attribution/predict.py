@@ -18,16 +18,7 @@ import numpy as np
 
 from ganprint.attribution.attributor import UNKNOWN
 from ganprint.attribution.training import INFERENCE_BATCH
-from ganprint.data.decode import ImageDecodeError, decode_image, iter_image_paths
-
-
-def _decode(path: Path, channels: int, size: tuple[int, int]) -> tuple[Path, np.ndarray | None, str | None]:
-    try:
-        return path, decode_image(path, channels=channels, size=size), None
-    except ImageDecodeError as exc:
-        return path, None, str(exc)
-    except Exception as exc:  # never let one file stop the batch
-        return path, None, f"{type(exc).__name__}: {exc}"
+from ganprint.data.decode import decode_or_error, iter_image_paths
 
 
 def predict_paths(model, paths: Iterable[str | os.PathLike], *, batch_size: int = INFERENCE_BATCH,
@@ -50,7 +41,7 @@ def predict_paths(model, paths: Iterable[str | os.PathLike], *, batch_size: int 
         pending = None
         for chunk in chunks:
             # submit this chunk's decoding, then score the previous chunk while it runs
-            futures = pool.map(lambda p: _decode(p, pre.channels, pre.size), chunk)
+            futures = pool.map(lambda p: decode_or_error(p, pre.channels, pre.size), chunk)
             if pending is not None:
                 yield from scorer(pending)
             pending = futures

@@ -437,3 +437,14 @@ def _list_dir(
         if on_error is not None:
             on_error(exc)
         return None
+
+
+def decode_or_error(path: Path, channels: int, size: tuple[int, int]) -> tuple[Path, np.ndarray | None, str | None]:
+    """``(path, image, None)``, or ``(path, None, message)`` for a file that cannot be decoded:
+    one bad file never stops a batch (``predict``, ``verify``)."""
+    try:
+        return path, decode_image(path, channels=channels, size=size), None
+    except ImageDecodeError as exc:
+        return path, None, str(exc)
+    except Exception as exc:  # never let one file stop the batch
+        return path, None, f"{type(exc).__name__}: {exc}"

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ganprint.data.decode import ImageDecodeError, decode_image, iter_image_paths
+from ganprint.data.decode import decode_or_error, iter_image_paths
 from ganprint.gans.sampling import chunk_latents, generate, load_generator
 from ganprint.inversion.encoder import InverseModel
 from ganprint.inversion.search import LatentSearchConfig, search_latents
@@ -210,7 +210,7 @@ def verify_paths(verifier: Verifier, paths: Iterable[str | os.PathLike], *, batc
     workers = workers or min(4, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for chunk in iter(lambda: list(islice(files, batch_size)), []):
-            decoded = list(pool.map(lambda p: _decode(p, channels, (height, width)), chunk))
+            decoded = list(pool.map(lambda p: decode_or_error(p, channels, (height, width)), chunk))
             good = [image for _, image, _ in decoded if image is not None]
             distances = iter(verifier.distances(np.stack(good)) if good else [])
             for path, image, error in decoded:
@@ -220,15 +220,6 @@ def verify_paths(verifier: Verifier, paths: Iterable[str | os.PathLike], *, batc
                     d = float(next(distances))
                     yield {"path": str(path), "match": bool(d <= verifier.threshold), "distance": d,
                            "threshold": verifier.threshold}
-
-
-def _decode(path: Path, channels: int, size: tuple[int, int]) -> tuple[Path, np.ndarray | None, str | None]:
-    try:
-        return path, decode_image(path, channels=channels, size=size), None
-    except ImageDecodeError as exc:
-        return path, None, str(exc)
-    except Exception as exc:  # never let one file stop the batch
-        return path, None, f"{type(exc).__name__}: {exc}"
 
 
 def _to_nchw_float(images: np.ndarray | torch.Tensor) -> torch.Tensor:
