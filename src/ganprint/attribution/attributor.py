@@ -76,8 +76,21 @@ UNKNOWN = "unknown"
 
 
 class SourceEstimator:
-    """What ganprint's estimators share: the open-set answer and the input-shape check. Subclasses
-    provide ``classes_``, ``preprocessing``, ``threshold_`` and ``predict_with_scores``."""
+    """What ganprint's estimators share: predict/score, detection, the open-set answer and the
+    input-shape check. Subclasses provide ``classes_``, ``real_classes``, ``preprocessing``,
+    ``threshold_``, ``predict_proba`` and ``predict_with_scores``."""
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(1)]
+
+    def score(self, X: np.ndarray, y: np.ndarray | list) -> float:
+        return float((self.predict(X) == np.asarray(y)).mean())
+
+    def p_fake(self, probabilities: np.ndarray) -> np.ndarray | None:
+        """P(made by a generator) = 1 - P(real classes); None when no class is real."""
+        from ganprint.attribution.evaluation import detection_scores
+
+        return detection_scores(probabilities, [str(c) for c in self.classes_], self.real_classes)
 
     def predict_open(self, X: np.ndarray) -> np.ndarray:
         """Like ``predict``, but ``"unknown"`` where the score is below the calibrated threshold."""
@@ -208,19 +221,7 @@ class Attributor(SourceEstimator):
         logits = torch.from_numpy(self.decision_function(X, batch_size))
         return torch.softmax(logits / self.temperature_, 1).numpy()
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(1)]
-
-    def score(self, X: np.ndarray, y: np.ndarray | list) -> float:
-        return float((self.predict(X) == np.asarray(y)).mean())
-
     # -- detection and open set -----------------------------------------------------------------
-    def p_fake(self, probabilities: np.ndarray) -> np.ndarray | None:
-        """P(made by a generator) = 1 - P(real classes); None when no class is real."""
-        from ganprint.attribution.evaluation import detection_scores
-
-        return detection_scores(probabilities, [str(c) for c in self.classes_], self.real_classes)
-
     def unknown_scores(self, views: dict[str, np.ndarray], score: str | None = None) -> np.ndarray:
         """How much each image looks like a known source (higher = more known), from the network's
         views of it (:meth:`outputs`): ``max_probability`` and ``energy`` use the logits,

@@ -265,11 +265,12 @@ class TwoStageAttributor(SourceEstimator):
             xb = as_float_images(x[i:i + INFERENCE_BATCH].to(device))
             trunk = self.primary_.trunk(xb)
             p_fake = torch.sigmoid(self.primary_.head(self.primary_.body(trunk).mean((2, 3))))[:, 0]
-            s = torch.stack([torch.sigmoid(m(trunk))[:, 0] for m in self.secondary_.values()], 1)
+            logits = torch.stack([m(trunk)[:, 0] for m in self.secondary_.values()], 1)
+            s = torch.sigmoid(logits)
+            names = list(self.secondary_)
             for name in self.added_:  # noisy-OR with the modules of sources the primary never saw
                 a, b = self.platt_.get(name, (1.0, 0.0))
-                s_cal = torch.sigmoid(a * self.secondary_[name](trunk)[:, 0] + b)
-                p_fake = 1 - (1 - p_fake) * (1 - s_cal)
+                p_fake = 1 - (1 - p_fake) * (1 - torch.sigmoid(a * logits[:, names.index(name)] + b))
             share = s / s.sum(1, keepdim=True).clamp_min(1e-12)
             p = torch.zeros(len(xb), len(classes), device=device)
             p[:, classes.index(self.real_class)] = 1 - p_fake
@@ -283,17 +284,6 @@ class TwoStageAttributor(SourceEstimator):
 
     def predict_proba(self, X: np.ndarray, batch_size: int = INFERENCE_BATCH) -> np.ndarray:
         return self._proba(X)[0]
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        # argmax of the probabilities above == the primary's verdict when it says real, else the
-        # argmax over the secondary outputs
-        return self.classes_[self.predict_proba(X).argmax(1)]
-
-    def score(self, X: np.ndarray, y: np.ndarray | list) -> float:
-        return float((self.predict(X) == np.asarray(y)).mean())
-
-    def p_fake(self, probabilities: np.ndarray) -> np.ndarray:
-        return 1.0 - probabilities[:, list(self.classes_).index(self.real_class)]
 
     def predict_with_scores(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         proba = self.predict_proba(X)

@@ -125,17 +125,6 @@ class ResidualCorrelationAttributor(SourceEstimator):
         out = self.outputs(X)
         return out["probabilities"], out["known_scores"]
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(1)]
-
-    def score(self, X: np.ndarray, y: np.ndarray | list) -> float:
-        return float((self.predict(X) == np.asarray(y)).mean())
-
-    def p_fake(self, probabilities: np.ndarray) -> np.ndarray | None:
-        from ganprint.attribution.evaluation import detection_scores
-
-        return detection_scores(probabilities, [str(c) for c in self.classes_], self.real_classes)
-
     def save(self, folder: str | Path) -> Path:
         fp = self._fitted()
         config = {"kind": MODEL_KIND, "arch": ARCH, "classes": [str(c) for c in self.classes_],
