@@ -98,3 +98,15 @@ def test_zoo_on_a_folder_dataset_writes_its_table(tmp_path):
     again = ZooRun(tmp_path / "zoo", "tiny", data_dir=data, unknown_dirs={"other": tmp_path / "unknown" / "other"},
                    device="cpu", progress=False).run()
     assert again["models"] == results["models"]
+
+
+def test_every_shipped_protocol_has_a_runner_and_an_unknown_runner_is_a_clear_error(tmp_path):
+    from ganprint.experiments.protocol import list_protocols
+    from ganprint.experiments.runners import RUNNERS, _resolve, experiment_kind
+
+    for name in list_protocols():
+        assert callable(_resolve(experiment_kind(name), ""))
+    bogus = tmp_path / "bogus.yaml"
+    bogus.write_text("name: no-such-runner\nprofiles: {}\n")
+    with pytest.raises(ValueError, match="known runners: " + ", ".join(sorted(RUNNERS))[:20]):
+        experiment_kind(bogus)

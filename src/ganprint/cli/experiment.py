@@ -30,10 +30,11 @@ def list_cmd() -> None:
 @click.option("--group", "groups", multiple=True, help="Run only these groups (repeatable).")
 @click.option("--workers", type=int, default=None, help="Parallel GAN-training processes (default: CPU count).")
 @click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="zoo: a folder dataset (DIR/train|val|test/<source>/) instead of the default MNIST group.")
+              help="A folder dataset (DIR/train|val|test/<source>/) instead of the default data, where the "
+                   "experiment supports it (zoo).")
 @click.option("--unknown", "unknown_dirs", multiple=True, type=click.Path(exists=True, path_type=Path),
-              help="zoo with --data: folders of images from sources no model sees (repeatable).")
-@click.option("--only", multiple=True, help="zoo: run only these architectures or model keys (repeatable).")
+              help="With --data: folders of images from sources no model sees (repeatable).")
+@click.option("--only", multiple=True, help="Run only these parts (zoo: architectures or model keys; repeatable).")
 @click.option("--real-source", type=click.Choice(["mnist5k", "mnist"]), default=None,
               help="Real digits: bundled 5k (offline) or full MNIST via torchvision (internet).")
 @device_option
@@ -43,45 +44,18 @@ def run_cmd(name: str, profile: str, out_dir: Path, groups: tuple[str, ...], wor
             data_dir: Path | None, unknown_dirs: tuple[Path, ...], only: tuple[str, ...],
             real_source: str | None, device: str, threads: int | None, quiet: bool) -> None:
     """Run (or resume) experiment NAME into OUT: results.json and report.md."""
-    from ganprint.experiments.mnist_groups import MnistGroupsRun
-    from ganprint.experiments.protocol import load_protocol_dict
+    from ganprint.experiments.runners import RunRequest, run_experiment, summary_lines
 
     set_threads(threads)
+    request = RunRequest(protocol=name, out_dir=out_dir, profile=profile, groups=groups, only=only, workers=workers,
+                         data_dir=data_dir, unknown_dirs={Path(d).name: Path(d) for d in unknown_dirs},
+                         real_source=real_source, device=device, progress=not quiet)
     try:
-        kind = load_protocol_dict(name).get("name")
-        if kind == "zoo":
-            _run_zoo(name, profile, out_dir, data_dir, unknown_dirs, only, workers, device, quiet)
-            return
-        if kind != "mnist-groups":
-            fail(f"experiment {name!r} has no runner yet")
-        run = MnistGroupsRun(out_dir, profile, protocol=name, groups=list(groups) or None, workers=workers,
-                             device=device, progress=not quiet, real_source=real_source)
-    except ValueError as exc:
+        results = run_experiment(request)
+    except (ValueError, RuntimeError) as exc:  # bad options; e.g. full MNIST requested without internet
         fail(str(exc))
-    try:
-        results = run.run()
-    except RuntimeError as exc:  # e.g. full MNIST requested without internet
-        fail(str(exc))
-    click.echo(f"wrote {out_dir / 'results.json'} and {out_dir / 'report.md'} "
-               f"in {results['wall_seconds']:.0f} s", err=True)
-    for gname, g in results["groups"].items():
-        click.echo(f"{gname}: accuracy {g['accuracy']:.4f} (seed {g['seed_accuracy']})")
-
-
-def _run_zoo(name: str, profile: str, out_dir: Path, data_dir: Path | None, unknown_dirs: tuple[Path, ...],
-             only: tuple[str, ...], workers: int | None, device: str, quiet: bool) -> None:
-    from ganprint.experiments.zoo import ZooRun
-
-    unknown = {Path(d).name: d for d in unknown_dirs}
-    try:
-        run = ZooRun(out_dir, profile, protocol=name, data_dir=data_dir, unknown_dirs=unknown, only=list(only) or None,
-                     workers=workers, device=device, progress=not quiet)
-        results = run.run()
-    except ValueError as exc:
-        fail(str(exc))
-    click.echo(f"wrote {out_dir / 'results.json'} and {out_dir / 'report.md'} in {results['wall_seconds']:.0f} s",
-               err=True)
-    for key, row in sorted(results["models"].items(), key=lambda kv: -kv[1]["accuracy"]):
-        auroc = ", ".join(f"{k} {v['unknown_auroc']:.3f}" for k, v in row["unknown"].items())
-        click.echo(f"{key}: accuracy {row['accuracy']:.4f}, ECE {row['ece']:.4f}, {row['fit_seconds']:.0f} s"
-                   + (f", unknown AUROC {auroc}" if auroc else ""))
+    wall = results.get("wall_seconds")
+    click.echo(f"wrote {out_dir / 'results.json'} and {out_dir / 'report.md'}"
+               + (f" in {wall:.0f} s" if wall is not None else ""), err=True)
+    for line in summary_lines(request, results):
+        click.echo(line)

@@ -20,7 +20,7 @@ import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -38,6 +38,9 @@ from ganprint.gans.sampling import chunk_latents, generate, load_generator, samp
 from ganprint.gans.trainer import GanTrainer
 from ganprint.quality.digits import DigitGate
 from ganprint.serialization import read_json, write_json
+
+if TYPE_CHECKING:
+    from ganprint.experiments.runners import RunRequest
 
 REAL = "real"
 QUALITY_CHECK_SEED = 987_654  # latents used to decide when a GAN is good enough (not the reported ones)
@@ -93,6 +96,18 @@ def _split_counts(n: int, split: tuple[float, float, float]) -> dict[str, tuple[
     n_val = round(n * split[1])
     bounds = [0, n_train, n_train + n_val, n]
     return {s: (bounds[i], bounds[i + 1]) for i, s in enumerate(SPLITS)}
+
+
+def run_experiment(request: RunRequest) -> dict[str, Any]:
+    """Runner of ``mnist-groups`` protocols (see :mod:`ganprint.experiments.runners`)."""
+    return MnistGroupsRun(request.out_dir, request.profile, protocol=request.protocol,
+                          groups=list(request.groups) or None, workers=request.workers, device=request.device,
+                          progress=request.progress, real_source=request.real_source).run()
+
+
+def summary_lines(results: dict[str, Any]) -> list[str]:
+    return [f"{name}: accuracy {g['accuracy']:.4f} (seed {g['seed_accuracy']})"
+            for name, g in results["groups"].items()]
 
 
 class MnistGroupsRun:

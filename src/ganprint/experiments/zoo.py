@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -25,6 +25,9 @@ from ganprint.data.decode import iter_image_paths
 from ganprint.data.folder import load_images, scan_folder_dataset
 from ganprint.experiments.protocol import load_protocol_dict
 from ganprint.serialization import read_json, write_json
+
+if TYPE_CHECKING:
+    from ganprint.experiments.runners import RunRequest
 
 SPLITS = ("train", "val", "test")
 
@@ -48,6 +51,22 @@ class ZooEntry:
         known = {"arch", "representation", "recipe", "options"}
         return cls(arch=d["arch"], representation=d.get("representation", "pixels"), recipe=d.get("recipe", "adam"),
                    overrides={k: v for k, v in d.items() if k not in known}, options=dict(d.get("options", {})))
+
+
+def run_experiment(request: RunRequest) -> dict[str, Any]:
+    """Runner of ``zoo`` protocols (see :mod:`ganprint.experiments.runners`)."""
+    return ZooRun(request.out_dir, request.profile, protocol=request.protocol, data_dir=request.data_dir,
+                  unknown_dirs=request.unknown_dirs, only=list(request.only) or None, workers=request.workers,
+                  device=request.device, progress=request.progress).run()
+
+
+def summary_lines(results: dict[str, Any]) -> list[str]:
+    lines = []
+    for key, row in sorted(results["models"].items(), key=lambda kv: -kv[1]["accuracy"]):
+        auroc = ", ".join(f"{k} {v['unknown_auroc']:.3f}" for k, v in row["unknown"].items())
+        lines.append(f"{key}: accuracy {row['accuracy']:.4f}, ECE {row['ece']:.4f}, {row['fit_seconds']:.0f} s"
+                     + (f", unknown AUROC {auroc}" if auroc else ""))
+    return lines
 
 
 class ZooRun:
