@@ -70,6 +70,24 @@ def test_resume_after_interruption_gives_identical_weights(tmp_path, ones):
     assert not (tmp_path / "resumed" / "checkpoint").exists()
 
 
+def test_snapshots_are_kept_every_k_steps_and_survive_a_resume(tmp_path, ones):
+    from ganprint.gans.trainer import list_snapshots
+
+    with pytest.raises(RuntimeError):
+        GanTrainer(_cfg(snapshot_every=4), tmp_path / "g").fit(ones, progress=False, on_step=_stop_at_6)
+    out = GanTrainer(_cfg(snapshot_every=4), tmp_path / "g").fit(ones, progress=False)
+    assert sorted(list_snapshots(out)) == [4, 8, 12]
+    last, _ = load_generator(out, step=12)
+    final, _ = load_generator(out)
+    for a, b in zip(last.state_dict().values(), final.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    early, _ = load_generator(out, step=4)
+    assert any(not torch.equal(a, b) for a, b in zip(early.state_dict().values(), final.state_dict().values(),
+                                                     strict=True))
+    with pytest.raises(ValueError, match="no snapshot at step 5"):
+        load_generator(out, step=5)
+
+
 def _stop_at_6(step):
     if step == 6:
         raise RuntimeError("interrupted")

@@ -20,6 +20,8 @@ class GanTrainConfig:
     seed's setting) means none. ``ema`` keeps an exponential moving average of the generator's
     weights with this decay (ramped up as ``min(ema, (1 + t) / (10 + t))`` at step ``t``); the
     average is the generator that is evaluated and saved (Karras et al. 2018; Yazici et al. 2019).
+    ``snapshot_every`` (steps) also saves that generator every so many steps to
+    ``GAN_DIR/snapshots/step_NNNNNNN.safetensors`` (for studies of attribution against GAN epochs).
     """
 
     arch: str = "mnist-dcgan"
@@ -35,6 +37,7 @@ class GanTrainConfig:
     lr_d: float | None = None
     augment: tuple[str, ...] = ()
     ema: float | None = None
+    snapshot_every: int | None = None
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -47,6 +50,8 @@ class GanTrainConfig:
             raise ValueError("lr must be > 0")
         if self.checkpoint_every < 1:
             raise ValueError("checkpoint_every must be >= 1")
+        if self.snapshot_every is not None and self.snapshot_every < 1:
+            raise ValueError("snapshot_every must be >= 1")
         if self.lr_d is not None and self.lr_d <= 0:
             raise ValueError("lr_d must be > 0")
         if self.ema is not None and not 0.0 < self.ema < 1.0:

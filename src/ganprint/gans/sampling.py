@@ -17,8 +17,9 @@ from ganprint.serialization import load_tensors, read_json
 CHUNK = 500  # images per latent chunk; chunk k's latents depend only on (seed, k)
 
 
-def load_generator(gan_dir: str | Path, device: torch.device | str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
-    """The generator of a finished GAN folder, in eval mode, plus its config."""
+def load_generator(gan_dir: str | Path, device: torch.device | str = "cpu",
+                   step: int | None = None) -> tuple[nn.Module, dict[str, Any]]:
+    """The generator of a finished GAN folder (or its snapshot at training ``step``), in eval mode, plus its config."""
     gan_dir = Path(gan_dir)
     config = read_json(gan_dir / "config.json")
     if config.get("kind") != "ganprint-gan":
@@ -27,7 +28,16 @@ def load_generator(gan_dir: str | Path, device: torch.device | str = "cpu") -> t
         raise ValueError(f"{gan_dir}: training has not finished (run `ganprint gan train` again to resume)")
     spec = create_gan(config["arch"], **config.get("arch_options", {}))
     G = spec.generator
-    G.load_state_dict(load_tensors(gan_dir / "generator.safetensors"))
+    if step is None:
+        weights = gan_dir / "generator.safetensors"
+    else:
+        from ganprint.gans.trainer import list_snapshots
+
+        snapshots = list_snapshots(gan_dir)
+        if step not in snapshots:
+            raise ValueError(f"{gan_dir} has no snapshot at step {step}; it has {sorted(snapshots) or 'none'}")
+        weights = snapshots[step]
+    G.load_state_dict(load_tensors(weights))
     return G.to(device).eval(), config
 
 

@@ -36,6 +36,20 @@ from ganprint.gans.registry import GanSpec, create_gan
 from ganprint.serialization import load_tensors, read_json, save_tensors, write_json
 
 CHECKPOINT_DIR = "checkpoint"
+SNAPSHOT_DIR = "snapshots"
+
+
+def snapshot_path(gan_dir: str | Path, step: int) -> Path:
+    """Where the generator snapshot of ``step`` is saved (``GanTrainConfig.snapshot_every``)."""
+    return Path(gan_dir) / SNAPSHOT_DIR / f"step_{step:07d}.safetensors"
+
+
+def list_snapshots(gan_dir: str | Path) -> dict[int, Path]:
+    """The generator snapshots a GAN folder holds, by training step."""
+    folder = Path(gan_dir) / SNAPSHOT_DIR
+    if not folder.is_dir():
+        return {}
+    return {int(p.stem.removeprefix("step_")): p for p in sorted(folder.glob("step_*.safetensors"))}
 
 
 def to_unit_tensor(images: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -224,6 +238,10 @@ class GanTrainer:
                 bar.set_postfix(d=f"{losses['d']:.3f}", g=f"{losses['g']:.3f}")
             if on_step is not None:
                 on_step(step)
+            if cfg.snapshot_every is not None and step % cfg.snapshot_every == 0:
+                path = snapshot_path(self.out_dir, step)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                save_tensors(path, G_out.state_dict())
             if monitor.active and (step % monitor.every == 0 or step == total):
                 stopped = monitor.check(G_out, step)
                 if monitor.best is not None:
