@@ -22,6 +22,9 @@ class GanTrainConfig:
     average is the generator that is evaluated and saved (Karras et al. 2018; Yazici et al. 2019).
     ``snapshot_every`` (steps) also saves that generator every so many steps to
     ``GAN_DIR/snapshots/step_NNNNNNN.safetensors`` (for studies of attribution against GAN epochs).
+    ``n_critic`` is the number of critic (discriminator) updates per generator update, each on a
+    fresh real batch (a step is one generator update); ``gp_weight`` the gradient-penalty weight of
+    the family's objective (default: the objective's own, e.g. 10 for WGAN-GP, 1 for MMD-GP).
     """
 
     arch: str = "mnist-dcgan"
@@ -38,6 +41,8 @@ class GanTrainConfig:
     augment: tuple[str, ...] = ()
     ema: float | None = None
     snapshot_every: int | None = None
+    n_critic: int = 1
+    gp_weight: float | None = None
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -52,6 +57,10 @@ class GanTrainConfig:
             raise ValueError("checkpoint_every must be >= 1")
         if self.snapshot_every is not None and self.snapshot_every < 1:
             raise ValueError("snapshot_every must be >= 1")
+        if self.n_critic < 1:
+            raise ValueError("n_critic must be >= 1")
+        if self.gp_weight is not None and self.gp_weight < 0:
+            raise ValueError("gp_weight must be >= 0")
         if self.lr_d is not None and self.lr_d <= 0:
             raise ValueError("lr_d must be > 0")
         if self.ema is not None and not 0.0 < self.ema < 1.0:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from torch import nn
@@ -16,6 +16,14 @@ class GanSpec:
 
     ``image_shape`` is (channels, height, width); images are float tensors in ``[0, 1]``
     (generators end in a sigmoid, or a tanh rescaled to [0, 1]).
+
+    ``objective`` names the adversarial loss the family is trained with
+    (:mod:`ganprint.gans.objectives`), with ``objective_options`` passed to it. A family whose
+    networks change during training (progressive growing) gives them a method
+    ``set_progress(step, total)``; the trainer calls it before every step, so the networks' stage
+    is a function of the step counter and a resumed run is exact. A discriminator may also have
+    ``prepare_real(images)``, applied to every real batch (ProGAN fades real images between
+    resolutions as it fades generated ones).
     """
 
     name: str
@@ -24,6 +32,8 @@ class GanSpec:
     generator: nn.Module
     discriminator: nn.Module
     options: dict[str, Any]
+    objective: str = "bce"
+    objective_options: dict[str, Any] = field(default_factory=dict)
 
 
 GANS: Registry[GanSpec] = Registry("GAN architecture")

@@ -11,6 +11,10 @@ both networks, both Adam states, the step counter and the three random streams (
 latent noise, dropout). A killed run started again with the same arguments resumes from the last
 checkpoint and ends with the same weights as an uninterrupted run (on the same device and
 thread count).
+
+The losses come from the family's objective (:mod:`ganprint.gans.objectives`: BCE, WGAN-GP, hinge,
+Cramér, MMD); a step is one generator update after ``n_critic`` critic updates. Families that grow
+(ProGAN) get their stage from the step counter through ``set_progress(step, total)``.
 """
 
 from __future__ import annotations
@@ -25,13 +29,13 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
 from ganprint.checkpoint import load_optimizer, optimizer_tensors, prefixed, rng_tensor, unprefixed
 from ganprint.gans.augment import diff_augment
 from ganprint.gans.config import GanTrainConfig
+from ganprint.gans.objectives import create_objective
 from ganprint.gans.registry import GanSpec, create_gan
 from ganprint.serialization import load_tensors, read_json, save_tensors, write_json
 
@@ -196,12 +200,16 @@ class GanTrainer:
             step, order = self._restore(ckpt, G, D, opt_g, opt_d, data_gen, noise_gen, monitor, G_ema)
         data = data.to(dev)
         B = cfg.batch_size
-        ones = torch.ones(B, 1, device=dev)
-        d_target = torch.cat([torch.ones(B, 1, device=dev), torch.zeros(B, 1, device=dev)])
-        split_d_batches = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in D.modules())
+        objective = create_objective(spec.objective, **spec.objective_options)
+        gp_weight = objective.default_gp_weight if cfg.gp_weight is None else cfg.gp_weight
+        # batch norm must not see real and fake in one batch (it would tell them apart)
+        joint = not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in D.modules())
+        staged = [m for m in (G, D, G_ema) if m is not None and hasattr(m, "set_progress")]
+        prepare_real = getattr(D, "prepare_real", None)
+        d_params = [p for p in D.parameters() if p.requires_grad]
 
-        def augment(x: torch.Tensor) -> torch.Tensor:
-            return diff_augment(x, cfg.augment, noise_gen) if cfg.augment else x
+        def critic(x: torch.Tensor) -> torch.Tensor:
+            return D(diff_augment(x, cfg.augment, noise_gen) if cfg.augment else x)
 
         started = time.perf_counter()
         losses: dict[str, float] = {"d": float("nan"), "g": float("nan")}
@@ -211,24 +219,29 @@ class GanTrainer:
         D.train()
         stopped = False
         while step < total:
-            while len(order) < B:  # continue the permutation stream across epochs
-                order = torch.cat([order, torch.randperm(n, generator=data_gen)])
-            idx, order = order[:B], order[B:]
-            real = data[idx]
-            z = torch.randn(B, spec.latent_dim, generator=noise_gen, device=dev)
-            fake = G(z)
-            if split_d_batches:  # batch norm must not see real and fake in one batch (it would tell them apart)
-                loss_d = 0.5 * (F.binary_cross_entropy_with_logits(D(augment(real)), ones)
-                                + F.binary_cross_entropy_with_logits(D(augment(fake.detach())), ones * 0))
-            else:
-                loss_d = F.binary_cross_entropy_with_logits(D(augment(torch.cat([real, fake.detach()]))), d_target)
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-            loss_g = F.binary_cross_entropy_with_logits(D(augment(fake)), ones)
+            for m in staged:  # the networks' stage is a function of the step (exact resume)
+                m.set_progress(step, total)
+            for _ in range(cfg.n_critic):
+                while len(order) < B:  # continue the permutation stream across epochs
+                    order = torch.cat([order, torch.randperm(n, generator=data_gen)])
+                idx, order = order[:B], order[B:]
+                real = data[idx] if prepare_real is None else prepare_real(data[idx])
+                z = torch.randn(objective.n_fakes * B, spec.latent_dim, generator=noise_gen, device=dev)
+                fakes = G(z).split(B)
+                loss_d = objective.critic_loss(critic, real, [f.detach() for f in fakes], joint=joint,
+                                               gp_weight=gp_weight, gen=noise_gen)
+                opt_d.zero_grad(set_to_none=True)
+                loss_d.backward()
+                opt_d.step()
+            # the generator's step uses the last critic step's samples (drawn before that update)
+            for p in d_params:  # no parameter gradients for D here: only the input's are needed
+                p.requires_grad_(False)
+            loss_g = objective.generator_loss(critic, real, fakes, joint=joint)
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
+            for p in d_params:
+                p.requires_grad_(True)
             step += 1
             if G_ema is not None:
                 _ema_update(G_ema, G, min(cfg.ema, (1 + step) / (10 + step)))
