@@ -122,6 +122,19 @@ def test_dct_attributor_calibrates_and_detects(tmp_path, digits):
     assert json.loads((tmp_path / "m" / "config.json").read_text())["representation"]["name"] == "dct"
 
 
+def test_a_stacked_representation_doubles_the_model_input_and_survives_save_and_load(tmp_path, digits):
+    names = ["real", "gan_a", "gan_b"]
+    att = Attributor(arch="logreg", representation="pixels+dct", device="cpu",
+                     fit_config=FitConfig(epochs=3, batch_size=64, patience=None))
+    att.fit(*_xy(digits, names, "train"), *_xy(digits, names, "val"), progress=False)
+    assert att.model_.num_features == 2 * 28 * 28
+    x, y = _xy(digits, names, "test")
+    assert att.score(x, y) > 0.75
+    att.save(tmp_path / "m")
+    loaded = load_model(tmp_path / "m", device="cpu")
+    np.testing.assert_allclose(loaded.predict_proba(x[:20]), att.predict_proba(x[:20]), atol=1e-5)
+
+
 def test_ensemble_score_flags_a_smooth_generator_that_the_logits_call_real(digits):
     from scipy.ndimage import gaussian_filter
     from sklearn.metrics import roc_auc_score

@@ -100,6 +100,34 @@ def test_pixels_is_the_identity_in_float32():
     assert rep.to_config() == {"name": "pixels", "shape": [3, 8, 12]}
 
 
+def test_pixels_std_standardises_each_pixel_and_only_centres_constant_ones():
+    x = _images(32)
+    x[:, :, 0, :] = 0.25  # a constant row, like the black border of a digit
+    rep = create_representation("pixels-std").fit(x)
+    y = rep.transform(x)
+    assert y.shape == x.shape and y.dtype == torch.float32
+    assert torch.allclose(y.mean(0), torch.zeros_like(y[0]), atol=1e-5)
+    assert torch.allclose(y[:, :, 1:].std(0, unbiased=False), torch.ones_like(y[0, :, 1:]), atol=1e-4)
+    assert torch.equal(y[:, :, 0], torch.zeros_like(y[:, :, 0]))
+    shifted = x.clone()
+    shifted[:, :, 0, :] = 0.25 + 1e-3  # faint noise where training images were constant stays faint
+    assert rep.transform(shifted)[:, :, 0].abs().max() < 2e-3
+
+
+def test_pixels_and_dct_stacks_both_representations_as_channels():
+    x = _images(16)
+    rep = create_representation("pixels+dct").fit(x)
+    y = rep.transform(x)
+    assert rep.out_channels(3) == 6 and y.shape == (16, 6, 8, 12)
+    assert torch.equal(y[:, :3], create_representation("pixels-std").fit(x).transform(x))
+    assert torch.equal(y[:, 3:], DCT().fit(x).transform(x))
+    assert create_representation("pixels").out_channels(3) == 3
+    with pytest.raises(NotFittedError):
+        create_representation("pixels+dct").transform(x)
+    with pytest.raises(ValueError, match="unexpected tensor"):
+        create_representation("pixels+dct").load_state_tensors({"fft.mean": torch.zeros(3, 8, 12)})
+
+
 @pytest.mark.parametrize("name", REPRESENTATIONS.names())
 def test_state_round_trips_through_safetensors_and_json(name, tmp_path):
     x = _images(12)

@@ -154,7 +154,8 @@ class Attributor(SourceEstimator):
         device = resolve_device(self.device)
         self.representation_ = create_representation(self.representation)
         self.representation_.fit(as_float_images(x_train))
-        model = create_model(self.arch, num_classes=len(self.classes_), in_chans=self.preprocessing.channels,
+        model = create_model(self.arch, num_classes=len(self.classes_),
+                             in_chans=self.representation_.out_channels(self.preprocessing.channels),
                              input_size=self.preprocessing.size, **self.arch_options)
         t0 = time.perf_counter()
         self.history_ = fit_classifier(model, x_train, y_train, x_v, y_v, self.fit_config, device=device,
@@ -328,7 +329,8 @@ class Attributor(SourceEstimator):
         if (Path(folder) / "openset.safetensors").is_file():
             _, extra = load_folder(folder, ["openset"])
             self.density_ = {k: v.double().numpy() for k, v in extra["openset"].items()}
-        model = create_model(self.arch, num_classes=len(self.classes_), in_chans=pre.channels,
+        model = create_model(self.arch, num_classes=len(self.classes_),
+                             in_chans=self.representation_.out_channels(pre.channels),
                              input_size=pre.size, **self.arch_options)
         model.load_state_dict(weights["model"])
         model.to(dev)

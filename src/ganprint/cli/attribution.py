@@ -60,7 +60,8 @@ def _load_model(model_dir: Path, device: str):
 @click.option("--arch", default="seed-mnist-cnn", show_default=True,
               help="A registered architecture (`ganprint models`), two-stage (seed 003), or "
                    "residual-correlation (training-free mean-residual baseline).")
-@click.option("--representation", default="pixels", show_default=True, help="Input representation: pixels or dct.")
+@click.option("--representation", default="pixels", show_default=True,
+              help="Input representation: pixels, pixels-std, dct or pixels+dct (`ganprint models`).")
 @click.option("--recipe", "recipe_name", default="adam", show_default=True,
               help="Training recipe: adam, or seed002 (SGD momentum, small last-layer lr, flips).")
 @click.option("--epochs", type=int, default=None, help="Override the recipe's epochs.")

@@ -8,11 +8,18 @@
   the training split. GAN upsampling leaves periodic artefacts that show up as a grid of strong
   high-frequency coefficients; the log makes them comparable with the low frequencies and the
   standardisation removes the average spectrum that every natural image shares.
+* ``pixels-std``: the pixels, each (channel, row, column) standardised with the training split's
+  mean and std. What a linear model needs (as scikit-learn's ``StandardScaler`` before a logistic
+  regression): it puts the faint generator noise where real images are constant (an MNIST digit's
+  black border) on the scale of the strokes.
+* ``pixels+dct``: ``pixels-std`` and ``dct`` stacked as channels (2C channels): the pixels keep the
+  spatial layout of an artefact, the log-DCT its periodic frequency signature.
 
-Every representation maps float images (N, C, H, W) in [0, 1] to float32 tensors of the same shape
-on the same device. Fitted statistics travel in the model's safetensors file
-(:meth:`Representation.state_tensors`) and the settings in its JSON config
-(:meth:`Representation.to_config`), so that prediction uses exactly the training-time transform.
+Every representation maps float images (N, C, H, W) in [0, 1] to float32 tensors (N, C', H, W) on
+the same device, with ``C' = out_channels(C)`` (C except for stacked representations). Fitted
+statistics travel in the model's safetensors file (:meth:`Representation.state_tensors`) and the
+settings in its JSON config (:meth:`Representation.to_config`), so that prediction uses exactly the
+training-time transform.
 """
 
 from __future__ import annotations
@@ -107,6 +114,33 @@ def dct2_log(x: np.ndarray | torch.Tensor, eps: float = DCT_EPS) -> np.ndarray |
     return y.numpy() if was_numpy else y
 
 
+def elementwise_moments(fn, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and population std of ``fn(x)`` over the images, per element (C, H, W), as float32 CPU tensors.
+
+    ``x`` is processed in chunks (Chan et al.'s pairwise update of mean and sum of squared
+    deviations, in float64), so that many images need memory for the statistics only. A std below
+    :data:`MIN_STD` (an element constant over the images) is replaced by 1: that element is only centred.
+    """
+    count, mean, m2 = 0, None, None
+    step = _chunk(tuple(x.shape[1:]))
+    for start in range(0, len(x), step):
+        d = fn(x[start:start + step]).double()
+        n_b = len(d)
+        mean_b = d.mean(0)
+        m2_b = ((d - mean_b) ** 2).sum(0)
+        if mean is None:
+            count, mean, m2 = n_b, mean_b, m2_b
+        else:
+            delta = mean_b - mean
+            total = count + n_b
+            mean = mean + delta * (n_b / total)
+            m2 = m2 + m2_b + delta**2 * (count * n_b / total)
+            count = total
+    std = (m2 / count).sqrt()  # population std, as numpy's default (GANDCTAnalysis' welford)
+    std = torch.where(std < MIN_STD, torch.ones_like(std), std)
+    return mean.float().cpu(), std.float().cpu()
+
+
 # -- representations ------------------------------------------------------------------------------
 REPRESENTATIONS: Registry[Representation] = Registry("input representation")
 
@@ -144,6 +178,10 @@ class Representation:
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def out_channels(self, in_channels: int) -> int:
+        """Channels of the transformed images, for images of ``in_channels`` channels."""
+        return in_channels
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
         """Fitted statistics (CPU tensors) for the model's safetensors file."""
@@ -224,32 +262,12 @@ class DCT(Representation):
         return self._bases[key]
 
     def fit(self, x: torch.Tensor) -> DCT:
-        """Per-coefficient mean and std of the log-DCT over ``x`` (chunked; Chan et al.'s pairwise
-        update of mean and sum of squared deviations, in float64)."""
+        """Per-coefficient mean and std of the log-DCT over ``x``."""
         _check_images(x)
         if len(x) < 2:
             raise ValueError(f"need at least two training images to standardise the DCT, got {len(x)}")
-        shape = tuple(x.shape[1:])
-        count, mean, m2 = 0, None, None
-        step = _chunk(shape)
-        for start in range(0, len(x), step):
-            d = self._log_dct(x[start:start + step]).double()
-            n_b = len(d)
-            mean_b = d.mean(0)
-            m2_b = ((d - mean_b) ** 2).sum(0)
-            if mean is None:
-                count, mean, m2 = n_b, mean_b, m2_b
-            else:
-                delta = mean_b - mean
-                total = count + n_b
-                mean = mean + delta * (n_b / total)
-                m2 = m2 + m2_b + delta**2 * (count * n_b / total)
-                count = total
-        std = (m2 / count).sqrt()  # population std, as numpy's default (GANDCTAnalysis' welford)
-        std = torch.where(std < MIN_STD, torch.ones_like(std), std)
-        self.shape = shape
-        self.mean_ = mean.float().cpu()
-        self.std_ = std.float().cpu()
+        self.shape = tuple(x.shape[1:])
+        self.mean_, self.std_ = elementwise_moments(self._log_dct, x)
         self._bases.clear()
         return self
 
@@ -273,19 +291,8 @@ class DCT(Representation):
         return {"mean": self.mean_.clone(), "std": self.std_.clone()}
 
     def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> DCT:
-        missing = {"mean", "std"} - set(tensors)
-        if missing:
-            raise ValueError(f"the 'dct' representation needs tensors 'mean' and 'std', missing {sorted(missing)}")
-        mean, std = tensors["mean"], tensors["std"]
-        if mean.ndim != 3 or mean.shape != std.shape:
-            raise ValueError(f"'mean' and 'std' must both be (C, H, W), got {tuple(mean.shape)} and {tuple(std.shape)}")
-        if self.shape is not None and tuple(mean.shape) != self.shape:
-            raise ValueError(f"statistics of shape {tuple(mean.shape)} do not match the configured shape {self.shape}")
-        if not (torch.isfinite(mean).all() and torch.isfinite(std).all() and (std > 0).all()):
-            raise ValueError("'mean' must be finite and 'std' finite and positive")
-        self.shape = tuple(mean.shape)
-        self.mean_ = mean.detach().to("cpu", torch.float32).clone()
-        self.std_ = std.detach().to("cpu", torch.float32).clone()
+        self.mean_, self.std_ = _checked_moments(self.name, tensors, self.shape)
+        self.shape = tuple(self.mean_.shape)
         self._bases.clear()
         return self
 
@@ -308,3 +315,124 @@ def create_representation(config: dict[str, Any] | str) -> Representation:
         return factory(**options)
     except TypeError as exc:
         raise ValueError(f"bad options for representation {config['name']!r}: {exc}") from None
+
+
+class _Standardised(Representation):
+    """Shared code of representations that standardise each element with training-split moments.
+
+    Subclasses define :meth:`_raw` (the transform before standardisation).
+    """
+
+    def __init__(self, shape: tuple[int, int, int] | list[int] | None = None) -> None:
+        super().__init__(shape)
+        self.mean_: torch.Tensor | None = None  # float32 (C, H, W), CPU
+        self.std_: torch.Tensor | None = None
+
+    @property
+    def fitted(self) -> bool:
+        return self.mean_ is not None and self.std_ is not None
+
+    def _raw(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def fit(self, x: torch.Tensor) -> _Standardised:
+        _check_images(x)
+        if len(x) < 2:
+            raise ValueError(f"need at least two training images to standardise {self.name!r}, got {len(x)}")
+        self.shape = tuple(x.shape[1:])
+        self.mean_, self.std_ = elementwise_moments(self._raw, x)
+        return self
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.fitted:
+            raise NotFittedError(f"the {self.name!r} representation is not fitted: call fit() on the training "
+                                 "images or load_state_tensors() from a saved model")
+        self._check_shape(x)
+        mean = self.mean_.to(x.device)
+        std = self.std_.to(x.device)
+        return ((self._raw(x) - mean) / std).to(torch.float32)
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        if not self.fitted:
+            raise NotFittedError(f"the {self.name!r} representation is not fitted: nothing to save")
+        return {"mean": self.mean_.clone(), "std": self.std_.clone()}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> _Standardised:
+        self.mean_, self.std_ = _checked_moments(self.name, tensors, self.shape)
+        self.shape = tuple(self.mean_.shape)
+        return self
+
+
+def _checked_moments(name: str, tensors: dict[str, torch.Tensor],
+                     shape: tuple[int, int, int] | None) -> tuple[torch.Tensor, torch.Tensor]:
+    missing = {"mean", "std"} - set(tensors)
+    if missing:
+        raise ValueError(f"the {name!r} representation needs tensors 'mean' and 'std', missing {sorted(missing)}")
+    mean, std = tensors["mean"], tensors["std"]
+    if mean.ndim != 3 or mean.shape != std.shape:
+        raise ValueError(f"'mean' and 'std' must both be (C, H, W), got {tuple(mean.shape)} and {tuple(std.shape)}")
+    if shape is not None and tuple(mean.shape) != shape:
+        raise ValueError(f"statistics of shape {tuple(mean.shape)} do not match the configured shape {shape}")
+    if not (torch.isfinite(mean).all() and torch.isfinite(std).all() and (std > 0).all()):
+        raise ValueError("'mean' must be finite and 'std' finite and positive")
+    return mean.detach().to("cpu", torch.float32).clone(), std.detach().to("cpu", torch.float32).clone()
+
+
+@REPRESENTATIONS.register("pixels-std")
+class StandardisedPixels(_Standardised):
+    """Each pixel (channel, row, column) standardised with the training split's mean and std."""
+
+    name = "pixels-std"
+
+    def _raw(self, x: torch.Tensor) -> torch.Tensor:
+        return x.to(torch.float32)
+
+
+@REPRESENTATIONS.register("pixels+dct")
+class PixelsAndDCT(Representation):
+    """``pixels-std`` and ``dct`` stacked as channels: (N, 2C, H, W)."""
+
+    name = "pixels+dct"
+
+    def __init__(self, eps: float = DCT_EPS, shape: tuple[int, int, int] | list[int] | None = None) -> None:
+        super().__init__(shape)
+        self.pixels = StandardisedPixels(shape)
+        self.dct = DCT(eps, shape)
+
+    @property
+    def fitted(self) -> bool:
+        return self.pixels.fitted and self.dct.fitted
+
+    def out_channels(self, in_channels: int) -> int:
+        return 2 * in_channels
+
+    def fit(self, x: torch.Tensor) -> PixelsAndDCT:
+        self.pixels.fit(x)
+        self.dct.fit(x)
+        self.shape = self.dct.shape
+        return self
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.fitted:
+            raise NotFittedError("the 'pixels+dct' representation is not fitted: call fit() on the training "
+                                 "images or load_state_tensors() from a saved model")
+        return torch.cat([self.pixels.transform(x), self.dct.transform(x)], dim=1)
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        return {**{f"pixels.{k}": v for k, v in self.pixels.state_tensors().items()},
+                **{f"dct.{k}": v for k, v in self.dct.state_tensors().items()}}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> PixelsAndDCT:
+        parts = {"pixels": {}, "dct": {}}
+        for key, value in tensors.items():
+            part, _, name = key.partition(".")
+            if part not in parts:
+                raise ValueError(f"the 'pixels+dct' representation got an unexpected tensor {key!r}")
+            parts[part][name] = value
+        self.pixels.load_state_tensors(parts["pixels"])
+        self.dct.load_state_tensors(parts["dct"])
+        self.shape = self.dct.shape
+        return self
+
+    def to_config(self) -> dict[str, Any]:
+        return {**super().to_config(), "eps": self.dct.eps}
