@@ -3,6 +3,7 @@
 from ganprint.gans import cifar_dcgan as _cifar_dcgan  # noqa: F401  (registers architectures)
 from ganprint.gans import mnist_dcgan as _mnist_dcgan  # noqa: F401
 from ganprint.gans import mnist_mlpgan as _mnist_mlpgan  # noqa: F401
+from ganprint.gans import mnist_sgan as _mnist_sgan  # noqa: F401
 from ganprint.gans.registry import GANS, GanSpec, create_gan
 
 __all__ = ["GANS", "GanSpec", "create_gan"]

@@ -6,6 +6,7 @@ from ganprint.inversion.training import InverterTrainConfig, cosine_proximity, f
 from ganprint.inversion.verification import (
     FitInverterConfig,
     Verifier,
+    assess_verifier,
     choose_threshold,
     fit_verifier,
     verification_metrics,
@@ -18,6 +19,7 @@ __all__ = [
     "InverterTrainConfig",
     "LatentSearchConfig",
     "Verifier",
+    "assess_verifier",
     "choose_threshold",
     "cosine_proximity",
     "fit_inverse_model",

@@ -200,6 +200,22 @@ def fit_verifier(gan_dir: str | Path, negatives: np.ndarray, config: FitInverter
     return info
 
 
+def assess_verifier(verifier: Verifier, own: np.ndarray, negatives: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Test figures of a fitted verifier: ``own`` are images its generator made (positives),
+    ``negatives`` named sets of other images (other generators, real images). Returns accuracy and
+    ROC-AUC over all negatives, the same per negative set, and every image's distance (for plots)."""
+    d_own = verifier.distances(own)
+    d_neg = {name: verifier.distances(images) for name, images in negatives.items()}
+    pooled = np.concatenate(list(d_neg.values())) if d_neg else np.zeros(0)
+    return {
+        **verification_metrics(d_own, pooled, verifier.threshold),
+        "threshold": verifier.threshold,
+        "by_negative": {name: verification_metrics(d_own, d, verifier.threshold) for name, d in d_neg.items()},
+        "distance_median": {"own": float(np.median(d_own)), **{k: float(np.median(v)) for k, v in d_neg.items()}},
+        "distances": {"own": d_own.tolist(), **{k: v.tolist() for k, v in d_neg.items()}},
+    }
+
+
 def verify_paths(verifier: Verifier, paths: Iterable[str | os.PathLike], *, batch_size: int = 256,
                  workers: int | None = None) -> Iterator[dict[str, Any]]:
     """One record per image file under ``paths`` (files or folders), in order:

@@ -1,0 +1,268 @@
+"""Experiment ``cifar-gans`` (seed 000 §3.2-3.3): two color GANs, attribution among them and real
+images, each GAN's quality figure, and verification by inversion.
+
+Stages, each skipped on a rerun when its output exists:
+
+1. real 32x32 crops (``photos``: split by photo; or CIFAR-10) for GAN training, classifier splits
+   and the quality model;
+2. GAN 1 and GAN 2 (``cifar-gan1``/``cifar-gan2``) trained on the real training crops;
+3. per GAN, classifier images from three latent streams (train/val/test);
+4. the quality figure of each GAN (Fréchet distance on a small network trained on real crops);
+5. the seed's classifier (``seed-cifar-cnn``) on GAN 1 / GAN 2 / real and on GAN 1 / GAN 2;
+6. verification by inversion for each listed GAN: the seed's inverse model, latent search, the
+   threshold chosen on validation (fresh own samples against the other GAN and real validation
+   crops), accuracy and ROC-AUC on test (new latent streams, the test photos);
+7. ``results.json`` and ``report.md`` with the seed's figures beside ours and the plots.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from ganprint.experiments.gan_studies import (
+    SPLITS,
+    GanEntry,
+    attribute,
+    cached,
+    fit_config,
+    gan_config,
+    gan_splits,
+    quality_figures,
+    sample_images,
+    save_image_grid,
+    train_gan,
+)
+from ganprint.experiments.protocol import load_protocol_dict
+from ganprint.serialization import write_json
+
+if TYPE_CHECKING:
+    from ganprint.experiments.runners import RunRequest
+
+REAL = "real"
+# latent streams of the verification images (validation positives use VALIDATION_SEED of fit_verifier)
+OTHER_VAL_STREAM, OWN_TEST_STREAM, OTHER_TEST_STREAM = 101, 202, 303
+
+
+@dataclasses.dataclass(frozen=True)
+class CifarGansProfile:
+    """One profile of the ``cifar-gans`` protocol (see ``protocols/cifar-gans.yaml``)."""
+
+    name: str
+    gan: dict[str, Any]
+    gan_images: int
+    images: dict[str, int]
+    attributor: dict[str, Any]
+    quality_real: int
+    inversion: dict[str, Any]
+    deviations: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, name: str, d: dict[str, Any]) -> CifarGansProfile:
+        images = {s: int(d["images_per_class"][s]) for s in SPLITS}
+        return cls(name, dict(d["gan"]), int(d["gan_images"]), images, dict(d["attributor"]),
+                   int(d.get("quality_real", 2000)), dict(d.get("inversion", {})), tuple(d.get("deviations", ())))
+
+
+def run_experiment(request: RunRequest) -> dict[str, Any]:
+    """Runner of the ``cifar-gans`` protocol (see :mod:`ganprint.experiments.runners`)."""
+    return CifarGansRun(request.out_dir, request.profile, protocol=request.protocol, device=request.device,
+                        real_source=request.real_source, progress=request.progress).run()
+
+
+def summary_lines(results: dict[str, Any]) -> list[str]:
+    seed = results["seed_figures"]
+    lines = [f"three-class (GAN 1, GAN 2, real): {results['three_class_accuracy']:.4f} "
+             f"(seed {seed['three_class_accuracy']})",
+             f"two-class (GAN 1 vs GAN 2): {results['two_class_accuracy']:.4f} (seed {seed['two_class_accuracy']})"]
+    for name, q in results["quality"].items():
+        lines.append(f"quality {name}: FD {q['fd']:.2f} (real floor {q['fd_real']:.2f}), relative "
+                     f"{q['relative']:.3f}, passed {q['passed']}")
+    for name, inv in results["inversion_by_gan"].items():
+        lines.append(f"inversion {name}: cosine {inv['cosine']:.3f}, verification accuracy "
+                     f"{inv['verification_accuracy']:.4f}, ROC-AUC {inv['verification_auc']:.4f}")
+    return lines
+
+
+class CifarGansRun:
+    """One run directory of ``cifar-gans``; ``run()`` executes or resumes it."""
+
+    def __init__(self, out_dir: str | Path, profile: str = "quick", *, protocol: str | Path = "cifar-gans",
+                 device: str = "auto", real_source: str | None = None, progress: bool = True) -> None:
+        from ganprint.device import resolve_device
+
+        self.out = Path(out_dir)
+        self.protocol = load_protocol_dict(protocol)
+        profiles = self.protocol["profiles"]
+        if profile not in profiles:
+            raise ValueError(f"unknown profile {profile!r}; known: {', '.join(profiles)}")
+        self.profile = CifarGansProfile.from_dict(profile, profiles[profile])
+        self.seed = int(self.protocol.get("seed", 0))
+        self.gans = {name: GanEntry.from_dict(name, d, self.seed + i)
+                     for i, (name, d) in enumerate(self.protocol["gans"].items())}
+        if len(self.gans) != 2:
+            raise ValueError("cifar-gans compares exactly two GANs")
+        self.real_source = real_source or self.protocol.get("real_source", "photos")
+        self.device = str(resolve_device(device))
+        self.progress = progress
+        self.stage_seconds: dict[str, float] = {}
+
+    def _timed(self, stage: str, fn):
+        t = time.perf_counter()
+        out = fn()
+        self.stage_seconds[stage] = round(self.stage_seconds.get(stage, 0.0) + time.perf_counter() - t, 2)
+        return out
+
+    def real(self, split: str, n: int, seed: int) -> np.ndarray:
+        from ganprint.data.photos import load_color_source
+
+        return load_color_source(self.real_source, split, n=n, seed=seed)
+
+    def gan_dir(self, name: str) -> Path:
+        return self.out / "gans" / name
+
+    def run(self) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        self.out.mkdir(parents=True, exist_ok=True)
+        p = self.profile
+        gan_train = self._timed("real data", lambda: self.real("train", p.gan_images, self.seed))
+        real = self._timed("real data", lambda: {
+            s: self.real(s, p.images[s], self.seed + 1 + i) for i, s in enumerate(SPLITS)})
+        gan_info = {name: self._timed(f"train {name}", lambda e=e: train_gan(
+            self.gan_dir(e.name), gan_config(e, p.gan), gan_train, device=self.device, progress=self.progress,
+            data_info={"source": self.real_source, "split": "train"})) for name, e in self.gans.items()}
+        samples = self._timed("generation", lambda: {
+            name: gan_splits(self.gan_dir(name), p.images, device=self.device) for name in self.gans})
+        for name, s in samples.items():
+            save_image_grid(s["test"][:64], self.out / "report" / "samples" / f"{name}.png")
+        save_image_grid(real["test"][:64], self.out / "report" / "samples" / f"{REAL}.png")
+        quality = self._timed("quality", lambda: cached(self.out / "quality.json", lambda: quality_figures(
+            self.real("train", p.quality_real, self.seed + 7), self.real("train", p.quality_real, self.seed + 8),
+            {name: s["test"] for name, s in samples.items()}, seed=self.seed, device=self.device)))
+        fit = fit_config(p.attributor, self.seed)
+        arch = self.protocol.get("attributor_arch", "seed-cifar-cnn")
+        names = list(self.gans)
+        three = self._timed("three-class classifier", lambda: cached(
+            self.out / "models" / "three_class.json",
+            lambda: attribute(arch, {**samples, REAL: real}, fit, device=self.device, progress=self.progress,
+                              model_dir=self.out / "models" / "three_class")))
+        two = self._timed("two-class classifier", lambda: cached(
+            self.out / "models" / "two_class.json",
+            lambda: attribute(arch, samples, fit, device=self.device, progress=self.progress,
+                              model_dir=self.out / "models" / "two_class")))
+        inversion = {}
+        for name in p.inversion.get("gans", names[:1]):
+            other = next(n for n in names if n != name)
+            inversion[name] = self._timed(f"inversion {name}", lambda n=name, o=other: cached(
+                self.out / "inversion" / f"{n}.json", lambda: self._inversion(n, o)))
+        first = inversion[next(iter(inversion))] if inversion else {}
+        results = {
+            "experiment": "cifar-gans", "profile": p.name, "real_source": self.real_source,
+            "seed_figures": self.protocol.get("seed_figures", {}),
+            "three_class_accuracy": three["accuracy"], "two_class_accuracy": two["accuracy"],
+            "three_class": three, "two_class": two,
+            "gans": {name: {k: info.get(k) for k in ("arch", "arch_options", "steps", "train")}
+                     for name, info in gan_info.items()},
+            "quality": quality,
+            "all_gans_pass_quality": bool(quality) and all(bool(quality[n]["passed"]) for n in names),
+            "inversion": {k: first.get(k) for k in ("gan", "cosine", "verification_accuracy", "verification_auc")},
+            "inversion_by_gan": {n: {k: v for k, v in inv.items() if k != "test"} | {
+                "test": {k: v for k, v in inv["test"].items() if k != "distances"}} for n, inv in inversion.items()},
+            "deviations": list(p.deviations),
+            "stage_seconds": self.stage_seconds,
+            "wall_seconds": round(time.perf_counter() - t0, 2), "threads": torch.get_num_threads(),
+            "device": self.device,
+        }
+        write_json(self.out / "results.json", results)
+        self._report(results, inversion)
+        return results
+
+    # -- inversion -------------------------------------------------------------------------------
+    def _inversion(self, name: str, other: str) -> dict[str, Any]:
+        from ganprint.inversion import (
+            FitInverterConfig,
+            InverterTrainConfig,
+            LatentSearchConfig,
+            Verifier,
+            assess_verifier,
+            fit_verifier,
+        )
+
+        cfg = self.profile.inversion
+        n_val, n_test = int(cfg.get("n_val", 150)), int(cfg.get("n_test", 300))
+        val_negatives = np.concatenate([sample_images(self.gan_dir(other), n_val, OTHER_VAL_STREAM),
+                                        self.real("val", n_val, self.seed + 11)])
+        config = FitInverterConfig(
+            train=InverterTrainConfig(**{k: cfg[k] for k in ("n_pairs", "epochs", "lr", "batch_size") if k in cfg}),
+            search=LatentSearchConfig(steps=int(cfg.get("search_steps", 40))), n_validation=n_val)
+        t0 = time.perf_counter()
+        info = fit_verifier(self.gan_dir(name), val_negatives, config, device=self.device, progress=self.progress)
+        fit_seconds = time.perf_counter() - t0
+        verifier = Verifier.load(self.gan_dir(name), device=self.device)
+        t0 = time.perf_counter()
+        test = assess_verifier(verifier, sample_images(self.gan_dir(name), n_test, OWN_TEST_STREAM),
+                               {f"other GAN ({other})": sample_images(self.gan_dir(other), n_test, OTHER_TEST_STREAM),
+                                REAL: self.real("test", n_test, self.seed + 12)})
+        return {"gan": name, "negatives": [other, REAL], "cosine": info["cosine"],
+                "train_cosine": info["train_cosine"], "threshold": info["threshold"],
+                "validation_accuracy": info["validation"]["accuracy"],
+                "verification_accuracy": test["accuracy"], "verification_auc": test["auc"], "test": test,
+                "fit_seconds": round(fit_seconds, 2),
+                "verify_seconds_per_image": round((time.perf_counter() - t0) / (3 * n_test), 4),
+                "config": {"train": config.train.to_dict(), "search": config.search.to_dict(),
+                           "n_val": n_val, "n_test": n_test}}
+
+    # -- report ----------------------------------------------------------------------------------
+    def _report(self, results: dict[str, Any], inversion: dict[str, dict[str, Any]]) -> None:
+        from ganprint.experiments.gan_study_plots import plot_distance_histogram
+        from ganprint.plots import plot_confusion
+
+        fig = self.out / "report"
+        fig.mkdir(parents=True, exist_ok=True)
+        seed = results["seed_figures"]
+        lines = [f"# {self.protocol.get('title', 'cifar-gans')}", "",
+                 f"Profile **{results['profile']}**, real images: `{results['real_source']}`, wall time "
+                 f"{results['wall_seconds']:.0f} s on {results['device']} ({results['threads']} thread(s)).", "",
+                 "## Attribution with the seed's classifier", "",
+                 "| task | seed | ours | test images |", "|---|---|---|---|"]
+        for key, title in (("three_class", "GAN 1 / GAN 2 / real"), ("two_class", "GAN 1 / GAN 2")):
+            r = results[key]
+            lines.append(f"| {title} | {seed.get(key + '_accuracy', '-')} | {r['accuracy']:.4f} | {r['n']} |")
+            plot_confusion(r["confusion_matrix"], r["labels"], f"{title}: {r['accuracy']:.4f}", fig / f"{key}.png")
+        lines += ["", "![three-class](report/three_class.png) ![two-class](report/two_class.png)", "",
+                  "## GAN quality", "",
+                  "Fréchet distance (FD) between features of real crops no GAN trained on and of each GAN's "
+                  "test images (features of a rotation-prediction network trained on real crops, "
+                  "`ganprint.quality.frechet`); beside it the real floor (two halves of real crops), the "
+                  "nearest trivial failure (colour noise or blobs) and the relative figure "
+                  "(FD - floor) / (trivial - floor); a GAN passes at relative <= threshold.", "",
+                  "| GAN | FD | real floor | trivial failure | relative | threshold | passed |",
+                  "|---|---|---|---|---|---|---|"]
+        for name, q in results["quality"].items():
+            lines.append(f"| {name} | {q['fd']:.3f} | {q['fd_real']:.3f} | {q['fd_trivial']:.3f} | "
+                         f"{q['relative']:.3f} | {q['threshold']} | {'yes' if q['passed'] else 'no'} |")
+        lines += ["", "Samples: " + " ".join(f"{n} ![{n}](report/samples/{n}.png)" for n in [*self.gans, REAL]),
+                  "", "## Verification by inversion", "",
+                  "| verified GAN | cosine (held-out pairs; seed 0.91) | threshold | val accuracy | "
+                  "**test accuracy** (seed 0.868) | test ROC-AUC | per negative set (accuracy / AUC) |",
+                  "|---|---|---|---|---|---|---|"]
+        for name, inv in inversion.items():
+            t = inv["test"]
+            per = "; ".join(f"{k} {v['accuracy']:.3f} / {v['auc']:.4f}" for k, v in t["by_negative"].items())
+            lines.append(f"| {name} | {inv['cosine']:.3f} | {inv['threshold']:.3f} | "
+                         f"{inv['validation_accuracy']:.4f} | **{inv['verification_accuracy']:.4f}** | "
+                         f"{inv['verification_auc']:.4f} | {per} |")
+            plot_distance_histogram({f"own ({name})" if k == "own" else k: v for k, v in t["distances"].items()},
+                                    inv["threshold"], fig / f"distances_{name}.png",
+                                    title=f"reconstruction distances, verifying {name}")
+            lines += ["", f"![{name}](report/distances_{name}.png)", ""]
+        lines += ["## Deviations of this profile from the seed", ""]
+        lines += [f"- {d}" for d in results["deviations"]] or ["- none"]
+        lines += ["", "## Where the time goes", "", "| stage | seconds |", "|---|---|"]
+        lines += [f"| {k} | {v:.1f} |" for k, v in results["stage_seconds"].items()]
+        (self.out / "report.md").write_text("\n".join(lines) + "\n")
