@@ -29,7 +29,9 @@ def test_every_gan_forward_backward(name):
     assert x.shape == (3, *spec.image_shape)
     assert float(x.detach().min()) >= 0 and float(x.detach().max()) <= 1
     spec.discriminator(x).sum().backward()
-    assert all(p.grad is not None for p in spec.generator.parameters())
+    idle = [n for n, p in spec.generator.named_parameters() if p.grad is None]
+    # a growing generator (ProGAN) no longer uses the to-RGB layers of the resolutions it grew through
+    assert not idle or (hasattr(spec.generator, "set_progress") and all(n.startswith("to_rgb.") for n in idle))
 
 
 def test_unknown_gan_lists_known_ones():

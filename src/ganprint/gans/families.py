@@ -1,0 +1,39 @@
+"""The four GAN families of Yu, Davis & Fritz (ICCV 2019) and their quick-profile training settings.
+
+:data:`QUICK_TRAIN` gives, per family, :class:`~ganprint.gans.config.GanTrainConfig` keyword
+arguments that train it on about 5,000 32x32 photo crops in a few minutes on a 2-core CPU (see
+``docs/gan-families.md`` for the measured times and samples). Experiments copy them::
+
+    GanTrainConfig(seed=s, **quick_train_kwargs("progan"))
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+FAMILIES = ("progan", "sngan", "cramergan", "mmdgan")
+"""The four families of seed 004, by their registered names."""
+
+QUICK_TRAIN: dict[str, dict[str, Any]] = {
+    # ProGAN's own Adam settings (lr 1e-3, beta1 0, beta2 0.99), minibatch 16 and a generator EMA;
+    # half the steps grow 4 -> 32, the other half train at 32x32.
+    "progan": {"arch_options": {"width": 0.0625}, "steps": 1200, "batch_size": 16, "lr": 1e-3,
+               "beta1": 0.0, "beta2": 0.99, "ema": 0.99},
+    # SNGAN's standard-CNN CIFAR setting (Adam beta1 0.5, beta2 0.999, one D step per G step).
+    "sngan": {"arch_options": {"width": 0.125}, "steps": 1500, "batch_size": 32, "lr": 2e-4,
+              "beta1": 0.5, "beta2": 0.999},
+    # WGAN-GP-style Adam (beta1 0.5, beta2 0.9), one critic step per generator step.
+    "cramergan": {"arch_options": {"width": 0.125}, "steps": 800, "batch_size": 32, "lr": 2e-4,
+                  "beta1": 0.5, "beta2": 0.9},
+    "mmdgan": {"arch_options": {"width": 0.125}, "steps": 1000, "batch_size": 32, "lr": 2e-4,
+               "beta1": 0.5, "beta2": 0.9},
+}
+"""Quick-profile :class:`GanTrainConfig` keyword arguments per family (without ``arch`` and ``seed``)."""
+
+
+def quick_train_kwargs(family: str) -> dict[str, Any]:
+    """A fresh copy of ``QUICK_TRAIN[family]`` with ``arch`` set (safe to modify)."""
+    if family not in QUICK_TRAIN:
+        raise KeyError(f"no quick settings for {family!r}; known: {', '.join(QUICK_TRAIN)}")
+    return {"arch": family, **copy.deepcopy(QUICK_TRAIN[family])}
