@@ -154,3 +154,31 @@ def test_verify_refuses_a_gan_without_inverter_or_a_changed_generator(tiny_gan, 
     save_tensors(other / "generator.safetensors", {k: v + 1e-3 for k, v in G.state_dict().items()})
     with pytest.raises(ValueError, match="changed"):
         Verifier.load(other)
+
+
+class _LinearGenerator(torch.nn.Module):
+    """x = 0.5 + W z on 3x4x4 images; ``scale`` sets the gain of each latent direction."""
+
+    def __init__(self, scale):
+        super().__init__()
+        q, _ = torch.linalg.qr(torch.randn(48, len(scale), generator=torch.Generator().manual_seed(0)))
+        self.fc = torch.nn.Linear(len(scale), 48)
+        with torch.no_grad():
+            self.fc.weight.copy_(q * torch.as_tensor(scale, dtype=torch.float32))
+            self.fc.bias.fill_(0.5)
+
+    def forward(self, z):
+        return self.fc(z).view(-1, 3, 4, 4)
+
+
+def test_identifiability_sees_latent_directions_the_generator_ignores():
+    from ganprint.inversion.identifiability import ROUNDING_STD, identifiability_report, jacobian_singular_values
+
+    strong = _LinearGenerator([0.05] * 10)
+    sv = jacobian_singular_values(strong, torch.randn(2, 10))
+    np.testing.assert_allclose(sv, 0.05, rtol=1e-4)
+    full = identifiability_report(strong, 10, n=2)
+    assert full["directions_above_rounding_noise"] == 10 and full["cosine_ceiling"] > 0.99
+    half = identifiability_report(_LinearGenerator([0.05] * 5 + [ROUNDING_STD / 100] * 5), 10, n=2)
+    assert half["directions_above_rounding_noise"] == 5
+    assert abs(half["cosine_ceiling"] - np.sqrt(0.5)) < 0.05  # half the latent's energy is invisible
