@@ -4,7 +4,8 @@ Fits the inverse model of ``--gan`` (stored in ``GAN/inverter`` as ``ganprint ga
 does), chooses the threshold on validation images — fresh samples of the GAN against samples of
 ``--other`` and real photo crops of the validation photos — and reports, on a held-out test set
 (new latent streams, the test photos), the inverse model's cosine proximity, verification accuracy
-and ROC-AUC, with and without latent optimisation, and a histogram of the distances (seed Fig. 12).
+and ROC-AUC, with and without latent optimisation, a histogram of the distances (seed Fig. 12), and
+the generator's identifiability report (Jacobian spectrum, linearised cosine ceiling).
 
 Example::
 
@@ -23,9 +24,18 @@ import numpy as np
 import torch
 
 from ganprint.data.photos import PhotoCropConfig, load_photo_crops
+from ganprint.experiments.gan_study_plots import plot_distance_histogram
 from ganprint.gans.sampling import load_generator
-from ganprint.inversion import FitInverterConfig, InverterTrainConfig, LatentSearchConfig, Verifier, fit_verifier
-from ganprint.inversion.verification import generator_samples, verification_metrics
+from ganprint.inversion import (
+    FitInverterConfig,
+    InverterTrainConfig,
+    LatentSearchConfig,
+    Verifier,
+    assess_verifier,
+    fit_verifier,
+)
+from ganprint.inversion.identifiability import identifiability_report
+from ganprint.inversion.verification import generator_samples
 
 # latent streams (``ganprint gan sample --seed``) of the validation and test images
 OTHER_VAL_SEED, OWN_TEST_SEED, OTHER_TEST_SEED = 101, 202, 303
@@ -41,6 +51,7 @@ def main() -> None:
     ap.add_argument("--n-val", type=int, default=150, help="validation images per class")
     ap.add_argument("--n-test", type=int, default=300, help="test images per class")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--jacobian-latents", type=int, default=8, help="latents for the identifiability report")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--plot", type=Path)
     args = ap.parse_args()
@@ -59,65 +70,39 @@ def main() -> None:
     fit_seconds = time.perf_counter() - t0
 
     verifier = Verifier.load(args.gan)
-    test = {
-        "own": generator_samples(verifier.generator, verifier.latent_dim, args.n_test, OWN_TEST_SEED),
-        "other_gan": generator_samples(G_other, latent_other, args.n_test, OTHER_TEST_SEED),
-        "real": load_photo_crops("test", PhotoCropConfig(n=args.n_test, seed=1)),
-    }
+    own = generator_samples(verifier.generator, verifier.latent_dim, args.n_test, OWN_TEST_SEED)
+    negatives = {"other_gan": generator_samples(G_other, latent_other, args.n_test, OTHER_TEST_SEED),
+                 "real": load_photo_crops("test", PhotoCropConfig(n=args.n_test, seed=1))}
     t0 = time.perf_counter()
-    dist = {name: verifier.distances(images) for name, images in test.items()}
+    test = assess_verifier(verifier, own, negatives)
     search_seconds = time.perf_counter() - t0
     encoder_only = Verifier(verifier.generator, verifier.encoder, verifier.latent_dim, verifier.image_shape,
                             verifier.threshold, LatentSearchConfig(steps=0))
-    dist0 = {name: encoder_only.distances(images) for name, images in test.items()}
-
-    thr = verifier.threshold
-    negatives = np.r_[dist["other_gan"], dist["real"]]
+    test0 = assess_verifier(encoder_only, own, negatives)
+    dist = test.pop("distances")
     result = {
         "gan": str(args.gan), "other": str(args.other),
-        "cosine": info["cosine"],
-        "threshold": thr,
+        "cosine": info["cosine"], "train_cosine": info["train_cosine"],
+        "identifiability": identifiability_report(verifier.generator, verifier.latent_dim, n=args.jacobian_latents),
+        "threshold": verifier.threshold,
         "validation": info["validation"],
-        "test": {
-            **verification_metrics(dist["own"], negatives, thr),
-            "vs_other_gan": verification_metrics(dist["own"], dist["other_gan"], thr),
-            "vs_real": verification_metrics(dist["own"], dist["real"], thr),
-            "n_per_class": args.n_test,
-            "distance_median": {k: float(np.median(v)) for k, v in dist.items()},
-            "distance_range": {k: [float(v.min()), float(v.max())] for k, v in dist.items()},
-        },
-        "encoder_only_auc": verification_metrics(dist0["own"], np.r_[dist0["other_gan"], dist0["real"]],
-                                                 thr)["auc"],
-        "encoder_only_distance_median": {k: float(np.median(v)) for k, v in dist0.items()},
+        "test": {**test, "vs_other_gan": test["by_negative"]["other_gan"], "vs_real": test["by_negative"]["real"],
+                 "n_per_class": args.n_test,
+                 "distance_range": {k: [float(np.min(v)), float(np.max(v))] for k, v in dist.items()}},
+        "encoder_only_auc": test0["auc"],
+        "encoder_only_distance_median": test0["distance_median"],
         "config": {"n_pairs": args.n_pairs, "epochs": args.epochs, "search_steps": args.search_steps,
                    "n_val": args.n_val, "threads": args.threads},
         "seconds": {"fit_inverter": round(fit_seconds, 1),
-                    "verify_per_image": round(search_seconds / sum(len(v) for v in test.values()), 4)},
+                    "verify_per_image": round(search_seconds / (len(own) + sum(map(len, negatives.values()))), 4)},
     }
-    print(json.dumps({k: result[k] for k in ("cosine", "threshold", "encoder_only_auc", "seconds")}, indent=1))
+    print(json.dumps({k: result[k] for k in ("cosine", "train_cosine", "identifiability", "threshold",
+                                             "encoder_only_auc", "seconds")}, indent=1))
     print(json.dumps(result["test"], indent=1))
     if args.out:
         args.out.write_text(json.dumps(result, indent=2) + "\n")
     if args.plot:
-        _plot(dist, thr, args.plot)
-
-
-def _plot(dist: dict[str, np.ndarray], threshold: float, path: Path) -> None:
-    from ganprint.plots import pyplot
-
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    top = max(float(v.max()) for v in dist.values())
-    bins = np.linspace(0, top * 1.02, 60)
-    for name, color in (("own", "tab:red"), ("other_gan", "tab:blue"), ("real", "tab:green")):
-        ax.hist(dist[name], bins=bins, alpha=0.6, color=color, label=name)
-    ax.axvline(threshold, color="k", ls="--", label=f"threshold {threshold:.2f}")
-    ax.set_xlabel("reconstruction distance ||G(z) - x||_2")
-    ax.set_ylabel("images")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+        plot_distance_histogram(dist, verifier.threshold, args.plot, title=f"verifying {args.gan.name}")
 
 
 if __name__ == "__main__":
