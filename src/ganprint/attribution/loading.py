@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from ganprint.attribution import attributor, two_stage
-from ganprint.fingerprints import correlation
+from ganprint.fingerprints import correlation, visnet
 from ganprint.serialization import CONFIG_NAME, read_json
 
 _LOADERS = {
     attributor.MODEL_KIND: attributor.Attributor.load,
     two_stage.MODEL_KIND: two_stage.TwoStageAttributor.load,
     correlation.MODEL_KIND: correlation.ResidualCorrelationAttributor.load,
+    visnet.MODEL_KIND: visnet.VisNetAttributor.load,
 }
 
 

@@ -58,8 +58,9 @@ def _load_model(model_dir: Path, device: str):
               help="DIR/<source>/... or DIR/train|val|test/<source>/...")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--arch", default="seed-mnist-cnn", show_default=True,
-              help="A registered architecture (`ganprint models`), two-stage (seed 003), or "
-                   "residual-correlation (training-free mean-residual baseline).")
+              help="A registered architecture (`ganprint models`), two-stage (seed 003), "
+                   "residual-correlation (training-free mean-residual baseline), or visnet (learned "
+                   "fingerprints, Yu et al.; epochs/batch/lr/patience default to its measured settings).")
 @click.option("--representation", default="pixels", show_default=True,
               help="Input representation: pixels, pixels-std, dct or pixels+dct (`ganprint models`).")
 @click.option("--recipe", "recipe_name", default="adam", show_default=True,
@@ -97,12 +98,14 @@ def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str, rec
     from ganprint.data.representations import REPRESENTATIONS
     from ganprint.fingerprints.correlation import ARCH as CORRELATION
     from ganprint.fingerprints.correlation import ResidualCorrelationAttributor
+    from ganprint.fingerprints.visnet import ARCH as VISNET
+    from ganprint.fingerprints.visnet import VISNET_FIT, VisNetAttributor
     from ganprint.models import MODELS
 
     set_threads(threads)
-    if arch not in ("two-stage", CORRELATION) and arch not in MODELS:
+    if arch not in ("two-stage", CORRELATION, VISNET) and arch not in MODELS:
         fail(f"unknown attributor architecture {arch!r}; known: "
-             f"{', '.join([*MODELS.names(), 'two-stage', CORRELATION])}")
+             f"{', '.join([*MODELS.names(), 'two-stage', CORRELATION, VISNET])}")
     if representation not in REPRESENTATIONS:
         fail(f"unknown representation {representation!r}; known: {', '.join(REPRESENTATIONS.names())}")
     try:
@@ -116,6 +119,14 @@ def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str, rec
         if arch == CORRELATION:  # training-free: per-source mean noise residuals
             model = ResidualCorrelationAttributor(preprocessing=pre, real_classes=(real_class,),
                                                   accept_rate=accept_rate).fit(x_tr, y_tr, x_va, y_va)
+        elif arch == VISNET:  # learned model and image fingerprints (Yu et al. 2019)
+            if representation != "pixels" or recipe_name != "adam":
+                fail("visnet takes pixels and trains with its own Adam settings (--epochs, --lr, ... override them)")
+            fit = dataclasses.replace(VISNET_FIT, seed=seed, **{k: v for k, v in {
+                "epochs": epochs, "batch_size": batch_size, "lr": lr, "patience": patience}.items() if v is not None})
+            model = VisNetAttributor(preprocessing=pre, fit_config=fit, real_classes=(real_class,),
+                                     accept_rate=accept_rate, device=device)
+            model.fit(x_tr, y_tr, x_va, y_va, progress=not quiet, checkpoint_dir=out_dir / CHECKPOINT)
         elif arch == "two-stage":
             if representation != "pixels":
                 fail("the two-stage model takes pixels")
@@ -321,6 +332,6 @@ def models_cmd() -> None:
     from ganprint.data.representations import REPRESENTATIONS
     from ganprint.models import MODELS
 
-    click.echo("architectures:   " + ", ".join([*MODELS.names(), "two-stage", "residual-correlation"]))
+    click.echo("architectures:   " + ", ".join([*MODELS.names(), "two-stage", "residual-correlation", "visnet"]))
     click.echo("representations: " + ", ".join(REPRESENTATIONS.names()))
     click.echo("recipes:         " + ", ".join(sorted(RECIPES)))

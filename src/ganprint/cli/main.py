@@ -7,6 +7,7 @@ import click
 from ganprint import __version__
 from ganprint.cli.attribution import add_source_cmd, eval_cmd, models_cmd, predict_cmd, train_cmd
 from ganprint.cli.experiment import experiment_group
+from ganprint.cli.fingerprint import fingerprint_group
 from ganprint.cli.gan import gan_group
 from ganprint.cli.robustness import immunise_cmd, robustness_cmd
 from ganprint.cli.verify import verify_cmd
@@ -28,6 +29,7 @@ cli.add_command(experiment_group)
 cli.add_command(verify_cmd)
 cli.add_command(robustness_cmd)
 cli.add_command(immunise_cmd)
+cli.add_command(fingerprint_group)
 
 
 def main() -> None:
