@@ -130,6 +130,8 @@ def persistence_table(factory: EstimatorFactory, train: tuple[np.ndarray, np.nda
     With ``cache_dir``, each finished row is kept there as JSON and a rerun skips it (resume).
     """
     cache = Path(cache_dir) if cache_dir is not None else None
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
     table: dict[str, Any] = {"clean": None, **{f: {} for f in FAMILIES}, "fit_seconds": {},
                              "config": config.to_dict()}
     for family, key, transform in persistence_variants(config):
