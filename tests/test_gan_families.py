@@ -235,7 +235,7 @@ def test_cramer_losses_on_known_features():
 
 # -- training: exact resume, CLI -------------------------------------------------------------------
 def _train_cfg(arch, **kw):
-    base = dict(arch=arch, arch_options=SMALL[arch], steps=8, batch_size=8, checkpoint_every=3, seed=5,
+    base = dict(arch=arch, arch_options=SMALL[arch], steps=6, batch_size=4, checkpoint_every=2, seed=5,
                 lr=1e-3, beta1=0.0, beta2=0.99)
     base.update(kw)
     return GanTrainConfig(**base)
@@ -249,12 +249,12 @@ def test_non_bce_family_resumes_exactly(tmp_path, crops, arch, extra):
     class Killed(Exception):
         pass
 
-    def kill_at_4(step):
-        if step == 4:
+    def kill_at_3(step):
+        if step == 3:
             raise Killed
 
     with pytest.raises(Killed):
-        GanTrainer(cfg, tmp_path / "resumed").fit(crops, progress=False, on_step=kill_at_4)
+        GanTrainer(cfg, tmp_path / "resumed").fit(crops, progress=False, on_step=kill_at_3)
     GanTrainer(cfg, tmp_path / "resumed").fit(crops, progress=False)
     for part in ("generator", "discriminator"):
         a = load_tensors(full / f"{part}.safetensors")
@@ -265,7 +265,7 @@ def test_non_bce_family_resumes_exactly(tmp_path, crops, arch, extra):
 
 
 def test_progan_grows_during_training_and_loads_fully_grown(tmp_path, crops):
-    cfg = _train_cfg("progan", steps=12)
+    cfg = _train_cfg("progan", steps=8)
     spec_stage = []
     GanTrainer(cfg, tmp_path / "g").fit(
         crops, progress=False,

@@ -77,15 +77,19 @@ def interpolate(real: torch.Tensor, fake: torch.Tensor, gen: torch.Generator) ->
     return (eps * real + (1.0 - eps) * fake).detach().requires_grad_(True)
 
 
-def gradient_penalty(f: Callable[[torch.Tensor], torch.Tensor], points: torch.Tensor) -> torch.Tensor:
-    """``E[(||grad_x f(x)||_2 - 1)^2]`` over ``points``, differentiable in ``f``'s parameters.
+def gradient_penalty(f: Callable[[torch.Tensor], torch.Tensor], points: torch.Tensor,
+                     target: float = 1.0) -> torch.Tensor:
+    """``E[(||grad_x f(x)||_2 - target)^2] / target^2`` over ``points``, differentiable in ``f``'s parameters.
+
+    ``target`` 1 is Gulrajani et al.'s penalty; ProGAN's code calls ``target`` ``wgan_target``
+    (gamma), a larger value lets the critic be steeper while keeping the penalty's scale.
 
     ``f`` must map each point to a value that depends on that point only (row ``i`` of the output
     on row ``i`` of the input), so that the gradient of the sum is each point's own gradient.
     """
     out = f(points)
     (grad,) = torch.autograd.grad(out.sum(), points, create_graph=True)
-    return (grad.flatten(1).norm(dim=1) - 1.0).square().mean()
+    return (grad.flatten(1).norm(dim=1) - target).square().mean() / target**2
 
 
 # -- bce -------------------------------------------------------------------------------------------
@@ -114,9 +118,11 @@ class BCE:
 # -- wgan-gp ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class WGANGP:
-    """Wasserstein critic loss ``E[D(g)] - E[D(x)]`` + gradient penalty + ``drift * E[D(x)^2]``."""
+    """Wasserstein critic loss ``E[D(g)] - E[D(x)]`` + gradient penalty (towards gradient norm
+    ``gp_target``) + ``drift * E[D(x)^2]``."""
 
     drift: float = 0.0
+    gp_target: float = 1.0
     n_fakes: int = 1
     default_gp_weight: float = 10.0
 
@@ -127,7 +133,7 @@ class WGANGP:
         if self.drift:
             loss = loss + self.drift * d_real.square().mean()
         if gp_weight:
-            loss = loss + gp_weight * gradient_penalty(critic, interpolate(real, fakes[0], gen))
+            loss = loss + gp_weight * gradient_penalty(critic, interpolate(real, fakes[0], gen), self.gp_target)
         return loss
 
     def generator_loss(self, critic: Critic, real: torch.Tensor, fakes: Sequence[torch.Tensor], *,

@@ -229,7 +229,7 @@ class ProCritic(_Staged):
 
 @GANS.register("progan")
 def progan(image_size: int = 32, width: float = 1.0, latent_dim: int = LATENT_DIM, growth: float = 0.5,
-           drift: float = 0.001) -> GanSpec:
+           drift: float = 0.001, gp_target: float = 1.0) -> GanSpec:
     """Progressive GAN (Karras et al. 2018): growing 4x4 -> ``image_size`` with fade-in, WGAN-GP + drift."""
     if image_size not in IMAGE_SIZES:
         raise ValueError(f"image_size must be one of {IMAGE_SIZES}, got {image_size}")
@@ -240,7 +240,7 @@ def progan(image_size: int = 32, width: float = 1.0, latent_dim: int = LATENT_DI
         generator=ProGenerator(image_size, width, latent_dim, growth),
         discriminator=ProCritic(image_size, width, growth),
         options={"image_size": image_size, "width": width, "latent_dim": latent_dim, "growth": growth,
-                 "drift": drift},
+                 "drift": drift, "gp_target": gp_target},
         objective="wgan-gp",
-        objective_options={"drift": drift},
+        objective_options={"drift": drift, "gp_target": gp_target},
     )

@@ -8,7 +8,8 @@ A DCGAN-style pair sized by ``image_size`` (32, 64, 128) and a channel multiplie
     critic      [3x3 conv c_i, lReLU 0.1; 4x4 stride-2 conv c_i, lReLU 0.1] x n   (c_i = 64, 128, 256 ...)
                 -> 3x3 conv 512 w, lReLU 0.1 -> dense -> out_dim
 
-with ``n = log2(image_size) - 2`` (3 at 32x32, as in the paper's CIFAR-10 network). The same
+with ``n = log2(image_size) - 2`` (3 at 32x32, as in the paper's CIFAR-10 network) and channels
+capped at 512 (at 64 and 128 the extra stages keep 512 channels at the low resolutions). The same
 critic body serves all three families so that they differ only in what defines them: spectral
 normalisation and the hinge loss (SNGAN), a feature-space critic under the Cramér or MMD loss with
 a gradient penalty (Cramér GAN, MMD GAN). The paper's 32x32 network is ``width=1``.
@@ -43,7 +44,7 @@ class StandardGenerator(nn.Module):
     def __init__(self, image_size: int = 32, width: float = 1.0, latent_dim: int = 128) -> None:
         super().__init__()
         n = n_stages(image_size)
-        ch = [scaled(64 * 2**(n - i), width) for i in range(n + 1)]  # 512, 256, 128, 64 at 32x32
+        ch = [scaled(min(512, 64 * 2**(n - i)), width) for i in range(n + 1)]  # 512, 256, 128, 64 at 32x32
         self.c0 = ch[0]
         self.fc = nn.Linear(latent_dim, ch[0] * 16)
         self.bn0 = nn.BatchNorm2d(ch[0])
@@ -68,11 +69,11 @@ class StandardCritic(nn.Module):
         layers: list[nn.Module] = []
         cin = 3
         for i in range(n):
-            c = scaled(64 * 2**i, width)
+            c = scaled(min(512, 64 * 2**i), width)
             layers += [wrap(nn.Conv2d(cin, c, 3, padding=1)), nn.LeakyReLU(0.1),
                        wrap(nn.Conv2d(c, c, 4, stride=2, padding=1)), nn.LeakyReLU(0.1)]
             cin = c
-        c_last = scaled(64 * 2**n, width)
+        c_last = scaled(512, width)
         layers += [wrap(nn.Conv2d(cin, c_last, 3, padding=1)), nn.LeakyReLU(0.1), nn.Flatten()]
         self.features = nn.Sequential(*layers)
         self.head = wrap(nn.Linear(c_last * 16, out_dim))
