@@ -130,6 +130,10 @@ def test_cli_train_visnet_then_eval_robustness_and_fingerprint(data, tmp_path):
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"not an image")
     good = sorted((root / "test" / "gan_a").iterdir())[:2]
+    res = runner.invoke(cli, ["predict", "--model", str(tmp_path / "m"), str(good[0])])
+    assert res.exit_code == 0, res.output
+    record = json.loads(res.output.strip().splitlines()[-1])
+    assert set(record["probabilities"]) == {"gan_a", "gan_b", "real"} and 0 <= record["p_fake"] <= 1
     out = tmp_path / "fp"
     # `images` is the default subcommand: `fingerprint --model ...` works without naming it
     res = runner.invoke(cli, ["fingerprint", "--model", str(tmp_path / "m"), str(good[0]), str(bad), str(good[1]),
