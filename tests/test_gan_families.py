@@ -264,14 +264,24 @@ def test_non_bce_family_resumes_exactly(tmp_path, crops, arch, extra):
             torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
 
 
-def test_progan_grows_during_training_and_loads_fully_grown(tmp_path, crops):
+def test_progan_grows_during_training_is_scored_grown_and_loads_grown(tmp_path, crops, monkeypatch):
+    from ganprint.gans.progan import ProGenerator
+
+    stages, scored = [], []
+    original = ProGenerator.set_progress
+
+    def recording(self, step, total):
+        original(self, step, total)
+        stages.append(self.level)
+
+    monkeypatch.setattr(ProGenerator, "set_progress", recording)
     cfg = _train_cfg("progan", steps=8)
-    spec_stage = []
     GanTrainer(cfg, tmp_path / "g").fit(
-        crops, progress=False,
-        monitor=lambda G, step: spec_stage.append((step, G.level, G.alpha)) or 0.0, check_every=1)
-    levels = [lv for _, lv, _ in spec_stage]
-    assert levels[0] == 0 and levels[-1] == 3 and levels == sorted(levels)
+        crops, progress=False, check_every=1,
+        monitor=lambda G, step: scored.append((step, G.level, G.alpha)) or float(step))
+    assert stages[0] == 0 and stages[-1] == 3 and stages == sorted(stages) and len(set(stages)) == 4
+    assert scored and all((lv, a) == (3, 1.0) for _, lv, a in scored)  # a partly grown G is never kept
+    assert scored[0][0] > 4  # growth ends after half the steps
     G, _ = load_generator(tmp_path / "g")
     assert (G.level, G.alpha) == (3, 1.0)
 

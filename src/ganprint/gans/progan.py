@@ -16,8 +16,11 @@ What is faithful to the paper:
 * The stage is a pure function of the training step (:func:`progan_stage`); the trainer calls
   ``set_progress(step, total)`` before each step, so a resumed run grows exactly like an
   uninterrupted one. The generator always returns ``image_size`` pixels (lower stages are
-  nearest-upsampled, as the official code does), so sampling, monitoring and snapshots need no
-  special case; a freshly built or loaded network is fully grown.
+  nearest-upsampled, as the official code does), so sampling needs no special case; a freshly
+  built or loaded network is fully grown. A training monitor (``GanTrainer.fit(monitor=...)``)
+  scores the generator only once it is fully grown, so the kept generator is a grown one;
+  ``snapshot_every`` snapshots taken during growth hold weights of a partly grown network and
+  load as if fully grown (take snapshots after ``growth * steps`` for studies).
 
 What is scaled down: channel counts (256 at most at ``width=1`` where the paper has 512; the quick
 profile uses a quarter of that), latent size 128 (paper 512), and the schedule is compressed into
@@ -57,8 +60,8 @@ def progan_stage(step: int, total: int, levels: int, growth: float = 0.5) -> tup
     """
     if levels < 1:
         raise ValueError("levels must be >= 1")
-    if not 0.0 <= growth <= 1.0:
-        raise ValueError("growth must be in [0, 1]")
+    if not 0.0 <= growth < 1.0:
+        raise ValueError("growth must be in [0, 1): the run must end fully grown")
     phases = 2 * (levels - 1)
     if phases == 0 or total <= 0 or growth == 0.0:
         return levels - 1, 1.0
@@ -145,6 +148,11 @@ class _Staged(nn.Module):
     def set_progress(self, step: int, total: int) -> None:
         """The stage of training step ``step`` of ``total`` (:func:`progan_stage`)."""
         self.set_stage(*progan_stage(step, total, self.levels, self.growth))
+
+    @property
+    def is_grown(self) -> bool:
+        """At full resolution with the last fade complete (the stage a loaded network has)."""
+        return self.level == self.levels - 1 and self.alpha >= 1.0
 
     def resolution(self, level: int) -> int:
         return 4 * 2**level

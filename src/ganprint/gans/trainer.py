@@ -255,7 +255,8 @@ class GanTrainer:
                 path = snapshot_path(self.out_dir, step)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 save_tensors(path, G_out.state_dict())
-            if monitor.active and (step % monitor.every == 0 or step == total):
+            grown = all(getattr(m, "is_grown", True) for m in staged)  # a growing G is scored once grown
+            if monitor.active and grown and (step % monitor.every == 0 or step == total):
                 stopped = monitor.check(G_out, step)
                 if monitor.best is not None:
                     bar.set_postfix(d=f"{losses['d']:.3f}", g=f"{losses['g']:.3f}", q=f"{monitor.best[1]:.3f}")
