@@ -87,7 +87,7 @@ def images_cmd(model_dir: Path, paths: tuple[str, ...], out_dir: Path, limit: in
                 record = {"path": str(path), "error": error}
                 click.echo(f"skipped {path}: {error}", err=True)
             else:
-                fp = model.fingerprints(image[None])
+                fp = model.fingerprints(image[None].copy())  # decoded arrays are read-only
                 logits = fp["logits"][0]
                 truth = _true_label(Path(path), classes)
                 stem = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in Path(path).stem)[:80] or "image"
