@@ -1,0 +1,379 @@
+"""Experiments ``yu-sources`` and ``yu-seeds``: Yu, Davis & Fritz (ICCV 2019, seed 004) on ganprint's zoo.
+
+``yu-sources``: real images plus the four GAN families of seed 004 (ProGAN, SNGAN, CramerGAN,
+MMDGAN) trained on the same real images; ``yu-seeds``: real images plus ten ProGANs that differ only
+in their training seed. Both attribute a test split among all sources with Yu et al.'s classifier
+(``postpool``, seed 003's post-pooling variant of the GANFingerprints network) and the
+training-free residual-correlation fingerprint attributor, and score every GAN with the Fréchet
+quality figure (:mod:`ganprint.quality.frechet`) so that accuracy is not won on GANs that never
+learned.
+
+A run directory holds::
+
+    gans/<name>/            GAN folders (GanTrainer; resume exactly)
+    data/<split>/<source>/  the labelled dataset as PNG files (real crops, GAN samples)
+    models/<attributor>/    model folder + result.json
+    quality-model/          the feature network of the quality figure; quality.json the figures
+    results.json, report.md, figures/
+
+Every stage is skipped when its output exists, so a rerun resumes.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from ganprint.experiments.protocol import load_protocol_dict
+from ganprint.serialization import read_json, write_json
+
+if TYPE_CHECKING:
+    from ganprint.experiments.runners import RunRequest
+
+SPLITS = ("train", "val", "test")
+REAL = "real"
+SAMPLING_SEEDS = {"train": 1000, "val": 1001, "test": 1002}
+"""Latent stream per split: a GAN's train, val and test images never share a latent vector."""
+
+
+@dataclasses.dataclass(frozen=True)
+class GanSource:
+    """One generator of the study: its source name, registered architecture, training seed and
+    overrides of the profile's training settings."""
+
+    name: str
+    arch: str
+    seed: int
+    overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class YuProfile:
+    """A protocol profile: GAN training, dataset sizes, attributors and the quality figure."""
+
+    name: str
+    gan: dict[str, Any]
+    gan_train_images: int
+    images_per_source: dict[str, int]
+    attributors: dict[str, dict[str, Any]]
+    quality: dict[str, int]
+    deviations: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, name: str, d: dict[str, Any]) -> YuProfile:
+        per = d["images_per_source"]
+        if isinstance(per, int):
+            raise ValueError("images_per_source must map split -> count, e.g. {train: 1200, val: 300, test: 500}")
+        counts = {s: int(per.get(s, 0)) for s in SPLITS}
+        if counts["train"] < 1 or counts["test"] < 1:
+            raise ValueError("images_per_source needs train and test counts >= 1")
+        return cls(name=name, gan=dict(d.get("gan", {})), gan_train_images=int(d["gan_train_images"]),
+                   images_per_source=counts, attributors={k: dict(v or {}) for k, v in d["attributors"].items()},
+                   quality={k: int(v) for k, v in d.get("quality", {}).items()},
+                   deviations=tuple(d.get("deviations", ())))
+
+    def gan_config(self, gan: GanSource):
+        """The :class:`GanTrainConfig` of one GAN: the family's quick settings when the profile says
+        ``preset: quick`` (:data:`ganprint.gans.families.QUICK_TRAIN`), then the profile's and the
+        GAN's own overrides."""
+        from ganprint.gans.config import GanTrainConfig
+
+        settings = copy.deepcopy(self.gan)
+        preset = settings.pop("preset", None)
+        base: dict[str, Any] = {}
+        if preset == "quick":
+            from ganprint.gans.families import quick_train_kwargs
+
+            base = quick_train_kwargs(gan.arch)
+        elif preset is not None:
+            raise ValueError(f"unknown GAN preset {preset!r}; known: quick")
+        merged = _merge(_merge(base, settings), gan.overrides)
+        merged.update(arch=gan.arch, seed=gan.seed)
+        merged.setdefault("checkpoint_every", 100)
+        return GanTrainConfig(**merged)
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class YuProtocol:
+    """A ``yu-sources`` / ``yu-seeds`` / ``seed001`` protocol file, validated."""
+
+    name: str
+    title: str
+    real_source: str
+    seed: int
+    primary: str
+    gans: tuple[GanSource, ...]
+    seed_figures: dict[str, Any]
+    target: float
+    profiles: dict[str, dict[str, Any]] = dataclasses.field(repr=False)
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+
+    @classmethod
+    def load(cls, name_or_path: str | Path) -> YuProtocol:
+        d = load_protocol_dict(name_or_path)
+        try:
+            seed = int(d.get("seed", 0))
+            gans = []
+            for i, (gname, g) in enumerate(d["gans"].items()):
+                g = dict(g or {})
+                gans.append(GanSource(gname, str(g["arch"]), int(g.get("seed", seed + i)), dict(g.get("gan", {}))))
+            if REAL in {g.name for g in gans}:
+                raise ValueError(f"a GAN may not be called {REAL!r}")
+            known = {"name", "title", "real_source", "seed", "primary", "gans", "seed_figures", "target", "profiles"}
+            return cls(name=d["name"], title=d.get("title", d["name"]), real_source=d.get("real_source", "photos"),
+                       seed=seed, primary=d.get("primary", "postpool"), gans=tuple(gans),
+                       seed_figures=dict(d.get("seed_figures", {})), target=float(d.get("target", 0.99)),
+                       profiles=d["profiles"], extra={k: v for k, v in d.items() if k not in known})
+        except KeyError as exc:
+            raise ValueError(f"experiment file is missing the key {exc}") from None
+
+    def profile(self, name: str) -> YuProfile:
+        if name not in self.profiles:
+            raise ValueError(f"unknown profile {name!r}; known: {', '.join(self.profiles)}")
+        return YuProfile.from_dict(name, self.profiles[name])
+
+
+def run_experiment(request: RunRequest) -> dict[str, Any]:
+    """Runner of ``yu-sources`` and ``yu-seeds`` protocols (see :mod:`ganprint.experiments.runners`)."""
+    return YuRun(request.out_dir, request.profile, protocol=request.protocol, real_source=request.real_source,
+                 device=request.device, progress=request.progress).run()
+
+
+def summary_lines(results: dict[str, Any]) -> list[str]:
+    lines = [f"{name}: accuracy {row['accuracy']:.4f} ({row['fit_seconds']:.0f} s)"
+             for name, row in results["attributors"].items()]
+    for name, g in results["gans"].items():
+        q = g["quality"]
+        lines.append(f"{name}: quality relative {q['relative']:.3f} ({'passed' if q['passed'] else 'FAILED'}), "
+                     f"FD {q['fd']:.3g} (real {q['fd_real']:.3g}, trivial {q['fd_trivial']:.3g})")
+    lines.append(f"wall {results['wall_seconds']:.0f} s")
+    return lines
+
+
+class YuRun:
+    """One run directory of a Yu-style attribution study; ``run()`` executes or resumes it."""
+
+    def __init__(self, out_dir: str | Path, profile: str = "quick", *, protocol: str | Path = "yu-sources",
+                 real_source: str | None = None, device: str = "auto", progress: bool = True) -> None:
+        from ganprint.device import resolve_device
+
+        self.out = Path(out_dir)
+        self.protocol = YuProtocol.load(protocol)
+        self.profile = self.protocol.profile(profile)
+        self.real_source = real_source or self.protocol.real_source
+        self.device = str(resolve_device(device))
+        self.progress = progress
+        self.seed = self.protocol.seed
+        self.stage_seconds: dict[str, float] = {}
+        self.sources = [REAL, *(g.name for g in self.protocol.gans)]
+
+    # -- stages -------------------------------------------------------------------------------
+    def gan_dir(self, name: str) -> Path:
+        """Where GAN ``name`` is trained (subclasses may point at another run's finished GAN)."""
+        return self.out / "gans" / name
+
+    def _timed(self, stage: str, fn, *args, **kwargs):
+        t = time.perf_counter()
+        out = fn(*args, **kwargs)
+        self.stage_seconds[stage] = round(self.stage_seconds.get(stage, 0.0) + time.perf_counter() - t, 2)
+        return out
+
+    def real(self, split: str, n: int, role: str) -> np.ndarray:
+        """Real images for a ``role``: ``gan`` (what the GANs train on), ``attr`` (the attributor's
+        real class), ``quality`` / ``reference`` (the quality figure's network and reference)."""
+        from ganprint.experiments.yu_data import load_real
+
+        offsets = {"gan": 0, "attr": 1, "quality": 7, "reference": 8}
+        skip = 0 if role == "gan" or split != "train" else self.profile.gan_train_images * offsets[role]
+        return load_real(self.real_source, split, n, self.seed + offsets[role], skip=skip)
+
+    def train_gans(self) -> dict[str, dict[str, Any]]:
+        """Train (or resume) every GAN; returns per GAN its folder, config and training seconds."""
+        from ganprint.gans.trainer import GanTrainer
+
+        images = None
+        info = {}
+        for gan in self.protocol.gans:
+            folder = self.gan_dir(gan.name)
+            trainer = GanTrainer(self.profile.gan_config(gan), folder, device=self.device,
+                                 data_info={"source": self.real_source, "n_images": self.profile.gan_train_images})
+            if not trainer.is_finished():
+                if images is None:
+                    images = self.real("train", self.profile.gan_train_images, "gan")
+                t = time.perf_counter()
+                trainer.fit(images, progress=self.progress)
+                self.stage_seconds[f"gan {gan.name}"] = round(time.perf_counter() - t, 2)
+            cfg = read_json(folder / "config.json")
+            info[gan.name] = {"arch": gan.arch, "seed": gan.seed, "folder": str(folder), "steps": cfg.get("steps"),
+                              "train": cfg.get("train")}
+        return info
+
+    def build_dataset(self) -> Path:
+        """Write ``data/<split>/<source>/*.png`` (resumable: a complete source folder is kept)."""
+        from ganprint.gans.sampling import chunk_latents, generate, load_generator, save_png
+
+        root = self.out / "data"
+        done = root / "done.json"
+        if done.is_file():
+            return root
+        counts = self.profile.images_per_source
+
+        def write(folder: Path, images_fn) -> None:
+            n = counts[folder.parent.name]
+            if len(list(folder.glob("*.png"))) >= n:
+                return
+            folder.mkdir(parents=True, exist_ok=True)
+            for i, img in enumerate(images_fn(n)):
+                save_png(img, folder / f"{i:06d}.png")
+
+        for split in SPLITS:
+            if counts[split]:
+                write(root / split / REAL, lambda n, split=split: self.real(split, n, "attr"))
+        for gan in self.protocol.gans:
+            G, cfg = load_generator(self.gan_dir(gan.name), device=self.device)
+            for split in SPLITS:
+                if counts[split]:
+                    # exactly n latents of the split's own stream (never shared between splits)
+                    write(root / split / gan.name, lambda n, split=split, G=G, dim=cfg["latent_dim"]: generate(
+                        G, chunk_latents(SAMPLING_SEEDS[split], 0, dim, n)))
+        write_json(done, {"images_per_source": counts, "sources": self.sources})
+        return root
+
+    def load_split(self, split: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Images uint8 (N, 32, 32, 3), source names and paths of one split of the dataset."""
+        from ganprint.data.folder import load_images, scan_folder_dataset
+
+        ds = scan_folder_dataset(self.out / "data")
+        if split not in ds.splits:
+            return np.zeros((0, 32, 32, 3), np.uint8), np.zeros(0, dtype=object), []
+        loaded = load_images(ds.split(split), channels=3, size=(32, 32), workers=0, progress=False)
+        return loaded.images, np.asarray(ds.classes)[loaded.labels], [str(p) for p in loaded.paths]
+
+    def fit_attributor(self, name: str, spec: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        """Train (or load) one attributor and assess it on the test split; cached in result.json."""
+        from ganprint.attribution.assess import assess
+
+        folder = self.out / "models" / name
+        result_file = folder / "result.json"
+        if result_file.is_file():
+            return read_json(result_file)
+        x_tr, y_tr, _ = data["train"]
+        x_va, y_va, _ = data["val"]
+        x_te, y_te, _ = data["test"]
+        t0 = time.perf_counter()
+        model = make_attributor(spec, device=self.device, seed=self.seed)
+        model.fit(x_tr, y_tr, x_va if len(x_va) else None, y_va if len(y_va) else None, progress=self.progress,
+                  checkpoint_dir=folder / "checkpoint")
+        fit_seconds = time.perf_counter() - t0
+        model.save(folder)
+        report = assess(model, x_te, y_te)
+        row = {"kind": spec.get("kind", name), "fit_seconds": round(fit_seconds, 2),
+               "accuracy": report["accuracy"], "balanced_accuracy": report["balanced_accuracy"],
+               "labels": report["labels"], "confusion_matrix": report["confusion_matrix"],
+               "detection_auc": report.get("detection_auc"), "ece": report.get("ece"),
+               "test_images": int(len(y_te)), "train_images": int(len(y_tr))}
+        write_json(result_file, row)
+        import shutil
+
+        shutil.rmtree(folder / "checkpoint", ignore_errors=True)
+        return row
+
+    def quality(self, data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """The Fréchet quality figure of every GAN (its test images against held-out real crops of the
+        GANs' training photos); the feature network is trained once and saved."""
+        from ganprint.quality.frechet import QualityConfig, QualityModel, fit_quality_model, quality_figure
+
+        path = self.out / "quality.json"
+        done = read_json(path) if path.is_file() else {}
+        missing = [g.name for g in self.protocol.gans if g.name not in done]
+        if not missing:
+            return done
+        q = self.profile.quality
+        folder = self.out / "quality-model"
+        if (folder / "config.json").is_file():
+            model = QualityModel.load(folder, device=self.device)
+        else:
+            model = fit_quality_model(self.real("train", q.get("train_images", 4000), "quality"), seed=self.seed,
+                                      device=self.device, config=QualityConfig(epochs=q.get("epochs", 4),
+                                                                               seed=self.seed))
+            model.save(folder)
+        reference = self.real("train", q.get("reference_images", 1000), "reference")
+        x_te, y_te, _ = data["test"]
+        for name in missing:
+            samples = x_te[y_te == name][:q.get("samples", 1000)]
+            done[name] = quality_figure(model, reference, samples, seed=self.seed)
+            write_json(path, done)
+        done_model = {"quality_model": model.report}
+        write_json(self.out / "quality-model.json", done_model)
+        return done
+
+    # -- whole run ----------------------------------------------------------------------------
+    def prepare(self) -> dict[str, Any]:
+        """GANs, dataset and decoded splits (shared with seed 001's runner)."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        gans = self._timed("gans", self.train_gans)
+        self._timed("dataset", self.build_dataset)
+        data = {s: self._timed("decoding", self.load_split, s) for s in SPLITS}
+        return {"gans": gans, "data": data}
+
+    def run(self) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        prepared = self.prepare()
+        data = prepared["data"]
+        attributors = {name: self._timed(f"attributor {name}", self.fit_attributor, name, spec, data)
+                       for name, spec in self.profile.attributors.items()}
+        quality = self._timed("quality", self.quality, data)
+        primary = attributors.get(self.protocol.primary) or next(iter(attributors.values()))
+        gans = {name: {**g, "quality": quality[name]} for name, g in prepared["gans"].items()}
+        results = {
+            "experiment": self.protocol.name, "title": self.protocol.title, "profile": self.profile.name,
+            "real_source": self.real_source, "primary": self.protocol.primary,
+            "accuracy": primary["accuracy"], "labels": primary["labels"],
+            "confusion_matrix": primary["confusion_matrix"],
+            "target": self.protocol.target, "target_met": bool(primary["accuracy"] >= self.protocol.target),
+            "all_gans_pass_quality": all(g["quality"]["passed"] for g in gans.values()),
+            "attributors": attributors, "gans": gans,
+            "images_per_source": self.profile.images_per_source, "gan_train_images": self.profile.gan_train_images,
+            "seed_figures": self.protocol.seed_figures, "deviations": list(self.profile.deviations),
+            "stage_seconds": self.stage_seconds, "wall_seconds": round(time.perf_counter() - t0, 2),
+            "threads": torch.get_num_threads(), "device": self.device,
+        }
+        write_json(self.out / "results.json", results)
+        from ganprint.experiments.yu_report import write_yu_report
+
+        write_yu_report(self.out, results)
+        return results
+
+
+def make_attributor(spec: dict[str, Any], *, device: str, seed: int):
+    """An unfitted attributor from a profile entry: ``kind`` ``postpool`` (or any registered
+    architecture; training settings ``epochs``, ``lr``, ... over the architecture's measured
+    defaults) or ``residual-correlation``."""
+    from ganprint.attribution.attributor import Attributor, Preprocessing
+
+    pre = Preprocessing(size=(32, 32), channels=3)
+    spec = dict(spec)
+    kind = spec.pop("kind", "postpool")
+    if kind == "residual-correlation":
+        from ganprint.fingerprints.correlation import ResidualCorrelationAttributor
+
+        return ResidualCorrelationAttributor(preprocessing=pre, **spec)
+    from ganprint.attribution.training import recipe
+    from ganprint.models.registry import default_fit_options
+
+    options = spec.pop("options", {})
+    fit = recipe("adam", **{**default_fit_options(kind), **spec, "seed": seed})
+    return Attributor(arch=kind, preprocessing=pre, fit_config=fit, arch_options=options, device=device)

@@ -1,0 +1,187 @@
+"""Reports of the ``yu-sources``, ``yu-seeds`` and ``seed001`` experiments: Markdown with sample
+grids, confusion matrices, the quality figures and the seeds' figures beside ours."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from ganprint.plots import plot_confusion
+
+
+def image_grid(images: np.ndarray, columns: int = 8, scale: int = 2, pad: int = 2) -> np.ndarray:
+    """uint8 (N, H, W, 3) -> one uint8 image of the images in rows of ``columns``, each enlarged
+    ``scale`` times (nearest neighbour, so pixel-level artefacts stay visible), on a white margin."""
+    images = np.asarray(images)
+    if len(images) == 0:
+        return np.full((8, 8, 3), 255, np.uint8)
+    n, h, w = images.shape[:3]
+    rows = -(-n // columns)
+    big = images.repeat(scale, 1).repeat(scale, 2)
+    hh, ww = h * scale + pad, w * scale + pad
+    out = np.full((rows * hh + pad, min(n, columns) * ww + pad, 3), 255, np.uint8)
+    for i, img in enumerate(big):
+        r, c = divmod(i, columns)
+        out[pad + r * hh:pad + r * hh + h * scale, pad + c * ww:pad + c * ww + w * scale] = img[..., :3]
+    return out
+
+
+def save_grid(images: np.ndarray, path: Path, **kwargs: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image_grid(images, **kwargs)).save(path)
+    return path
+
+
+def sample_grids(data_root: Path, split: str, sources: list[str], fig_dir: Path, n: int = 32) -> dict[str, str]:
+    """One grid of the first ``n`` images of each source in ``data_root/split/<source>``; returns
+    source -> file name (relative to the report)."""
+    out = {}
+    for source in sources:
+        files = sorted((data_root / split / source).glob("*.png"))[:n]
+        if not files:
+            continue
+        images = np.stack([np.asarray(Image.open(f).convert("RGB")) for f in files])
+        out[source] = save_grid(images, fig_dir / f"samples_{source}.png").relative_to(fig_dir.parent).as_posix()
+    return out
+
+
+def _fmt(v: Any, digits: int = 4) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def quality_table(gans: dict[str, dict[str, Any]]) -> list[str]:
+    lines = ["| GAN | arch | train seed | FD | FD real/real | FD noise | FD blobs | relative | passed (<= threshold) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name, g in gans.items():
+        q = g["quality"]
+        lines.append(f"| {name} | {g['arch']} | {g['seed']} | {q['fd']:.3f} | {q['fd_real']:.3f} | "
+                     f"{q['fd_noise']:.2f} | {q['fd_blobs']:.2f} | {q['relative']:.3f} | "
+                     f"{'yes' if q['passed'] else '**no**'} ({q['threshold']}) |")
+    return lines
+
+
+def write_yu_report(out_dir: Path, results: dict[str, Any]) -> Path:
+    """``report.md`` of a ``yu-sources`` / ``yu-seeds`` run, with its figures in ``figures/``."""
+    out_dir = Path(out_dir)
+    fig = out_dir / "figures"
+    fig.mkdir(parents=True, exist_ok=True)
+    lines = [f"# {results['title']} (profile `{results['profile']}`)", "",
+             f"Real source: `{results['real_source']}`; {results['gan_train_images']} real images train every GAN; "
+             f"images per source: {results['images_per_source']}. Wall time {results['wall_seconds']:.0f} s on "
+             f"{results['threads']} thread(s), device {results['device']}.", "",
+             "## Attribution accuracy on the test split", "",
+             "| attributor | accuracy | balanced accuracy | fit seconds | test images |", "|---|---|---|---|---|"]
+    for name, row in results["attributors"].items():
+        lines.append(f"| {name}{' (primary)' if name == results['primary'] else ''} | {row['accuracy']:.4f} | "
+                     f"{row['balanced_accuracy']:.4f} | {row['fit_seconds']:.0f} | {row['test_images']} |")
+        png = fig / f"confusion_{name}.png"
+        plot_confusion(row["confusion_matrix"], row["labels"], f"{name}: accuracy {row['accuracy']:.4f}", png)
+    lines += ["", f"Target (issue 6): accuracy >= {results['target']} with the primary attributor: "
+              f"**{'met' if results['target_met'] else 'not met'}** ({results['accuracy']:.4f}).", ""]
+    lines += seed_figure_lines(results)
+    for name in results["attributors"]:
+        lines += [f"![confusion matrix, {name}](figures/confusion_{name}.png)", ""]
+    lines += ["## GAN quality (Fréchet distance on a self-supervised real-image network)", "",
+              "`relative` = (FD - FD real/real) / (min(FD noise, FD blobs) - FD real/real): 0 is as close as "
+              "held-out real images, 1 as far as a trivial failure; a GAN passes at <= the threshold "
+              "(`ganprint.quality.frechet`).", "", *quality_table(results["gans"]), "",
+              f"All GANs pass: **{'yes' if results['all_gans_pass_quality'] else 'no'}**.", ""]
+    grids = sample_grids(out_dir / "data", "test", ["real", *results["gans"]], fig)
+    lines += ["## Samples (test split, 2x nearest-neighbour)", ""]
+    for source, rel in grids.items():
+        lines += [f"**{source}**", "", f"![{source}]({rel})", ""]
+    if results.get("deviations"):
+        lines += ["## Deviations from the seed", "", *[f"- {d}" for d in results["deviations"]], ""]
+    lines += ["## Stage times (seconds)", "", *[f"- {k}: {v:.0f}" for k, v in results["stage_seconds"].items()], ""]
+    path = out_dir / "report.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def seed_figure_lines(results: dict[str, Any]) -> list[str]:
+    """The seed's figures beside ours, as a table (``seed_figures`` of the protocol: name -> value
+    or note)."""
+    figures = results.get("seed_figures") or {}
+    if not figures:
+        return []
+    lines = ["### The seed's figures beside ours", "", "| figure | seed | ganprint |", "|---|---|---|"]
+    for name, entry in figures.items():
+        entry = entry if isinstance(entry, dict) else {"value": entry}
+        ours = _lookup(results, entry.get("ours"))
+        lines.append(f"| {name} | {_fmt(entry.get('value'))} | {_fmt(ours)} |")
+    notes = [f"- {name}: {entry['note']}" for name, entry in figures.items()
+             if isinstance(entry, dict) and entry.get("note")]
+    return [*lines, "", *notes, ""] if notes else [*lines, ""]
+
+
+def _lookup(results: dict[str, Any], dotted: str | None) -> Any:
+    """``a.b.c`` -> results['a']['b']['c'] (None when absent)."""
+    if not dotted:
+        return None
+    node: Any = results
+    for key in dotted.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def write_seed001_report(out_dir: Path, results: dict[str, Any]) -> Path:
+    """``report.md`` of a ``seed001`` run: accuracy on 15 / 150 / all test images without and with
+    TTA, seed 001's figures beside ours, the images the vote fixed (and any it broke)."""
+    out_dir = Path(out_dir)
+    fig = out_dir / "figures"
+    fig.mkdir(parents=True, exist_ok=True)
+    tta = results["tta"]
+    reused = results.get("gans_reused_from")
+    lines = [f"# {results['title']} (profile `{results['profile']}`)", "",
+             f"Classifier `{results['primary']}`; real source `{results['real_source']}`; "
+             f"GANs {'reused from ' + reused if reused else 'trained here'}."
+             f" Wall time {results['wall_seconds']:.0f} s on {results['threads']} thread(s).", "",
+             "## Accuracy without and with test-time augmentation (majority vote over views)", "",
+             "| test images | without TTA | with TTA | correct (without / with) | fixed | broken |",
+             "|---|---|---|---|---|---|"]
+    for key, t in results["tests"].items():
+        lines.append(f"| {key} | {t['accuracy_plain']:.4f} | {t['accuracy_tta']:.4f} | "
+                     f"{t['correct_plain']} / {t['correct_tta']} of {t['n']} | {len(t['fixed'])} | "
+                     f"{len(t['broken'])} |")
+        plot_confusion(t["confusion_matrix_tta"], results["labels"], f"{key} test images, with TTA",
+                       fig / f"confusion_{key.replace(' ', '_')}_tta.png")
+    lines += ["", f"Target (issue 6): >= {results['target']} on 150 images with TTA no worse than without: "
+              f"**{'met' if results['target_met'] else 'not met'}**.", ""]
+    lines += seed_figure_lines(results)
+    acc = ", ".join(f"{v} {a:.4f}" for v, a in tta["val_accuracy_by_view"].items())
+    lines += [f"Views voted over: {', '.join(tta['views'])} (chosen on the validation split: kept when within "
+              f"{tta['tolerance']} of the accuracy on unchanged images; validation accuracy per view: {acc}).", ""]
+    for key, t in results["tests"].items():
+        for what in ("fixed", "broken"):
+            items = t[what]
+            if not items:
+                continue
+            png = f"figures/tta_{what}_{key.replace(' ', '_')}.png"
+            lines += [f"### Images the vote {what} ({key} test images)", "", f"![{what}]({png})", "",
+                      "| # | true | without TTA | with TTA | votes (" + ", ".join(results["labels"]) + ") |",
+                      "|---|---|---|---|---|"]
+            lines += [f"| {i + 1} | {f['true']} | {f['plain']} | {f['tta']} | {f['votes']} |"
+                      for i, f in enumerate(items)]
+            lines.append("")
+    for key in results["tests"]:
+        lines += [f"![confusion matrix, {key} with TTA](figures/confusion_{key.replace(' ', '_')}_tta.png)", ""]
+    lines += ["## GAN quality", "", *quality_table(results["gans"]), ""]
+    grids = sample_grids(out_dir / "data", "test", results["labels"], fig)
+    lines += ["## Samples (test split, 2x nearest-neighbour)", ""]
+    for source, rel in grids.items():
+        lines += [f"**{source}**", "", f"![{source}]({rel})", ""]
+    if results.get("deviations"):
+        lines += ["## Deviations from the seed", "", *[f"- {d}" for d in results["deviations"]], ""]
+    lines += ["## Stage times (seconds)", "", *[f"- {k}: {v:.0f}" for k, v in results["stage_seconds"].items()], ""]
+    path = out_dir / "report.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
