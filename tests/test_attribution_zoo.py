@@ -135,14 +135,17 @@ def test_a_stacked_representation_doubles_the_model_input_and_survives_save_and_
     np.testing.assert_allclose(loaded.predict_proba(x[:20]), att.predict_proba(x[:20]), atol=1e-5)
 
 
-def test_ensemble_score_flags_a_smooth_generator_that_the_logits_call_real(digits):
+@pytest.mark.parametrize("arch", ["seed-mnist-cnn", "logreg"])
+def test_ensemble_score_flags_a_smooth_generator_that_the_logits_call_real(digits, arch):
     from scipy.ndimage import gaussian_filter
     from sklearn.metrics import roc_auc_score
 
     names = ["real", "gan_a", "gan_b"]
-    att = Attributor(fit_config=FitConfig(epochs=3, batch_size=64, patience=None), device="cpu")
+    att = Attributor(arch=arch, fit_config=FitConfig(epochs=3, batch_size=64, patience=None), device="cpu")
     att.fit(*_xy(digits, names, "train"), *_xy(digits, names, "val"), progress=False)
-    assert att.unknown_score == "ensemble" and set(att.score_scales_) == {"energy", "stem"}
+    # a network without a convolution has no stem; the image statistics need none
+    parts = {"energy", "stem", "signal"} if arch != "logreg" else {"energy", "signal"}
+    assert att.unknown_score == "ensemble" and set(att.score_scales_) == parts
     x, _ = _xy(digits, names, "test")
     # an unseen generator without the upsampling artefact whose digits are slightly smooth:
     # the classifier takes it for real, its first-layer statistics do not match any known source
@@ -167,6 +170,14 @@ def test_two_stage_model_adds_a_source_without_touching_the_others(tmp_path, dig
     x, y = _xy(digits, names, "test")
     before = model.score(x, y)
     assert before > 0.9
+    # unknown sources: smooth digits, unlike every known source, score below the known test images
+    from scipy.ndimage import gaussian_filter
+    from sklearn.metrics import roc_auc_score
+
+    smooth = np.stack([gaussian_filter(im.astype(float), (0.8, 0.8, 0)) for im in digits["real"][230:300]])
+    known, unknown = model.predict_with_scores(x)[1], model.predict_with_scores(smooth.round().astype(np.uint8))[1]
+    assert set(model.score_scales_) == {"max_probability", "signal"}
+    assert roc_auc_score(np.r_[np.ones(len(known)), np.zeros(len(unknown))], np.r_[known, unknown]) > 0.95
     frozen = {k: v.clone() for k, v in model.primary_.state_dict().items()}
     frozen_a = {k: v.clone() for k, v in model.secondary_["gan_a"].state_dict().items()}
     all_names = [*names, "gan_c"]
@@ -182,6 +193,8 @@ def test_two_stage_model_adds_a_source_without_touching_the_others(tmp_path, dig
     model.save(tmp_path / "two")
     loaded = load_model(tmp_path / "two", device="cpu")
     np.testing.assert_allclose(loaded.predict_proba(x[:10]), model.predict_proba(x[:10]), atol=1e-6)
+    np.testing.assert_allclose(loaded.predict_with_scores(xc)[1], model.predict_with_scores(xc)[1], atol=1e-6)
+    assert (loaded.predict_open(xc) != "unknown").mean() > 0.8  # the added source is a known one now
     with pytest.raises(ValueError, match="needs real images"):
         TwoStageAttributor(device="cpu").fit(*_xy(digits, ["gan_a", "gan_b"], "train"), progress=False)
 

@@ -206,3 +206,25 @@ def test_ensemble_parts_are_standardised_on_validation_and_summed():
         combine_scores({"energy": np.array([1.0])}, scales)
     with pytest.raises(ValueError, match="finite"):
         fit_score_scales({"energy": np.array([np.nan])})
+
+
+def test_image_statistics_describe_how_an_image_was_made():
+    import torch
+
+    from ganprint.attribution.openset import SPECTRUM_BINS, image_statistics
+
+    rng = np.random.default_rng(0)
+    flat = torch.full((2, 3, 16, 16), 0.5)
+    noisy = (flat + torch.from_numpy(rng.normal(0, 0.05, (2, 3, 16, 16))).float()).clamp(0, 1)
+    s_flat, s_noisy = image_statistics(flat), image_statistics(noisy)
+    per_channel = 20 + SPECTRUM_BINS + 5
+    assert s_flat.shape == (2, 3 * per_channel) and torch.isfinite(s_flat).all()
+    # a flat image has no residual; noise shows up in the residual's spread and in the high bands
+    assert s_flat[0, 5] == 0 and s_noisy[0, 5] > 0.02
+    assert s_noisy[0, 20 + SPECTRUM_BINS - 1] > s_flat[0, 20 + SPECTRUM_BINS - 1] + 5
+    # the intensity ranges partition the pixels
+    assert torch.allclose(s_noisy[:, per_channel - 5:per_channel].sum(1), torch.ones(2))
+    # tiny images (some radial bands hold no frequency) still give finite statistics
+    assert torch.isfinite(image_statistics(torch.rand(4, 1, 3, 3))).all()
+    with pytest.raises(ValueError, match="N, C, H, W"):
+        image_statistics(torch.rand(3, 3))

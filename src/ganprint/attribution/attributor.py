@@ -72,6 +72,15 @@ def images_to_tensor(images: np.ndarray) -> torch.Tensor:
     return x.contiguous()
 
 
+def signal_view(x: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    """:func:`~ganprint.attribution.openset.image_statistics` of images (N, C, H, W), uint8 or float
+    in [0, 1], in chunks: the network-independent view of the ensemble unknown-source score."""
+    from ganprint.attribution.openset import image_statistics
+
+    parts = [image_statistics(as_float_images(x[i:i + chunk].cpu())) for i in range(0, len(x), chunk)]
+    return torch.cat(parts) if parts else torch.zeros(0, 0)
+
+
 UNKNOWN = "unknown"
 
 
@@ -169,8 +178,8 @@ class Attributor(SourceEstimator):
         return self
 
     def fit_density(self, X: np.ndarray, y: np.ndarray | list, max_images: int = DENSITY_IMAGES) -> Attributor:
-        """Class means and shared covariance of the training images' penultimate features and stem
-        statistics, for the ``mahalanobis`` and ``ensemble`` unknown-source scores; also a first
+        """Class means and shared covariance of the training images' penultimate features, stem
+        statistics and image statistics, for the ``mahalanobis`` and ``ensemble`` unknown-source scores; also a first
         scale for the ensemble's parts (from these training images), which :meth:`calibrate`
         replaces with one fitted on validation images."""
         from ganprint.attribution.openset import fit_feature_density, fit_score_scales
@@ -181,9 +190,10 @@ class Attributor(SourceEstimator):
         views = self._views(X[idx])
         labels = np.searchsorted(self.classes_, y[idx])
         self.density_ = fit_feature_density(views["features"], labels, len(self.classes_))
-        if "stem" in views:
-            stem = fit_feature_density(views["stem"], labels, len(self.classes_))
-            self.density_.update({f"stem_{k}": v for k, v in stem.items()})
+        for view in ("stem", "signal"):
+            if view in views:
+                density = fit_feature_density(views[view], labels, len(self.classes_))
+                self.density_.update({f"{view}_{k}": v for k, v in density.items()})
         self.score_scales_ = fit_score_scales(self._score_parts(views)) if len(idx) else None
         return self
 
@@ -226,8 +236,9 @@ class Attributor(SourceEstimator):
     def unknown_scores(self, views: dict[str, np.ndarray], score: str | None = None) -> np.ndarray:
         """How much each image looks like a known source (higher = more known), from the network's
         views of it (:meth:`outputs`): ``max_probability`` and ``energy`` use the logits,
-        ``mahalanobis`` the penultimate features, ``ensemble`` energy plus the stem statistics'
-        Mahalanobis score, each standardised on validation (see :mod:`ganprint.attribution.openset`)."""
+        ``mahalanobis`` the penultimate features, ``ensemble`` energy plus the Mahalanobis scores of the
+        stem statistics and the image statistics, each standardised on validation (see
+        :mod:`ganprint.attribution.openset`)."""
         from ganprint.attribution.openset import ENSEMBLE_SCORE, FEATURE_SCORE, SCORES, combine_scores
 
         score = score or self.unknown_score
@@ -243,8 +254,9 @@ class Attributor(SourceEstimator):
         from ganprint.attribution.openset import energy_score
 
         parts = {"energy": energy_score(views["logits"], self.temperature_)}
-        if "stem" in views and self.density_ is not None and "stem_means" in self.density_:
-            parts["stem"] = self._mahalanobis(views, "stem", "stem_")
+        for view in ("stem", "signal"):  # a model saved before a view existed has no density for it
+            if view in views and self.density_ is not None and f"{view}_means" in self.density_:
+                parts[view] = self._mahalanobis(views, view, f"{view}_")
         return parts
 
     def _mahalanobis(self, views: dict[str, np.ndarray], view: str, prefix: str) -> np.ndarray:
@@ -256,7 +268,7 @@ class Attributor(SourceEstimator):
 
     def outputs(self, X: np.ndarray) -> dict[str, np.ndarray]:
         """The network's views of the images (raw ``logits``, penultimate ``features``, ``stem``
-        statistics), calibrated ``probabilities`` and ``known_scores``."""
+        statistics) and the image statistics (``signal``), calibrated ``probabilities`` and ``known_scores``."""
         from ganprint.calibration import calibrated_probabilities
 
         views = self._views(X)
@@ -269,6 +281,7 @@ class Attributor(SourceEstimator):
         self._check_input(x)
         device = next(model.parameters()).device
         views = predict_views(model, x, INFERENCE_BATCH, device, transform=self._transform, stem=stem_module(model))
+        views["signal"] = signal_view(x)
         return {k: v.numpy() for k, v in views.items()}
 
     def predict_with_scores(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -16,6 +16,11 @@ therefore combines the primary with the added modules as a noisy-OR:
 ``p_fake = 1 - (1 - p_primary) * prod_{k added} (1 - s_k)``: the primary still decides for the
 sources it was trained on, and each added module vouches for its own.
 
+Unknown sources: the known-source score is the maximum probability plus the Mahalanobis score of
+the image statistics (:func:`~ganprint.attribution.openset.image_statistics`), each standardised on
+validation images, as the single-network ensemble does; a source added later gets its class mean
+from its own images (the shared covariance stays the one fitted on the training sources).
+
 The primary follows seed 003's description: gandct-conv-like, strided convolutions instead of
 pooling, batch normalisation in every layer but the first, global average pooling before the
 output layer (so it produces CAM heatmaps); its width is scaled to small inputs.
@@ -33,13 +38,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganprint.attribution.attributor import NotFittedError, Preprocessing, SourceEstimator, images_to_tensor
+from ganprint.attribution.attributor import (
+    NotFittedError,
+    Preprocessing,
+    SourceEstimator,
+    images_to_tensor,
+    signal_view,
+)
 from ganprint.attribution.training import INFERENCE_BATCH, FitConfig, as_float_images, fit_classifier
 from ganprint.checkpoint import prefixed, unprefixed
 from ganprint.device import resolve_device
 from ganprint.serialization import load_folder, save_folder
 
 MODEL_KIND = "ganprint-two-stage"
+DENSITY_IMAGES = 10_000  # training images whose statistics give the class means and covariance
 
 SECONDARY_FIT = FitConfig(epochs=8, batch_size=64, lr=3e-3, patience=2)
 """Secondary modules are small and train on precomputed features; one one-vs-rest task each
@@ -140,6 +152,8 @@ class TwoStageAttributor(SourceEstimator):
         self.added_: list[str] = []  # sources the primary never saw (added by add_source)
         self.platt_: dict[str, tuple[float, float]] = {}  # their modules' Platt scaling (a, b)
         self.threshold_: float | None = None
+        self.signal_density_: dict[str, np.ndarray] | None = None  # class means (in classes_ order), precision
+        self.score_scales_: dict[str, list[float]] | None = None
         self.history_: dict[str, Any] = {}
 
     @property
@@ -185,6 +199,7 @@ class TwoStageAttributor(SourceEstimator):
         feats_val = self._features(xv) if xv is not None else None
         for source in sources:
             self._fit_secondary(source, feats, y, feats_val, yv, progress)
+        self._fit_signal_density(x, y)
         self.history_["fit_seconds"] = time.perf_counter() - t0
         if xv is not None:
             self.calibrate(X_val, yv)
@@ -210,6 +225,7 @@ class TwoStageAttributor(SourceEstimator):
         feats_val = self._features(xv) if xv is not None else None
         self._fit_secondary(name, feats, y, feats_val, yv, progress)
         self.added_.append(name)
+        self._add_signal_mean(name, x[torch.from_numpy(y == name)])
         # the module was trained class-balanced; for the noisy-OR its output must be a probability
         # at the data's own prior (Platt scaling on validation, else on the training images)
         cal_feats, cal_y = (feats_val, yv) if feats_val is not None else (feats, y)
@@ -231,12 +247,46 @@ class TwoStageAttributor(SourceEstimator):
             loss_fn=_bce((len(y) - pos) / max(pos, 1)))
         self.secondary_[source] = module.eval()
 
+    def _fit_signal_density(self, x: torch.Tensor, y: np.ndarray) -> None:
+        from ganprint.attribution.openset import fit_feature_density
+
+        idx = torch.from_numpy(np.random.default_rng(0).permutation(len(x))[:DENSITY_IMAGES])
+        labels = np.searchsorted(self.classes_, y[idx.numpy()])
+        self.signal_density_ = fit_feature_density(signal_view(x[idx]).numpy(), labels, len(self.classes_))
+
+    def _add_signal_mean(self, name: str, x_new: torch.Tensor) -> None:
+        if self.signal_density_ is None:
+            return
+        old = [c for c in self.classes_ if c != name]
+        means = dict(zip(old, self.signal_density_["means"], strict=True))
+        means[name] = signal_view(x_new[:DENSITY_IMAGES]).double().mean(0).numpy()
+        self.signal_density_["means"] = np.stack([means[c] for c in self.classes_])
+
     def calibrate(self, X_val: np.ndarray, y_val: np.ndarray | list) -> TwoStageAttributor:
-        from ganprint.attribution.openset import fit_rejection_threshold
+        from ganprint.attribution.openset import fit_rejection_threshold, fit_score_scales
 
         proba, _ = self._proba(X_val)
-        self.threshold_ = float(fit_rejection_threshold(proba.max(1), self.accept_rate))
+        parts = self._score_parts(X_val, proba)
+        self.score_scales_ = fit_score_scales(parts)
+        self.threshold_ = float(fit_rejection_threshold(self._known_scores(parts), self.accept_rate))
         return self
+
+    def _score_parts(self, X: np.ndarray, proba: np.ndarray) -> dict[str, np.ndarray]:
+        from ganprint.attribution.openset import mahalanobis_score
+
+        parts = {"max_probability": proba.max(1)}
+        if self.signal_density_ is not None:
+            signal = signal_view(images_to_tensor(X)).numpy()
+            parts["signal"] = mahalanobis_score(signal, self.signal_density_["means"],
+                                                self.signal_density_["precision"])
+        return parts
+
+    def _known_scores(self, parts: dict[str, np.ndarray]) -> np.ndarray:
+        from ganprint.attribution.openset import combine_scores
+
+        if self.score_scales_ is None:  # a model saved before the ensemble: the maximum probability alone
+            return parts["max_probability"]
+        return combine_scores(parts, self.score_scales_)
 
     @torch.inference_mode()
     def _secondary_logits(self, name: str, feats: torch.Tensor) -> torch.Tensor:
@@ -286,8 +336,10 @@ class TwoStageAttributor(SourceEstimator):
         return self._proba(X)[0]
 
     def predict_with_scores(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities and known-source scores (the ensemble of the maximum probability and the
+        image statistics' Mahalanobis score; higher = more like a known source)."""
         proba = self.predict_proba(X)
-        return proba, proba.max(1)
+        return proba, self._known_scores(self._score_parts(X, proba))
 
     # -- persistence ----------------------------------------------------------------------------
     def save(self, folder: str | Path) -> Path:
@@ -299,15 +351,20 @@ class TwoStageAttributor(SourceEstimator):
             "added_platt": {k: list(v) for k, v in self.platt_.items()},
             "width": self.width,
             "secondary_width": self.secondary_width, "preprocessing": self.preprocessing.to_dict(),
-            "calibration": {"unknown_score": "max_probability", "threshold": self.threshold_,
-                            "accept_rate": self.accept_rate},
+            "calibration": {"unknown_score": "ensemble" if self.score_scales_ else "max_probability",
+                            "threshold": self.threshold_, "accept_rate": self.accept_rate,
+                            "score_scales": self.score_scales_},
             "fit": self.fit_config.to_dict(), "secondary_fit": self.secondary_config.to_dict(),
             "history": self.history_,
         }
         secondary: dict[str, torch.Tensor] = {}
         for i, name in enumerate(sources):
             secondary.update(prefixed(str(i), self.secondary_[name]))
-        return save_folder(folder, config, {"primary": self.primary_.state_dict(), "secondary": secondary})
+        weights = {"primary": self.primary_.state_dict(), "secondary": secondary}
+        if self.signal_density_ is not None:
+            weights["openset"] = {f"signal_{k}": torch.from_numpy(np.ascontiguousarray(v))
+                                  for k, v in self.signal_density_.items()}
+        return save_folder(folder, config, weights)
 
     @classmethod
     def load(cls, folder: str | Path, device: str = "auto") -> TwoStageAttributor:
@@ -331,6 +388,10 @@ class TwoStageAttributor(SourceEstimator):
         self.added_ = [str(name) for name in config.get("added_sources", [])]
         self.platt_ = {k: (float(v[0]), float(v[1])) for k, v in config.get("added_platt", {}).items()}
         self.threshold_ = config["calibration"].get("threshold")
+        self.score_scales_ = config["calibration"].get("score_scales")
+        if (Path(folder) / "openset.safetensors").is_file():
+            _, extra = load_folder(folder, ["openset"])
+            self.signal_density_ = {k.removeprefix("signal_"): v.double().numpy() for k, v in extra["openset"].items()}
         self.history_ = config.get("history", {})
         return self
 
