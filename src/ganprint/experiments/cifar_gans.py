@@ -143,23 +143,25 @@ class CifarGansRun:
         save_image_grid(real["test"][:64], self.out / "report" / "samples" / f"{REAL}.png")
         quality = self._timed("quality", lambda: cached(self.out / "quality.json", lambda: quality_figures(
             self.real("train", p.quality_real, self.seed + 7), self.real("train", p.quality_real, self.seed + 8),
-            {name: s["test"] for name, s in samples.items()}, seed=self.seed, device=self.device)))
+            {name: s["test"] for name, s in samples.items()}, seed=self.seed, device=self.device),
+            settings=[p.gan, p.images, p.quality_real]))
         fit = fit_config(p.attributor, self.seed)
         arch = self.protocol.get("attributor_arch", "seed-cifar-cnn")
         names = list(self.gans)
+        fit_settings = [arch, p.gan, p.images, fit.to_dict()]
         three = self._timed("three-class classifier", lambda: cached(
             self.out / "models" / "three_class.json",
             lambda: attribute(arch, {**samples, REAL: real}, fit, device=self.device, progress=self.progress,
-                              model_dir=self.out / "models" / "three_class")))
+                              model_dir=self.out / "models" / "three_class"), fit_settings))
         two = self._timed("two-class classifier", lambda: cached(
             self.out / "models" / "two_class.json",
             lambda: attribute(arch, samples, fit, device=self.device, progress=self.progress,
-                              model_dir=self.out / "models" / "two_class")))
+                              model_dir=self.out / "models" / "two_class"), fit_settings))
         inversion = {}
         for name in p.inversion.get("gans", names[:1]):
             other = next(n for n in names if n != name)
             inversion[name] = self._timed(f"inversion {name}", lambda n=name, o=other: cached(
-                self.out / "inversion" / f"{n}.json", lambda: self._inversion(n, o)))
+                self.out / "inversion" / f"{n}.json", lambda: self._inversion(n, o), settings=[p.gan, p.inversion]))
         first = inversion[next(iter(inversion))] if inversion else {}
         results = {
             "experiment": "cifar-gans", "profile": p.name, "real_source": self.real_source,

@@ -128,7 +128,8 @@ class GanEpochsRun:
         real = {s: self.real(s, p.images[s], self.seed + 1 + i) for i, s in enumerate(SPLITS)} if self.with_real \
             else None
         t = time.perf_counter()
-        rows = [cached(self.out / "steps" / f"step_{step:07d}.json", lambda s=step: self._snapshot(s, real))
+        settings = [p.gan, p.images, p.attributor, p.quality_real, self.with_real]
+        rows = [cached(self.out / "steps" / f"step_{step:07d}.json", lambda s=step: self._snapshot(s, real), settings)
                 for step in steps]
         results = {
             "experiment": "gan-epochs", "profile": p.name, "real_source": self.real_source,

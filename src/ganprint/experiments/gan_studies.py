@@ -60,13 +60,19 @@ def gan_config(entry: GanEntry, profile_gan: Mapping[str, Any], *, snapshot_ever
 
 def train_gan(out_dir: Path, config, images: np.ndarray, *, device: str = "cpu", progress: bool = True,
               data_info: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Train (or resume, or skip when finished) one GAN in ``out_dir``; returns its ``config.json``."""
+    """Train (or resume, or skip when finished) one GAN in ``out_dir``; returns its ``config.json``.
+    A finished GAN trained with other settings is an error (a changed profile needs another run folder)."""
+    import json
+
     from ganprint.gans.trainer import GanTrainer
 
     trainer = GanTrainer(config, out_dir, device=device, data_info=data_info)
     if not trainer.is_finished():
         trainer.fit(images, progress=progress)
-    return read_json(Path(out_dir) / "config.json")
+    info = read_json(Path(out_dir) / "config.json")
+    if info.get("train") != json.loads(json.dumps(config.to_dict())):
+        raise ValueError(f"{out_dir} holds a GAN trained with other settings; use another output folder")
+    return info
 
 
 def sample_images(gan_dir: Path, n: int, stream: int, *, step: int | None = None,
@@ -129,14 +135,20 @@ def attribute(arch: str, data: Mapping[str, Mapping[str, np.ndarray]], fit: FitC
             "epochs_run": model.history_.get("epochs_run"), "train_images": int(len(x_tr))}
 
 
-def cached(path: Path, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """``compute()``'s result, stored as JSON at ``path``; read back instead of recomputed on a rerun."""
+def cached(path: Path, compute: Callable[[], dict[str, Any]], settings: Any = None) -> dict[str, Any]:
+    """``compute()``'s result, stored as JSON at ``path`` with the ``settings`` it was computed
+    under; read back instead of recomputed on a rerun with the same settings."""
+    import json
+
+    key = json.loads(json.dumps(settings))
     if path.is_file():
-        return read_json(path)
+        stored = read_json(path)
+        if stored.pop("settings", None) == key:
+            return stored
     result = compute()
     if result:  # an empty result (a stage that could not run) is computed again next time
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_json(path, result)
+        write_json(path, {**result, "settings": key})
     return result
 
 

@@ -144,7 +144,8 @@ class PairsRun:
             curve = []
             for step in sorted(snapshots[a] & snapshots[b]):
                 row = cached(self.out / "studies" / sname / f"step_{step:07d}.json", lambda s=step, a=a, b=b: attribute(
-                    arch, {a: splits(a, s), b: splits(b, s)}, fit, device=self.device, progress=False))
+                    arch, {a: splits(a, s), b: splits(b, s)}, fit, device=self.device, progress=False),
+                    settings=[arch, p.gan, p.images, fit.to_dict()])
                 curve.append({"step": step, "epoch": step / steps_per_epoch, "accuracy": row["accuracy"],
                               "val_accuracy": row["val_accuracy"], "confusion_matrix": row["confusion_matrix"]})
             if not curve:
