@@ -40,7 +40,9 @@ def test_yu_sources_tiny_end_to_end_and_resume(sources_run, monkeypatch):
     assert np.asarray(results["confusion_matrix"]).shape == (5, 5)
     assert np.asarray(results["confusion_matrix"]).sum() == 5 * 12
     assert 0 <= results["accuracy"] <= 1 and results["wall_seconds"] > 0
-    assert set(results["attributors"]) == {"postpool", "residual-correlation"}
+    assert set(results["attributors"]) == {"postpool", "postpool-dct", "residual-correlation"}
+    best = max(results["attributors"].values(), key=lambda a: a["val_accuracy"])  # primary: chosen on val
+    assert results["accuracy"] == best["accuracy"] and results["primary"] in results["attributors"]
     for gan in ("ProGAN", "SNGAN", "CramerGAN", "MMDGAN"):
         q = results["gans"][gan]["quality"]
         assert {"fd", "fd_real", "fd_noise", "fd_blobs", "relative", "passed"} <= set(q)

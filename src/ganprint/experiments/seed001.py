@@ -101,13 +101,16 @@ class Seed001Run(YuRun):
         t0 = time.perf_counter()
         prepared = self.prepare()
         data = prepared["data"]
-        name, spec = next(iter(self.profile.attributors.items()))
-        row = self._timed(f"attributor {name}", self.fit_attributor, name, spec, data)
+        from ganprint.experiments.yu import choose_primary
+
+        rows = {n: self._timed(f"attributor {n}", self.fit_attributor, n, spec, data)
+                for n, spec in self.profile.attributors.items()}
+        name = choose_primary(self.protocol.primary, rows)
         from ganprint.attribution.loading import load_model
 
         model = load_model(self.out / "models" / name, device=self.device)
         x_va, y_va, _ = data["val"]
-        tta_path = self.out / "tta.json"
+        tta_path = self.out / f"tta_{name}.json"
         if tta_path.is_file():
             tta = read_json(tta_path)
         else:
@@ -165,7 +168,7 @@ class Seed001Run(YuRun):
             "target": self.protocol.target,
             "target_met": bool(main["accuracy_tta"] >= self.protocol.target
                                and main["accuracy_tta"] >= main["accuracy_plain"]),
-            "tests": tests, "tta": tta, "attributors": {name: row}, "gans": gans,
+            "tests": tests, "tta": tta, "attributors": rows, "gans": gans,
             "gans_reused_from": str(self.reuse_from) if any(
                 self.gan_dir(g.name) != self.out / "gans" / g.name for g in self.protocol.gans) else None,
             "all_gans_pass_quality": all(g["quality"]["passed"] for g in gans.values()),

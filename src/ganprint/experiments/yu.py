@@ -268,10 +268,16 @@ class YuRun:
 
         folder = self.out / "models" / name
         result_file = folder / "result.json"
-        if result_file.is_file():
-            return read_json(result_file)
-        x_tr, y_tr, _ = data["train"]
         x_va, y_va, _ = data["val"]
+        if result_file.is_file():
+            row = read_json(result_file)
+            if "val_accuracy" not in row and len(y_va):  # a run of an earlier version: score it on val
+                from ganprint.attribution.loading import load_model
+
+                row["val_accuracy"] = float(load_model(folder, device=self.device).score(x_va, y_va))
+                write_json(result_file, row)
+            return row
+        x_tr, y_tr, _ = data["train"]
         x_te, y_te, _ = data["test"]
         t0 = time.perf_counter()
         model = make_attributor(spec, device=self.device, seed=self.seed)
@@ -284,7 +290,8 @@ class YuRun:
                "accuracy": report["accuracy"], "balanced_accuracy": report["balanced_accuracy"],
                "labels": report["labels"], "confusion_matrix": report["confusion_matrix"],
                "detection_auc": report.get("detection_auc"), "ece": report.get("ece"),
-               "test_images": int(len(y_te)), "train_images": int(len(y_tr))}
+               "test_images": int(len(y_te)), "train_images": int(len(y_tr)),
+               "val_accuracy": float(model.score(x_va, y_va)) if len(y_va) else None}
         write_json(result_file, row)
         import shutil
 
@@ -336,11 +343,12 @@ class YuRun:
         attributors = {name: self._timed(f"attributor {name}", self.fit_attributor, name, spec, data)
                        for name, spec in self.profile.attributors.items()}
         quality = self._timed("quality", self.quality, data)
-        primary = attributors.get(self.protocol.primary) or next(iter(attributors.values()))
+        primary_name = choose_primary(self.protocol.primary, attributors)
+        primary = attributors[primary_name]
         gans = {name: {**g, "quality": quality[name]} for name, g in prepared["gans"].items()}
         results = {
             "experiment": self.protocol.name, "title": self.protocol.title, "profile": self.profile.name,
-            "real_source": self.real_source, "primary": self.protocol.primary,
+            "real_source": self.real_source, "primary": primary_name,
             "accuracy": primary["accuracy"], "labels": primary["labels"],
             "confusion_matrix": primary["confusion_matrix"],
             "target": self.protocol.target, "target_met": bool(primary["accuracy"] >= self.protocol.target),
@@ -358,10 +366,21 @@ class YuRun:
         return results
 
 
+def choose_primary(rule: str, attributors: dict[str, dict[str, Any]]) -> str:
+    """The attributor whose accuracy is the run's headline: ``best-val`` picks the highest
+    validation accuracy (never the test figure); any other value names an attributor."""
+    if rule == "best-val":
+        return max(attributors, key=lambda k: attributors[k].get("val_accuracy") or -1.0)
+    if rule not in attributors:
+        raise ValueError(f"primary attributor {rule!r} is not in the profile: {', '.join(attributors)}")
+    return rule
+
+
 def make_attributor(spec: dict[str, Any], *, device: str, seed: int):
     """An unfitted attributor from a profile entry: ``kind`` ``postpool`` (or any registered
     architecture; training settings ``epochs``, ``lr``, ... over the architecture's measured
-    defaults) or ``residual-correlation``."""
+    defaults; ``representation`` its input representation, default ``pixels``) or
+    ``residual-correlation``."""
     from ganprint.attribution.attributor import Attributor, Preprocessing
 
     pre = Preprocessing(size=(32, 32), channels=3)
@@ -375,5 +394,7 @@ def make_attributor(spec: dict[str, Any], *, device: str, seed: int):
     from ganprint.models.registry import default_fit_options
 
     options = spec.pop("options", {})
+    representation = spec.pop("representation", "pixels")
     fit = recipe("adam", **{**default_fit_options(kind), **spec, "seed": seed})
-    return Attributor(arch=kind, preprocessing=pre, fit_config=fit, arch_options=options, device=device)
+    return Attributor(arch=kind, preprocessing=pre, fit_config=fit, arch_options=options, device=device,
+                      representation=representation)
