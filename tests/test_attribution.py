@@ -69,11 +69,17 @@ def test_cli_train_eval_predict_on_a_folder(tmp_path, digits):
     report = json.loads(r.stdout)
     assert report["accuracy"] > 0.95 and report["split"] == "test"
     assert np.asarray(report["confusion_matrix"]).sum() == 100
-    r = runner.invoke(cli, ["predict", "--model", str(tmp_path / "m"), str(root / "test" / "zeros")])
+    r = runner.invoke(cli, ["predict", "--model", str(tmp_path / "m"), str(root / "test" / "zeros"), "--no-unknown"])
     assert r.exit_code == 0
     lines = [json.loads(x) for x in r.stdout.splitlines()]
     assert len(lines) == len(list((root / "test" / "zeros").iterdir()))
-    assert sum(x["label"] == "zeros" for x in lines) >= 0.9 * len(lines)
+    assert sum(x["label"] == "zeros" for x in lines) >= 0.95 * len(lines)
+    # with the open-set answer, a known-source image is either attributed or called unknown; the
+    # threshold accepts 95% of 100 validation images, so on 56 test images a few more may be rejected
+    r = runner.invoke(cli, ["predict", "--model", str(tmp_path / "m"), str(root / "test" / "zeros")])
+    assert r.exit_code == 0
+    labels = [json.loads(x)["label"] for x in r.stdout.splitlines()]
+    assert set(labels) <= {"zeros", "unknown"} and labels.count("zeros") >= 0.8 * len(labels)
 
 
 def test_cli_refuses_a_pickled_model(tmp_path):
