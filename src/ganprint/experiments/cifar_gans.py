@@ -38,7 +38,7 @@ from ganprint.experiments.gan_studies import (
     save_image_grid,
     train_gan,
 )
-from ganprint.experiments.protocol import load_protocol_dict
+from ganprint.experiments.protocol import load_protocol_dict, profile_settings
 from ganprint.serialization import write_json
 
 if TYPE_CHECKING:
@@ -98,10 +98,7 @@ class CifarGansRun:
 
         self.out = Path(out_dir)
         self.protocol = load_protocol_dict(protocol)
-        profiles = self.protocol["profiles"]
-        if profile not in profiles:
-            raise ValueError(f"unknown profile {profile!r}; known: {', '.join(profiles)}")
-        self.profile = CifarGansProfile.from_dict(profile, profiles[profile])
+        self.profile = CifarGansProfile.from_dict(profile, profile_settings(self.protocol, profile))
         self.seed = int(self.protocol.get("seed", 0))
         self.gans = {name: GanEntry.from_dict(name, d, self.seed + i)
                      for i, (name, d) in enumerate(self.protocol["gans"].items())}

@@ -25,7 +25,7 @@ import torch
 
 from ganprint.attribution.attributor import Preprocessing
 from ganprint.attribution.training import FitConfig
-from ganprint.experiments.protocol import load_protocol_dict
+from ganprint.experiments.protocol import load_protocol_dict, profile_settings
 from ganprint.serialization import read_json, write_json
 
 if TYPE_CHECKING:
@@ -62,10 +62,8 @@ class FingerprintsRun:
         self.out = Path(out_dir)
         self.protocol_name = protocol
         self.protocol = load_protocol_dict(protocol)
-        if profile not in self.protocol["profiles"]:
-            raise ValueError(f"unknown profile {profile!r}; known: {', '.join(self.protocol['profiles'])}")
+        self.spec = profile_settings(self.protocol, profile)
         self.profile = profile
-        self.spec = self.protocol["profiles"][profile]
         self.data_dir = Path(data_dir) if data_dir is not None else None
         self.pre = Preprocessing(size=(28, 28), channels=1)
         self.workers = workers

@@ -35,6 +35,15 @@ def load_protocol_dict(name_or_path: str | Path) -> dict[str, Any]:
     return data
 
 
+def profile_settings(protocol: dict[str, Any], profile: str) -> dict[str, Any]:
+    """The settings of ``profile`` in a loaded protocol; an unknown profile is a clear error
+    listing the protocol's profiles."""
+    profiles = protocol.get("profiles") or {}
+    if profile not in profiles:
+        raise ValueError(f"unknown profile {profile!r}; known: {', '.join(profiles)}")
+    return profiles[profile]
+
+
 @dataclass(frozen=True)
 class GanEntry:
     name: str
