@@ -257,3 +257,33 @@ def test_eval_predict_and_add_source_commands(tmp_path, digits):
     assert r.exit_code == 0, r.output
     report = json.loads(r.stdout)
     assert report["unseen_sources"] == ["gan_c"] and report["unseen_detection"]["detection_auc"] is not None
+
+
+def test_recipe_settings_can_turn_early_stopping_off_while_unset_options_keep_them():
+    config = recipe("adam", {"epochs": 30, "patience": None}, epochs=None, lr=0.01)
+    assert (config.epochs, config.patience, config.lr) == (30, None, 0.01)
+    assert recipe("adam", {"epochs": 30}, epochs=4).epochs == 4
+
+
+def test_train_uses_the_architectures_measured_input_and_settings_unless_told_otherwise(tmp_path, digits):
+    from ganprint.models import default_fit_options, default_representation
+
+    data = tmp_path / "data"
+    _write(data, digits, ["real", "gan_a"])
+    runner = CliRunner()
+    r = runner.invoke(cli, ["train", "--data", str(data), "--out", str(tmp_path / "a"), "--arch", "logreg",
+                            "-q", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    config = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert config["representation"]["name"] == default_representation("logreg") == "pixels+dct"
+    measured = default_fit_options("logreg")
+    assert {k: config["fit"][k] for k in measured} == measured
+    r = runner.invoke(cli, ["train", "--data", str(data), "--out", str(tmp_path / "b"), "--arch", "logreg",
+                            "--representation", "pixels", "--epochs", "2", "--patience", "1", "-q", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    config = json.loads((tmp_path / "b" / "config.json").read_text())
+    assert config["representation"]["name"] == "pixels"
+    assert (config["fit"]["epochs"], config["fit"]["patience"]) == (2, 1)
+    assert default_representation("seed-mnist-cnn") == default_representation("two-stage") == "pixels"
+    r = runner.invoke(cli, ["models"])
+    assert "logreg: pixels+dct" in r.output

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -79,15 +79,17 @@ RECIPES: dict[str, FitConfig] = {
     "seed002": FitConfig(optimizer="sgd", momentum=0.9, lr=1e-3, weight_decay=1e-3, head_lr=5e-5,
                          head_weight_decay=1e-5, hflip=True, epochs=30, patience=5),
 }
-"""Named training recipes; ``recipe(name, **overrides)`` builds a config from one."""
+"""Named training recipes; :func:`recipe` builds a config from one."""
 
 
-def recipe(name: str, **overrides: Any) -> FitConfig:
+def recipe(name: str, settings: Mapping[str, Any] | None = None, **overrides: Any) -> FitConfig:
+    """The recipe ``name`` with ``settings`` applied as given (``patience: None`` turns early
+    stopping off), then the ``overrides`` that are not None (unset command-line options)."""
     try:
         base = RECIPES[name]
     except KeyError:
         raise ValueError(f"unknown training recipe {name!r}; known: {', '.join(sorted(RECIPES))}") from None
-    return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+    return replace(base, **{**dict(settings or {}), **{k: v for k, v in overrides.items() if v is not None}})
 
 
 def as_float_images(x: torch.Tensor) -> torch.Tensor:

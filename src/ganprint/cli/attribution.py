@@ -61,11 +61,13 @@ def _load_model(model_dir: Path, device: str):
               help="A registered architecture (`ganprint models`), two-stage (seed 003), "
                    "residual-correlation (training-free mean-residual baseline), or visnet (learned "
                    "fingerprints, Yu et al.; epochs/batch/lr/patience default to its measured settings).")
-@click.option("--representation", default="pixels", show_default=True,
-              help="Input representation: pixels, pixels-std, dct or pixels+dct (`ganprint models`).")
+@click.option("--representation", default=None,
+              help="Input representation: pixels, pixels-std, dct or pixels+dct; default: the architecture's "
+                   "recommended one (`ganprint models`; pixels for most).")
 @click.option("--recipe", "recipe_name", default="adam", show_default=True,
               help="Training recipe: adam, or seed002 (SGD momentum, small last-layer lr, flips).")
-@click.option("--epochs", type=int, default=None, help="Override the recipe's epochs.")
+@click.option("--epochs", type=int, default=None,
+              help="Override the recipe's epochs (with recipe adam, the architecture's measured settings).")
 @click.option("--batch-size", type=int, default=None, help="Override the recipe's batch size.")
 @click.option("--lr", type=float, default=None, help="Override the recipe's learning rate.")
 @click.option("--patience", type=int, default=None, help="Early-stopping patience in epochs (recipe's default).")
@@ -80,7 +82,7 @@ def _load_model(model_dir: Path, device: str):
 @device_option
 @threads_option
 @quiet_option
-def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str, recipe_name: str,
+def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str | None, recipe_name: str,
               epochs: int | None, batch_size: int | None, lr: float | None, patience: int | None, size: int,
               channels: str, real_class: str, accept_rate: float, unknown_score: str, seed: int, device: str,
               threads: int | None, quiet: bool) -> None:
@@ -88,6 +90,9 @@ def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str, rec
 
     With --arch two-stage, the recipe trains the primary (real vs fake) module; the secondary
     one-vs-rest modules use their own settings (15 epochs, lr 3e-3, early stopping).
+
+    With recipe adam, a registered architecture trains at the epochs, learning rate and schedule
+    measured for it (`ganprint models`); the options given here override them.
 
     An interrupted run resumes from OUT/.checkpoint when the same command is run again.
     """
@@ -100,16 +105,19 @@ def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str, rec
     from ganprint.fingerprints.correlation import ResidualCorrelationAttributor
     from ganprint.fingerprints.visnet import ARCH as VISNET
     from ganprint.fingerprints.visnet import VISNET_FIT, VisNetAttributor
-    from ganprint.models import MODELS
+    from ganprint.models import MODELS, default_fit_options, default_representation
 
     set_threads(threads)
     if arch not in ("two-stage", CORRELATION, VISNET) and arch not in MODELS:
         fail(f"unknown attributor architecture {arch!r}; known: "
              f"{', '.join([*MODELS.names(), 'two-stage', CORRELATION, VISNET])}")
+    representation = representation or default_representation(arch)
     if representation not in REPRESENTATIONS:
         fail(f"unknown representation {representation!r}; known: {', '.join(REPRESENTATIONS.names())}")
     try:
-        config = recipe(recipe_name, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, seed=seed)
+        measured = default_fit_options(arch) if recipe_name == "adam" and arch in MODELS else {}
+        config = recipe(recipe_name, measured, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
+                        seed=seed)
         dataset = scan_folder_dataset(data_dir)
     except ValueError as exc:
         fail(str(exc))
@@ -330,8 +338,13 @@ def models_cmd() -> None:
     """List attributor architectures, input representations and training recipes."""
     from ganprint.attribution.training import RECIPES
     from ganprint.data.representations import REPRESENTATIONS
-    from ganprint.models import MODELS
+    from ganprint.models import MODELS, default_fit_options, default_representation
 
     click.echo("architectures:   " + ", ".join([*MODELS.names(), "two-stage", "residual-correlation", "visnet"]))
     click.echo("representations: " + ", ".join(REPRESENTATIONS.names()))
+    click.echo("measured defaults (recipe adam; architectures not listed: pixels, the recipe's settings):")
+    for name in MODELS.names():
+        fit, rep = default_fit_options(name), default_representation(name)
+        if fit or rep != "pixels":
+            click.echo(f"  {name}: {rep}" + "".join(f", {k} {v}" for k, v in fit.items()))
     click.echo("recipes:         " + ", ".join(sorted(RECIPES)))

@@ -395,6 +395,6 @@ def make_attributor(spec: dict[str, Any], *, device: str, seed: int):
 
     options = spec.pop("options", {})
     representation = spec.pop("representation", "pixels")
-    fit = recipe("adam", **{**default_fit_options(kind), **spec, "seed": seed})
+    fit = recipe("adam", {**default_fit_options(kind), **spec, "seed": seed})
     return Attributor(arch=kind, preprocessing=pre, fit_config=fit, arch_options=options, device=device,
                       representation=representation)

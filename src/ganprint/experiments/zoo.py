@@ -23,7 +23,7 @@ from ganprint.attribution.training import recipe
 from ganprint.attribution.two_stage import SECONDARY_FIT, TwoStageAttributor
 from ganprint.data.decode import iter_image_paths
 from ganprint.data.folder import load_images, scan_folder_dataset
-from ganprint.experiments.protocol import load_protocol_dict
+from ganprint.experiments.protocol import load_protocol_dict, profile_settings
 from ganprint.serialization import read_json, write_json
 
 if TYPE_CHECKING:
@@ -48,8 +48,12 @@ class ZooEntry:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ZooEntry:
+        """An entry from the protocol; without a representation, the architecture's recommended one."""
+        from ganprint.models import default_representation
+
         known = {"arch", "representation", "recipe", "options"}
-        return cls(arch=d["arch"], representation=d.get("representation", "pixels"), recipe=d.get("recipe", "adam"),
+        representation = d.get("representation") or default_representation(d["arch"])
+        return cls(arch=d["arch"], representation=representation, recipe=d.get("recipe", "adam"),
                    overrides={k: v for k, v in d.items() if k not in known}, options=dict(d.get("options", {})))
 
 
@@ -79,10 +83,8 @@ class ZooRun:
         self.out = Path(out_dir)
         self.protocol_name = protocol
         self.protocol = load_protocol_dict(protocol)
-        if profile not in self.protocol["profiles"]:
-            raise ValueError(f"unknown profile {profile!r}; known: {', '.join(self.protocol['profiles'])}")
+        spec = profile_settings(self.protocol, profile)
         self.profile = profile
-        spec = self.protocol["profiles"][profile]
         defaults = spec.get("model_defaults", {})
         entries = [ZooEntry.from_dict({**_arch_defaults(e), **defaults, **e}) for e in spec.get("models", [])]
         if only:
@@ -165,7 +167,7 @@ class ZooRun:
 
     # -- one model ------------------------------------------------------------------------------
     def _fit(self, entry: ZooEntry, x_tr, y_tr, x_va, y_va, folder: Path):
-        config = recipe(entry.recipe, **entry.overrides)
+        config = recipe(entry.recipe, entry.overrides)
         if entry.arch == "two-stage":
             return TwoStageAttributor(preprocessing=self.pre, fit_config=config, secondary_config=SECONDARY_FIT,
                                       device=self.device, **entry.options).fit(x_tr, y_tr, x_va, y_va,

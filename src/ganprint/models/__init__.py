@@ -14,6 +14,7 @@ from ganprint.models.registry import (
     arch_info,
     create_model,
     default_fit_options,
+    default_representation,
     names_with_tag,
     register_model,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "arch_info",
     "create_model",
     "default_fit_options",
+    "default_representation",
     "names_with_tag",
     "register_model",
 ]

@@ -31,19 +31,21 @@ class ArchInfo:
     name: str
     tags: frozenset[str] = frozenset()
     fit: dict[str, Any] = field(default_factory=dict)
+    representation: str = "pixels"
 
 
 _INFO: dict[str, ArchInfo] = {}
 
 
-def register_model(name: str, *, tags: tuple[str, ...] = (), fit: dict[str, Any] | None = None
-                   ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Register ``factory`` under ``name`` in :data:`MODELS`, with its tags and recommended
-    training settings (keyword arguments of :class:`~ganprint.attribution.training.FitConfig`)."""
+def register_model(name: str, *, tags: tuple[str, ...] = (), fit: dict[str, Any] | None = None,
+                   representation: str = "pixels") -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """Register ``factory`` under ``name`` in :data:`MODELS`, with its tags, recommended training
+    settings (keyword arguments of :class:`~ganprint.attribution.training.FitConfig`) and
+    recommended input representation (a name in :data:`ganprint.data.representations.REPRESENTATIONS`)."""
 
     def decorator(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         MODELS.register(name)(factory)
-        _INFO[name] = ArchInfo(name, frozenset(tags), dict(fit or {}))
+        _INFO[name] = ArchInfo(name, frozenset(tags), dict(fit or {}), representation)
         return factory
 
     return decorator
@@ -61,6 +63,13 @@ def default_fit_options(name: str) -> dict[str, Any]:
     These are what ``benchmarks/zoo_archs.py`` measured to train the architecture to high accuracy
     on 28x28 grey MNIST-GAN data within about 90 s on 2 CPU threads (see the tag ``small``)."""
     return dict(arch_info(name).fit)
+
+
+def default_representation(name: str) -> str:
+    """The input representation recommended for ``name`` (``pixels`` unless its registration says
+    otherwise); ``pixels`` for names outside this registry (two-stage, visnet, residual-correlation),
+    which take pixels."""
+    return _INFO[name].representation if name in _INFO else "pixels"
 
 
 def names_with_tag(tag: str) -> list[str]:

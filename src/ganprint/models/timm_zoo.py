@@ -143,8 +143,10 @@ def xception_small(num_classes: int, in_chans: int = 1, input_size: int | tuple[
     return TimmClassifier(body, num_classes)
 
 
+# measured on MNIST group 1 (benchmarks/zoo_archs.py, validation accuracy): 3 epochs at 3e-3 0.94-0.95,
+# 5 at 3e-3 0.959, 6 at 3e-3 0.970, 5 at 1e-3 0.884, 5 at 6e-3 0.981
 @register_model("nasnet-small", tags=("small", "nasnet", "quick"),
-                fit={"epochs": 3, "lr": 3e-3, "schedule": "cosine"})
+                fit={"epochs": 5, "lr": 6e-3, "schedule": "cosine"})
 def nasnet_small(num_classes: int, in_chans: int = 1, input_size: int | tuple[int, int] = 28,
                  stem_size: int = 32, num_features: int = 384, stem_stride: int = 1) -> nn.Module:
     """A narrow NASNet-A: timm ``NASNetALarge`` (same 18 cells: 6 normal cells per stage, two
