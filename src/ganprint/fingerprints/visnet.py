@@ -5,7 +5,8 @@ their correlation.
 Formulation (Yu et al. §3.3 and their ``classifier_visNet`` code):
 
 * an autoencoder ``R`` (convolutional encoder down to a small latent map, decoder back to the
-  image size, ``tanh`` output) reconstructs the image ``I`` (scaled to [-1, 1]);
+  image size, a linear output convolution as ProGAN's ``toRGB``) reconstructs the image ``I``
+  (scaled to [-1, 1]);
 * the image fingerprint is the reconstruction residual ``F_im(I) = I - R(I)`` (same shape as the image);
 * each source ``y`` owns a free parameter ``F_mod(y)`` of the image's shape, its model fingerprint;
 * the response of the image to source ``y`` is ``F_im(I) * F_mod(y)`` (per pixel), and the logit
@@ -62,17 +63,26 @@ class VisNetConfig:
     width: int = 16
     depth: int = 2
     rec_weight: float = 2.0  # released code: 20; 2 measured better on MNIST group 1 (docs/fingerprints.md)
+    output: str = "linear"
+    """The reconstruction's last activation: ``linear`` (ProGAN's toRGB), or ``tanh``, which models
+    saved before 2026-12 use: trained jointly with the classification loss it saturated at -1
+    (MNIST group 1: after training, the reconstruction of every image was the same constant
+    image, with no gradient left to revive it), so those models were linear classifiers on pixels
+    (0.93 test accuracy on MNIST group 1; 0.996 with the linear output)."""
 
     def __post_init__(self) -> None:
         if self.width < 1 or self.depth < 1 or self.rec_weight < 0:
             raise ValueError(f"width and depth must be >= 1 and rec_weight >= 0, got {self}")
+        if self.output not in ("linear", "tanh"):
+            raise ValueError(f"output must be 'linear' or 'tanh', got {self.output!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> VisNetConfig:
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+        """A saved config; one without ``output`` predates it and had the tanh output."""
+        return cls(**{"output": "tanh", **{k: v for k, v in d.items() if k in cls.__dataclass_fields__}})
 
 
 class _AddLoss(torch.autograd.Function):
@@ -122,7 +132,7 @@ class VisNet(nn.Module):
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """``R(x)`` for images scaled to [-1, 1]: encoder (each stage halves the size), decoder
-        (each stage restores the size its encoder stage saw), ``tanh`` output."""
+        (each stage restores the size its encoder stage saw), linear (or legacy ``tanh``) output."""
         sizes = []
         h = x
         for stage in self.encoder:
@@ -132,7 +142,8 @@ class VisNet(nn.Module):
         h = self.bottleneck(h)
         for stage, size in zip(self.decoder, reversed(sizes), strict=True):
             h = stage(F.interpolate(h, size=tuple(size), mode="nearest"))
-        return torch.tanh(self.to_image(h))
+        out = self.to_image(h)
+        return torch.tanh(out) if self.config.output == "tanh" else out
 
     def forward_all(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """``reconstruction`` and ``image_fingerprint`` (both in the [-1, 1] image scale, (N, C, H, W))
