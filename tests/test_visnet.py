@@ -106,9 +106,10 @@ def test_a_fitted_visnet_reconstructs_each_image(data, output):
     assert alive == (output == "linear"), (rec.std(0).mean(), error, constant_error)
 
 
-def test_old_visnet_configs_keep_their_tanh_output():
-    assert VisNetConfig.from_dict({"width": 8, "depth": 2, "rec_weight": 2.0}).output == "tanh"
-    assert VisNetConfig.from_dict(VisNetConfig().to_dict()).output == "linear"
+def test_old_visnet_model_folders_keep_their_tanh_output_and_new_settings_get_the_linear_one():
+    assert VisNetConfig.from_saved({"width": 8, "depth": 2, "rec_weight": 2.0}).output == "tanh"
+    assert VisNetConfig.from_saved(VisNetConfig().to_dict()).output == "linear"
+    assert VisNetConfig.from_dict({"width": 8, "depth": 2}).output == "linear"
 
 
 def test_save_load_round_trip_and_unfitted_error(fitted, data, tmp_path):

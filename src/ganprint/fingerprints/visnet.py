@@ -81,8 +81,13 @@ class VisNetConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> VisNetConfig:
-        """A saved config; one without ``output`` predates it and had the tanh output."""
-        return cls(**{"output": "tanh", **{k: v for k, v in d.items() if k in cls.__dataclass_fields__}})
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+    @classmethod
+    def from_saved(cls, d: dict[str, Any]) -> VisNetConfig:
+        """The config of a saved model folder; one without ``output`` predates it and had the tanh
+        output."""
+        return cls.from_dict({"output": "tanh", **d})
 
 
 class _AddLoss(torch.autograd.Function):
@@ -306,7 +311,7 @@ class VisNetAttributor(SourceEstimator):
             raise ValueError(f"{folder} is not a {ARCH} model (config kind {config.get('kind')!r})")
         cal = config.get("calibration", {})
         self = cls(preprocessing=Preprocessing.from_dict(config["preprocessing"]),
-                   config=VisNetConfig.from_dict(config.get("visnet", {})),
+                   config=VisNetConfig.from_saved(config.get("visnet", {})),
                    fit_config=FitConfig.from_dict(config.get("fit", {})),
                    real_classes=tuple(config.get("real_classes", ("real",))),
                    accept_rate=float(cal.get("accept_rate", 0.95)), device=device)
