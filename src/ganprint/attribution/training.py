@@ -82,14 +82,21 @@ RECIPES: dict[str, FitConfig] = {
 """Named training recipes; :func:`recipe` builds a config from one."""
 
 
-def recipe(name: str, settings: Mapping[str, Any] | None = None, **overrides: Any) -> FitConfig:
-    """The recipe ``name`` with ``settings`` applied as given (``patience: None`` turns early
-    stopping off), then the ``overrides`` that are not None (unset command-line options)."""
+def recipe(name: str, settings: Mapping[str, Any] | None = None, *, arch: str | None = None,
+           **overrides: Any) -> FitConfig:
+    """The recipe ``name``; under ``adam``, a registered ``arch``'s measured settings
+    (:func:`ganprint.models.default_fit_options`); then ``settings`` applied as given
+    (``patience: None`` turns early stopping off); then the ``overrides`` that are not None (unset
+    command-line options)."""
+    from ganprint.models import MODELS, default_fit_options
+
     try:
         base = RECIPES[name]
     except KeyError:
         raise ValueError(f"unknown training recipe {name!r}; known: {', '.join(sorted(RECIPES))}") from None
-    return replace(base, **{**dict(settings or {}), **{k: v for k, v in overrides.items() if v is not None}})
+    measured = default_fit_options(arch) if name == "adam" and arch is not None and arch in MODELS else {}
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return replace(base, **{**measured, **dict(settings or {}), **given})
 
 
 def as_float_images(x: torch.Tensor) -> torch.Tensor:

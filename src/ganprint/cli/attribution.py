@@ -105,7 +105,7 @@ def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str | No
     from ganprint.fingerprints.correlation import ResidualCorrelationAttributor
     from ganprint.fingerprints.visnet import ARCH as VISNET
     from ganprint.fingerprints.visnet import VISNET_FIT, VisNetAttributor
-    from ganprint.models import MODELS, default_fit_options, default_representation
+    from ganprint.models import MODELS, default_representation
 
     set_threads(threads)
     if arch not in ("two-stage", CORRELATION, VISNET) and arch not in MODELS:
@@ -115,8 +115,7 @@ def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str | No
     if representation not in REPRESENTATIONS:
         fail(f"unknown representation {representation!r}; known: {', '.join(REPRESENTATIONS.names())}")
     try:
-        measured = default_fit_options(arch) if recipe_name == "adam" and arch in MODELS else {}
-        config = recipe(recipe_name, measured, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
+        config = recipe(recipe_name, arch=arch, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
                         seed=seed)
         dataset = scan_folder_dataset(data_dir)
     except ValueError as exc:

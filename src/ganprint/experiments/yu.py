@@ -391,10 +391,9 @@ def make_attributor(spec: dict[str, Any], *, device: str, seed: int):
 
         return ResidualCorrelationAttributor(preprocessing=pre, **spec)
     from ganprint.attribution.training import recipe
-    from ganprint.models.registry import default_fit_options
 
     options = spec.pop("options", {})
     representation = spec.pop("representation", "pixels")
-    fit = recipe("adam", {**default_fit_options(kind), **spec, "seed": seed})
+    fit = recipe("adam", {**spec, "seed": seed}, arch=kind)
     return Attributor(arch=kind, preprocessing=pre, fit_config=fit, arch_options=options, device=device,
                       representation=representation)

@@ -86,7 +86,7 @@ class ZooRun:
         spec = profile_settings(self.protocol, profile)
         self.profile = profile
         defaults = spec.get("model_defaults", {})
-        entries = [ZooEntry.from_dict({**_arch_defaults(e), **defaults, **e}) for e in spec.get("models", [])]
+        entries = [ZooEntry.from_dict({**defaults, **e}) for e in spec.get("models", [])]
         if only:
             entries = [e for e in entries if e.arch in only or e.key in only]
         if not entries:
@@ -167,7 +167,7 @@ class ZooRun:
 
     # -- one model ------------------------------------------------------------------------------
     def _fit(self, entry: ZooEntry, x_tr, y_tr, x_va, y_va, folder: Path):
-        config = recipe(entry.recipe, entry.overrides)
+        config = recipe(entry.recipe, entry.overrides, arch=entry.arch)  # the arch's measured settings first
         if entry.arch == "two-stage":
             return TwoStageAttributor(preprocessing=self.pre, fit_config=config, secondary_config=SECONDARY_FIT,
                                       device=self.device, **entry.options).fit(x_tr, y_tr, x_va, y_va,
@@ -214,17 +214,6 @@ class ZooRun:
 
         shutil.rmtree(folder / "checkpoint", ignore_errors=True)
         return row
-
-
-def _arch_defaults(entry: dict[str, Any]) -> dict[str, Any]:
-    """The training settings measured to work for an architecture (models registry), for the
-    default recipe; an entry's own keys and the profile's defaults override them."""
-    from ganprint.models import MODELS
-    from ganprint.models.registry import default_fit_options
-
-    if entry.get("recipe", "adam") != "adam" or entry["arch"] not in MODELS:
-        return {}
-    return default_fit_options(entry["arch"])
 
 
 def _parameters(model) -> int:
