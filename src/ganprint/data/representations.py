@@ -25,6 +25,7 @@ training-time transform.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
@@ -158,7 +159,7 @@ def _chunk(shape: tuple[int, ...]) -> int:
     return max(1, CHUNK_ELEMENTS // max(1, math.prod(shape)))
 
 
-class Representation:
+class Representation(ABC):
     """Base class: float images (N, C, H, W) in [0, 1] -> float32 tensors of the same shape."""
 
     name: str = ""
@@ -176,8 +177,9 @@ class Representation:
         self.shape = tuple(x.shape[1:])
         return self
 
+    @abstractmethod
     def transform(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """The representation of float images (N, C, H, W) in [0, 1]."""
 
     def out_channels(self, in_channels: int) -> int:
         """Channels of the transformed images, for images of ``in_channels`` channels."""
@@ -332,8 +334,9 @@ class _Standardised(Representation):
     def fitted(self) -> bool:
         return self.mean_ is not None and self.std_ is not None
 
+    @abstractmethod
     def _raw(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """The unstandardised values whose per-element moments are fitted."""
 
     def fit(self, x: torch.Tensor) -> _Standardised:
         _check_images(x)

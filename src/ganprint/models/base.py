@@ -11,6 +11,7 @@ head is one linear layer on the global average of that map (CAM applies), else `
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 import torch
 import torch.nn.functional as F
@@ -74,7 +75,7 @@ class FeatureHeadClassifier(nn.Module):
         return None
 
 
-class PooledClassifier(FeatureHeadClassifier):
+class PooledClassifier(FeatureHeadClassifier, ABC):
     """Feature map -> global average pooling -> one linear layer: the CAM topology.
 
     Subclasses implement :meth:`forward_map` (image -> (N, num_features, h, w)). ``cam_target`` is
@@ -85,8 +86,9 @@ class PooledClassifier(FeatureHeadClassifier):
         super().__init__()
         self.cam_target = nn.Identity()
 
+    @abstractmethod
     def forward_map(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """The last spatial feature map (N, num_features, h, w) of images (N, C, H, W)."""
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.cam_target(self.forward_map(x)).mean((2, 3))
