@@ -57,6 +57,8 @@ def main() -> None:
     ap.add_argument("--clean-fraction", type=float, default=ImmuniseConfig.clean_fraction)
     ap.add_argument("--patience", type=int, default=ImmuniseConfig.patience)
     ap.add_argument("--weight", action="append", default=[], help="NAME=W: family weight (repeatable)")
+    ap.add_argument("--range", action="append", default=[], help="NAME=LO:HI: immunisation range (repeatable)")
+    ap.add_argument("--schedule", default=ImmuniseConfig.schedule, choices=("constant", "cosine"))
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
@@ -69,7 +71,9 @@ def main() -> None:
     before = robustness_report(model, x_te, y_te)
     t_eval = time.perf_counter() - t0
     config = ImmuniseConfig(epochs=args.epochs, lr=args.lr, clean_fraction=args.clean_fraction,
-                            patience=args.patience, weights=parse_family_weights(args.weight))
+                            patience=args.patience, weights=parse_family_weights(args.weight),
+                            schedule=args.schedule,
+                            ranges={k: tuple(map(float, v.split(":"))) for k, v in (r.split("=") for r in args.range)})
     t0 = time.perf_counter()
     immunise(model, x_tr, y_tr, x_va, y_va, config, progress=False)
     t_fit = time.perf_counter() - t0

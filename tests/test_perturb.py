@@ -136,6 +136,17 @@ def test_random_perturbation_mixes_clean_and_perturbed(x):
         RandomPerturbation(families=("nope",))
 
 
+def test_random_crops_train_every_crop_size_of_the_range_equally():
+    # a horizontal ramp (pixel value = column / 27): the slope of a crop resized back gives its size
+    ramp = (torch.arange(28, dtype=torch.float32) / 27).expand(700, 1, 28, 28).contiguous()
+    only_crop = RandomPerturbation(clean_fraction=0.0, weights={n: 0.0 for n in PERTURBATIONS if n != "crop"})
+    out = only_crop.perturb(ramp, gen(0))
+    sizes = torch.round((out[:, 0, 14, 20] - out[:, 0, 14, 6]) * 28 * 27 / 14).long()
+    counts = torch.bincount(sizes, minlength=29)
+    assert counts.sum() == 700 and counts[:22].sum() == 0  # crop keeps >= 80 % (22 of 28 px)
+    assert counts[22:].min() >= 70  # each of the 7 sizes ~100 times; the smallest is no rarer
+
+
 def test_family_weights_and_ranges_steer_the_draw(x):
     from ganprint.robustness import parse_family_weights
     from ganprint.robustness.perturbations import to_uint8

@@ -5,7 +5,8 @@ Each training batch is a mixture: a share ``clean_fraction`` of the images is le
 other image gets one perturbation family, drawn in proportion to ``weights`` (crop 3x by default),
 at a strength drawn uniformly from the family's immunisation range
 (:attr:`PerturbationSpec.immunise_range`: JPEG quality >= 50, blur sigma <= 1 px, noise sigma
-<= 0.05, crop keeping >= 80 % at a random position, brightness and gamma within +-30 %),
+<= 0.05, crop keeping >= 80 % at a random position, its kept side uniform in whole pixels,
+brightness and gamma within +-30 %),
 quantised back to 8 bits. Early stopping watches the loss on the validation
 split perturbed the same way once (a fixed draw), and the temperature and unknown-source threshold
 are re-fitted on that perturbed validation split, so that the calibration matches the images the
@@ -31,11 +32,25 @@ DEFAULT_WEIGHTS: Mapping[str, float] = {"crop": 3.0}
 """Immunisation's default family weights (1 for a family not named)."""
 
 
+def _crop_keep(lo: float, hi: float, side: int, u: float) -> float:
+    """The kept fraction of a random crop: a whole number of pixels drawn uniformly from
+    ``round(lo * side) .. round(hi * side)`` (``u`` uniform on [0, 1)), as a fraction of ``side``.
+
+    A crop keeps whole pixels, so a fraction drawn uniformly from [lo, hi] would make the range's
+    ends rare: at 28 px and lo = 0.8, only 2 % of the draws round to the target's own 22 px. Drawn
+    in pixels, every crop size of the range is trained equally often.
+    """
+    small, large = max(1, round(lo * side)), max(1, round(hi * side))
+    size = min(large, small + int(u * (large - small + 1)))
+    return size / side
+
+
 @dataclass(frozen=True)
 class RandomPerturbation:
     """A random perturbation per image: clean with probability ``clean_fraction``, otherwise one of
     ``families`` (drawn with probability proportional to ``weights``, 1 for a family not named) at a
-    uniform strength in its range (``ranges`` overrides the registered ones).
+    uniform strength in its range (``ranges`` overrides the registered ones; a crop's kept side is
+    drawn uniformly in whole pixels, so that the range's smallest crop is trained as often as any).
 
     Called as ``fit_classifier``'s ``batch_transform``: ``(x, y, generator) -> (x', y)`` on float
     batches (N, C, H, W) in [0, 1]; the output is quantised to 8 bits like a saved file.
@@ -70,12 +85,15 @@ class RandomPerturbation:
         family = torch.multinomial(torch.tensor(self._weights(), dtype=torch.float64), len(x), replacement=True,
                                    generator=generator)
         u = torch.rand(len(x), generator=generator, dtype=torch.float64)
+        side = x.shape[-2]
         for i in torch.nonzero(~clean).flatten().tolist():
             name = self.families[int(family[i])]
             lo, hi = self.range_of(name)
             strength = lo + (hi - lo) * float(u[i])
             if name == "jpeg":
                 strength = round(strength)
+            elif name == "crop":
+                strength = _crop_keep(lo, hi, side, float(u[i]))
             out[i:i + 1] = get_spec(name).create(strength, random=True)(x[i:i + 1], generator)
         return to_uint8(out).to(x.dtype).div_(255.0)
 
@@ -103,8 +121,10 @@ class ImmuniseConfig:
     lr: float | None = None
     patience: int | None = 4
     clean_fraction: float = 0.3
+    schedule: str = "constant"
     families: tuple[str, ...] = tuple(PERTURBATIONS)
     weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -112,7 +132,8 @@ class ImmuniseConfig:
             raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "families": list(self.families), "weights": dict(self.weights)}
+        return {**asdict(self), "families": list(self.families), "weights": dict(self.weights),
+                "ranges": {k: list(v) for k, v in self.ranges.items()}}
 
 
 def immunise(model: Attributor, X: np.ndarray, y: np.ndarray | list, X_val: np.ndarray, y_val: np.ndarray | list,
@@ -128,10 +149,10 @@ def immunise(model: Attributor, X: np.ndarray, y: np.ndarray | list, X_val: np.n
         raise ValueError(f"sources not known to the model: {unknown} (model knows {list(model.classes_)})")
     if len(X_val) == 0:
         raise ValueError("immunisation needs validation images (early stopping and calibration)")
-    augment = RandomPerturbation(config.families, config.clean_fraction, weights=config.weights)
+    augment = RandomPerturbation(config.families, config.clean_fraction, ranges=config.ranges, weights=config.weights)
     X_val_mixed = augment.perturb_uint8(X_val, seed=config.seed + 1)
     fit = replace(model.fit_config, epochs=config.epochs, batch_size=config.batch_size, patience=config.patience,
-                  lr=config.lr if config.lr is not None else model.fit_config.lr / 2, schedule="constant",
+                  lr=config.lr if config.lr is not None else model.fit_config.lr / 2, schedule=config.schedule,
                   seed=config.seed)
     history = fit_classifier(net, images_to_tensor(X), torch.from_numpy(np.searchsorted(model.classes_, y)).long(),
                              images_to_tensor(X_val_mixed),
