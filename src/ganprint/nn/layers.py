@@ -36,8 +36,7 @@ class ByteDropout(nn.Module):
             raw = raw.view(b, h, w, c).permute(0, 3, 1, 2)
         else:
             raw = raw.view(x.shape)
-        scale = torch.where(raw >= self.threshold, 1.0 / (1.0 - self.p), 0.0).to(x.dtype)
-        return x * scale
+        return x * (raw >= self.threshold).to(x.dtype).mul_(1.0 / (1.0 - self.p))
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
