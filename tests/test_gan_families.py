@@ -207,6 +207,21 @@ def test_gradient_penalty_is_zero_for_a_unit_gradient_linear_critic():
     assert with_gp.item() == pytest.approx(without.item(), abs=1e-5)
 
 
+def test_bce_r1_penalty_is_half_gamma_times_the_squared_real_gradient():
+    # a linear critic with gradient 3 * unit everywhere: R1 = gamma / 2 * 9
+    unit = torch.randn(3, 4, 4)
+    unit = unit / unit.norm()
+    critic = lambda t: (t * 3 * unit).sum(dim=(1, 2, 3)).unsqueeze(1)  # noqa: E731
+    real, fake = torch.rand(8, 3, 4, 4), torch.rand(8, 3, 4, 4)
+    bce = create_objective("bce")
+    gen = torch.Generator().manual_seed(0)
+    for joint in (True, False):
+        plain = bce.critic_loss(critic, real, [fake], joint=joint, gp_weight=0.0, gen=gen)
+        r1 = bce.critic_loss(critic, real, [fake], joint=joint, gp_weight=0.5, gen=gen)
+        assert (r1 - plain).item() == pytest.approx(0.5 / 2 * 9, rel=1e-5)
+        assert not real.requires_grad  # the caller's batch is left alone
+
+
 def test_mmd_is_near_zero_for_one_distribution_and_large_for_two():
     g = torch.Generator().manual_seed(0)
     a, b = torch.randn(400, 4, generator=g), torch.randn(400, 4, generator=g)

@@ -95,7 +95,12 @@ def gradient_penalty(f: Callable[[torch.Tensor], torch.Tensor], points: torch.Te
 # -- bce -------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class BCE:
-    """Non-saturating GAN loss: ``D`` classifies real (1) against generated (0) on logits."""
+    """Non-saturating GAN loss: ``D`` classifies real (1) against generated (0) on logits.
+
+    A ``gp_weight`` ``gamma > 0`` adds the R1 penalty ``gamma / 2 * E||grad_x D(x)||^2`` on real
+    images (Mescheder et al. 2018), which keeps the discriminator from growing steep around the
+    data; the default is 0 (the plain loss of the seeds).
+    """
 
     n_fakes: int = 1
     default_gp_weight: float = 0.0
@@ -103,12 +108,15 @@ class BCE:
     def critic_loss(self, critic: Critic, real: torch.Tensor, fakes: Sequence[torch.Tensor], *,
                     joint: bool, gp_weight: float, gen: torch.Generator) -> torch.Tensor:
         fake = fakes[0]
-        ones = torch.ones(len(real), 1, device=real.device)
-        if not joint:
-            return 0.5 * (F.binary_cross_entropy_with_logits(critic(real), ones)
-                          + F.binary_cross_entropy_with_logits(critic(fake), ones * 0))
-        target = torch.cat([ones, torch.zeros(len(fake), 1, device=real.device)])
-        return F.binary_cross_entropy_with_logits(critic(torch.cat([real, fake])), target)
+        if gp_weight:
+            real = real.detach().requires_grad_(True)
+        d_real, d_fake = _real_fake_outputs(critic, real, fake, joint)
+        loss = 0.5 * (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
+                      + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+        if gp_weight:
+            (grad,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)
+            loss = loss + 0.5 * gp_weight * grad.flatten(1).square().sum(dim=1).mean()
+        return loss
 
     def generator_loss(self, critic: Critic, real: torch.Tensor, fakes: Sequence[torch.Tensor], *,
                        joint: bool) -> torch.Tensor:
