@@ -142,6 +142,43 @@ def test_training_moves_samples_towards_the_data(tmp_path, ones):
     assert np.abs(x.mean(0) - target).mean() < np.abs(x0.mean(0) - target).mean()
 
 
+def test_bf16_training_learns_like_fp32_and_records_its_precision(tmp_path, ones):
+    """bfloat16 autocast (the quick profiles' choice where it is native) still pulls the samples
+    towards the data, ends near the fp32 weights, and resumes exactly."""
+    from ganprint.serialization import read_json
+
+    cfg = dict(steps=60, batch_size=32, lr=1e-3, checkpoint_every=1000)
+    fp32 = GanTrainer(_cfg(**cfg), tmp_path / "fp32").fit(ones, progress=False)
+    bf16 = GanTrainer(_cfg(precision="bf16", **cfg), tmp_path / "bf16").fit(ones, progress=False)
+    assert read_json(fp32 / "config.json")["precision"] == "fp32"
+    assert read_json(bf16 / "config.json")["precision"] == "bf16"
+    z = torch.randn(256, 100, generator=torch.Generator().manual_seed(0))
+    target = ones.astype(np.float32).mean(0) / 255
+    with torch.no_grad():
+        x32, x16 = (load_generator(g)[0](z).numpy()[:, 0] for g in (fp32, bf16))
+        x0 = create_gan("mnist-dcgan", width=0.125).generator(z).numpy()[:, 0]
+    untrained_error = np.abs(x0.mean(0) - target).mean()
+    assert np.abs(x16.mean(0) - target).mean() < 0.5 * untrained_error
+    assert np.abs(x16 - x32).mean() < 0.5 * np.abs(x0 - x32).mean()
+
+    class Killed(Exception):
+        pass
+
+    def kill_at_7(step):
+        if step == 7:
+            raise Killed
+
+    with pytest.raises(Killed):
+        GanTrainer(_cfg(precision="bf16"), tmp_path / "resumed").fit(ones, progress=False, on_step=kill_at_7)
+    resumed = GanTrainer(_cfg(precision="bf16"), tmp_path / "resumed").fit(ones, progress=False)
+    full = GanTrainer(_cfg(precision="bf16"), tmp_path / "full").fit(ones, progress=False)
+    a, b = load_tensors(full / "generator.safetensors"), load_tensors(resumed / "generator.safetensors")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+    with pytest.raises(ValueError, match="precision"):
+        _cfg(precision="fp16")
+
+
 def test_monitor_stops_training_at_the_first_good_check(tmp_path, ones):
     seen = []
 

@@ -6,6 +6,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ganprint.device import PRECISIONS
 from ganprint.gans.augment import AUGMENTS
 
 
@@ -24,7 +25,11 @@ class GanTrainConfig:
     ``GAN_DIR/snapshots/step_NNNNNNN.safetensors`` (for studies of attribution against GAN epochs).
     ``n_critic`` is the number of critic (discriminator) updates per generator update, each on a
     fresh real batch (a step is one generator update); ``gp_weight`` the gradient-penalty weight of
-    the family's objective (default: the objective's own, e.g. 10 for WGAN-GP, 1 for MMD-GP).
+    the family's objective (default: the objective's own, e.g. 10 for WGAN-GP, 1 for MMD-GP; for
+    BCE it is the R1 penalty's gamma, default 0).
+    ``precision`` is the arithmetic of the training passes: ``fp32``, ``bf16`` (autocast: the
+    convolutions and matrix products in bfloat16, the weights, optimiser and losses in fp32), or
+    ``auto`` (bf16 where the device computes it natively, see :func:`ganprint.device.has_fast_bf16`).
     """
 
     arch: str = "mnist-dcgan"
@@ -43,6 +48,7 @@ class GanTrainConfig:
     snapshot_every: int | None = None
     n_critic: int = 1
     gp_weight: float | None = None
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -61,6 +67,8 @@ class GanTrainConfig:
             raise ValueError("n_critic must be >= 1")
         if self.gp_weight is not None and self.gp_weight < 0:
             raise ValueError("gp_weight must be >= 0")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.lr_d is not None and self.lr_d <= 0:
             raise ValueError("lr_d must be > 0")
         if self.ema is not None and not 0.0 < self.ema < 1.0:

@@ -33,6 +33,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ganprint.checkpoint import load_optimizer, optimizer_tensors, prefixed, rng_tensor, unprefixed
+from ganprint.device import resolve_precision
 from ganprint.gans.augment import diff_augment
 from ganprint.gans.config import GanTrainConfig
 from ganprint.gans.objectives import create_objective
@@ -208,8 +209,15 @@ class GanTrainer:
         prepare_real = getattr(D, "prepare_real", None)
         d_params = [p for p in D.parameters() if p.requires_grad]
 
+        bf16 = resolve_precision(cfg.precision, dev) == "bf16"
+
+        def autocast() -> torch.autocast:
+            return torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16)
+
         def critic(x: torch.Tensor) -> torch.Tensor:
-            return D(diff_augment(x, cfg.augment, noise_gen) if cfg.augment else x)
+            with autocast():
+                out = D(diff_augment(x, cfg.augment, noise_gen) if cfg.augment else x)
+            return out.float()  # losses (and penalties) in fp32
 
         started = time.perf_counter()
         losses: dict[str, float] = {"d": float("nan"), "g": float("nan")}
@@ -227,7 +235,8 @@ class GanTrainer:
                 idx, order = order[:B], order[B:]
                 real = data[idx] if prepare_real is None else prepare_real(data[idx])
                 z = torch.randn(objective.n_fakes * B, spec.latent_dim, generator=noise_gen, device=dev)
-                fakes = G(z).split(B)
+                with autocast():
+                    fakes = G(z).float().split(B)
                 loss_d = objective.critic_loss(critic, real, [f.detach() for f in fakes], joint=joint,
                                                gp_weight=gp_weight, gen=noise_gen)
                 opt_d.zero_grad(set_to_none=True)
@@ -329,6 +338,7 @@ class GanTrainer:
             "latent_dim": spec.latent_dim,
             "image_shape": list(spec.image_shape),
             "train": self.config.to_dict(),
+            "precision": resolve_precision(self.config.precision, self.device),
             "data": {**self.data_info, "n_images": n},
             "steps": steps,
             "stopped_early": steps < self.config.total_steps(n),
