@@ -54,14 +54,17 @@ def list_cmd() -> None:
 @click.option("--lr-d", type=float, default=None, help="Discriminator learning rate (default: --lr).")
 @click.option("--augment", multiple=True, help="DiffAugment policy for the discriminator's inputs (repeatable).")
 @click.option("--ema", type=float, default=None, help="Keep an EMA of the generator with this decay (saved).")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "auto"]), default="fp32", show_default=True,
+              help="Arithmetic of the training passes: bf16 autocast (fp32 weights and losses); auto = bf16 "
+                   "where the device computes it natively (recent GPUs, CPUs with AVX512-BF16 or AMX).")
 @device_option
 @threads_option
 @quiet_option
 def train_cmd(arch: str, data_dir: Path | None, source: str | None, n_real: int, out_dir: Path, epochs: int,
               steps: int | None, batch_size: int, lr: float, width: float, image_size: str | None, beta1: float,
               beta2: float, n_critic: int, gp_weight: float | None, seed: int, checkpoint_every: int,
-              lr_d: float | None, augment: tuple[str, ...], ema: float | None, device: str, threads: int | None,
-              quiet: bool) -> None:
+              lr_d: float | None, augment: tuple[str, ...], ema: float | None, precision: str, device: str,
+              threads: int | None, quiet: bool) -> None:
     """Train a GAN on a folder of images or a named real source (resumes an interrupted run).
 
     Each architecture trains with its own objective (BCE, WGAN-GP, hinge, Cramér, MMD); the quick
@@ -83,7 +86,7 @@ def train_cmd(arch: str, data_dir: Path | None, source: str | None, n_real: int,
         cfg = GanTrainConfig(arch=arch, arch_options=spec.options, epochs=epochs, steps=steps,
                              batch_size=batch_size, lr=lr, beta1=beta1, beta2=beta2, seed=seed,
                              checkpoint_every=checkpoint_every, lr_d=lr_d, augment=augment, ema=ema,
-                             n_critic=n_critic, gp_weight=gp_weight)
+                             n_critic=n_critic, gp_weight=gp_weight, precision=precision)
     except (KeyError, ValueError, TypeError) as exc:
         fail(str(exc))
     channels, height, width_px = spec.image_shape
