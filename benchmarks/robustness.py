@@ -22,7 +22,14 @@ import torch
 from ganprint.attribution.loading import load_model
 from ganprint.data.folder import load_images, scan_folder_dataset
 from ganprint.plots import plot_robustness
-from ganprint.robustness import ImmuniseConfig, immunise, parse_family_weights, robustness_report, target_check
+from ganprint.robustness import (
+    ImmuniseConfig,
+    immunise,
+    parse_family_ranges,
+    parse_family_weights,
+    robustness_report,
+    target_check,
+)
 from ganprint.robustness.perturbations import get_spec
 
 
@@ -57,7 +64,7 @@ def main() -> None:
     ap.add_argument("--clean-fraction", type=float, default=ImmuniseConfig.clean_fraction)
     ap.add_argument("--patience", type=int, default=ImmuniseConfig.patience)
     ap.add_argument("--weight", action="append", default=[], help="NAME=W: family weight (repeatable)")
-    ap.add_argument("--range", action="append", default=[], help="NAME=LO:HI: immunisation range (repeatable)")
+    ap.add_argument("--range", action="append", default=[], help="NAME=LO:HI: training range (repeatable)")
     ap.add_argument("--schedule", default=ImmuniseConfig.schedule, choices=("constant", "cosine"))
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
@@ -73,7 +80,7 @@ def main() -> None:
     config = ImmuniseConfig(epochs=args.epochs, lr=args.lr, clean_fraction=args.clean_fraction,
                             patience=args.patience, weights=parse_family_weights(args.weight),
                             schedule=args.schedule,
-                            ranges={k: tuple(map(float, v.split(":"))) for k, v in (r.split("=") for r in args.range)})
+                            ranges=parse_family_ranges(args.range))
     t0 = time.perf_counter()
     immunise(model, x_tr, y_tr, x_va, y_va, config, progress=False)
     t_fit = time.perf_counter() - t0

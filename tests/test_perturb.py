@@ -157,9 +157,25 @@ def test_family_weights_and_ranges_steer_the_draw(x):
     with pytest.raises(ValueError, match="weights"):
         RandomPerturbation(weights={n: 0.0 for n in PERTURBATIONS})
     assert parse_family_weights(["crop=1", "blur=0.5"]) == {"crop": 1.0, "blur": 0.5}
-    assert parse_family_weights([]) == {"crop": 3.0}  # the default weights
+    assert parse_family_weights([]) == {"crop": 5.0, "blur": 2.0}  # the default weights
     for bad in (["crop"], ["crop=x"], ["crop=-1"]):
         with pytest.raises(ValueError):
             parse_family_weights(bad)
     with pytest.raises(UnknownNameError):
         parse_family_weights(["pixelate=1"])
+
+
+def test_immunisation_trains_beyond_the_hardest_targets_and_ranges_parse():
+    from ganprint.robustness import ImmuniseConfig, parse_family_ranges
+
+    ranges = ImmuniseConfig().ranges
+    for name, (lo, hi) in ranges.items():  # each default training range contains its target range
+        t_lo, t_hi = PERTURBATIONS[name].immunise_range
+        assert lo <= t_lo and hi >= t_hi and (lo, hi) != (t_lo, t_hi)
+    assert parse_family_ranges([]) == dict(ranges)
+    assert parse_family_ranges(["crop=0.6:1"])["crop"] == (0.6, 1.0)
+    for bad in (["crop"], ["crop=0.6"], ["crop=a:b"]):
+        with pytest.raises(ValueError, match="LOW:HIGH"):
+            parse_family_ranges(bad)
+    with pytest.raises(UnknownNameError):
+        parse_family_ranges(["pixelate=0:1"])

@@ -83,7 +83,10 @@ def robustness_cmd(model_dir: Path, data_dir: Path, split: str | None, perturb: 
               help="Share of each batch left unperturbed.")
 @click.option("--weight", "weights", multiple=True,
               help="NAME=W (repeatable): draw family NAME W times as often as a family of weight 1 "
-                   "(default crop=3, others 1).")
+                   "(default crop=5, blur=2, others 1).")
+@click.option("--range", "ranges", multiple=True,
+              help="NAME=LOW:HIGH (repeatable): the strengths family NAME is trained at (default: the target "
+                   "ranges, except crop=0.7:1 and blur=0:1.25, which reach beyond their targets).")
 @click.option("--patience", type=int, default=4, show_default=True,
               help="Stop after this many epochs without a better perturbed-validation loss.")
 @click.option("--perturb", "perturb", multiple=True,
@@ -93,7 +96,8 @@ def robustness_cmd(model_dir: Path, data_dir: Path, split: str | None, perturb: 
 @threads_option
 @quiet_option
 def immunise_cmd(model_dir: Path, data_dir: Path, out_dir: Path, epochs: int, lr: float | None,
-                 clean_fraction: float, weights: tuple[str, ...], patience: int, perturb: tuple[str, ...], seed: int,
+                 clean_fraction: float, weights: tuple[str, ...], ranges: tuple[str, ...],
+                 patience: int, perturb: tuple[str, ...], seed: int,
                  device: str, threads: int | None, quiet: bool) -> None:
     """Fine-tune an attributor on randomly perturbed images (Yu et al.'s immunisation) and save it to OUT,
     with the robustness table before and after in OUT/robustness.json and OUT/robustness.png.
@@ -107,6 +111,7 @@ def immunise_cmd(model_dir: Path, data_dir: Path, out_dir: Path, epochs: int, lr
         ImmuniseConfig,
         format_robustness,
         immunise,
+        parse_family_ranges,
         parse_family_weights,
         parse_perturb_options,
         robustness_report,
@@ -118,7 +123,7 @@ def immunise_cmd(model_dir: Path, data_dir: Path, out_dir: Path, epochs: int, lr
     try:
         grid = parse_perturb_options(perturb)
         config = ImmuniseConfig(epochs=epochs, lr=lr, clean_fraction=clean_fraction, patience=patience,
-                                weights=parse_family_weights(weights), seed=seed)
+                                weights=parse_family_weights(weights), ranges=parse_family_ranges(ranges), seed=seed)
     except (ValueError, KeyError) as exc:
         fail(str(exc))
     model = _load_model(model_dir, device)

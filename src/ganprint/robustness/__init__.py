@@ -1,7 +1,13 @@
 """Robustness: the perturbation suite, the accuracy-under-perturbation table, immunisation (seed 004)."""
 
 from ganprint.robustness.evaluate import format_robustness, parse_perturb_options, robustness_report, target_check
-from ganprint.robustness.immunise import ImmuniseConfig, RandomPerturbation, immunise, parse_family_weights
+from ganprint.robustness.immunise import (
+    ImmuniseConfig,
+    RandomPerturbation,
+    immunise,
+    parse_family_ranges,
+    parse_family_weights,
+)
 from ganprint.robustness.perturbations import (
     JPEG,
     PERTURBATIONS,
@@ -20,6 +26,6 @@ from ganprint.robustness.perturbations import (
 __all__ = [
     "JPEG", "PERTURBATIONS", "Compose", "CropResize", "GaussianBlur", "GaussianNoise", "ImmuniseConfig",
     "PerturbationSpec", "RandomPerturbation", "Relight", "create_perturbation", "default_grid",
-    "format_robustness", "immunise", "parse_family_weights", "parse_perturb_options", "perturb_uint8",
-    "robustness_report", "strength_key", "target_check",
+    "format_robustness", "immunise", "parse_family_ranges", "parse_family_weights", "parse_perturb_options",
+    "perturb_uint8", "robustness_report", "strength_key", "target_check",
 ]
