@@ -119,7 +119,9 @@ def main() -> None:
         rows.append((f"generate, width {width} (tensor -> uint8)", f"{1 / t:.0f} img/s", f"{flops / t / 1e9:.1f}",
                      f"{flops / t / peak:.0%}", ""))
 
-    att = Attributor(arch="seed-mnist-cnn", preprocessing=Preprocessing((28, 28), 1), device="cpu")
+    # an uncalibrated model: the max-probability unknown score needs no validation fit
+    att = Attributor(arch="seed-mnist-cnn", preprocessing=Preprocessing((28, 28), 1), device="cpu",
+                     unknown_score="max_probability")
     att.model_ = create_model("seed-mnist-cnn", num_classes=4).to(memory_format=torch.channels_last).eval()
     att.classes_ = np.array(["GAN_1", "GAN_2", "GAN_3", "real"])
     images = (np.random.default_rng(0).random((8192, 28, 28, 1)) * 255).astype(np.uint8)
