@@ -39,25 +39,13 @@ reaches beyond the target (crop keeping 70 % instead of 80 %, blur sigma 1.25 in
 that the target's own strength lies inside the trained range rather than at its edge."""
 
 
-def _crop_keep(lo: float, hi: float, side: int, u: float) -> float:
-    """The kept fraction of a random crop: a whole number of pixels drawn uniformly from
-    ``round(lo * side) .. round(hi * side)`` (``u`` uniform on [0, 1)), as a fraction of ``side``.
-
-    A crop keeps whole pixels, so a fraction drawn uniformly from [lo, hi] would make the range's
-    ends rare: at 28 px and lo = 0.8, only 2 % of the draws round to the target's own 22 px. Drawn
-    in pixels, every crop size of the range is trained equally often.
-    """
-    small, large = max(1, round(lo * side)), max(1, round(hi * side))
-    size = min(large, small + int(u * (large - small + 1)))
-    return size / side
-
-
 @dataclass(frozen=True)
 class RandomPerturbation:
     """A random perturbation per image: clean with probability ``clean_fraction``, otherwise one of
     ``families`` (drawn with probability proportional to ``weights``, 1 for a family not named) at a
-    uniform strength in its range (``ranges`` overrides the registered ones; a crop's kept side is
-    drawn uniformly in whole pixels, so that the range's smallest crop is trained as often as any).
+    uniform strength in its range (``ranges`` overrides the registered ones), drawn by the family's
+    :attr:`PerturbationSpec.draw` (JPEG: whole qualities; crop: the kept side uniform in whole
+    pixels, so that the range's smallest crop is trained as often as any).
 
     Called as ``fit_classifier``'s ``batch_transform``: ``(x, y, generator) -> (x', y)`` on float
     batches (N, C, H, W) in [0, 1]; the output is quantised to 8 bits like a saved file.
@@ -94,14 +82,9 @@ class RandomPerturbation:
         u = torch.rand(len(x), generator=generator, dtype=torch.float64)
         side = x.shape[-2]
         for i in torch.nonzero(~clean).flatten().tolist():
-            name = self.families[int(family[i])]
-            lo, hi = self.range_of(name)
-            strength = lo + (hi - lo) * float(u[i])
-            if name == "jpeg":
-                strength = round(strength)
-            elif name == "crop":
-                strength = _crop_keep(lo, hi, side, float(u[i]))
-            out[i:i + 1] = get_spec(name).create(strength, random=True)(x[i:i + 1], generator)
+            spec = get_spec(self.families[int(family[i])])
+            strength = spec.draw(*self.range_of(spec.name), float(u[i]), side)
+            out[i:i + 1] = spec.create(strength, random=True)(x[i:i + 1], generator)
         return to_uint8(out).to(x.dtype).div_(255.0)
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor,

@@ -196,16 +196,41 @@ def perturb_uint8(images: np.ndarray, perturbation: Perturbation, seed: int = 0)
 
 # -- registry --------------------------------------------------------------------------------------
 
+def uniform_strength(lo: float, hi: float, u: float, side: int) -> float:
+    """``lo + (hi - lo) * u``: a strength uniform on [lo, hi] for ``u`` uniform on [0, 1)."""
+    return lo + (hi - lo) * u
+
+
+def _jpeg_quality(lo: float, hi: float, u: float, side: int) -> float:
+    return round(uniform_strength(lo, hi, u, side))
+
+
+def _crop_keep(lo: float, hi: float, u: float, side: int) -> float:
+    """The kept fraction of a random crop: a whole number of pixels drawn uniformly from
+    ``round(lo * side) .. round(hi * side)``, as a fraction of ``side``.
+
+    A crop keeps whole pixels, so a fraction drawn uniformly from [lo, hi] would make the range's
+    ends rare: at 28 px and lo = 0.8, only 2 % of the draws round to the target's own 22 px. Drawn
+    in pixels, every crop size of the range is trained equally often.
+    """
+    small, large = max(1, round(lo * side)), max(1, round(hi * side))
+    size = min(large, small + int(u * (large - small + 1)))
+    return size / side
+
+
 @dataclass(frozen=True)
 class PerturbationSpec:
     """A perturbation family: how a strength becomes a transform, the default evaluation grid
-    (mildest first), and the strength range immunisation draws from (the robustness target)."""
+    (mildest first), the strength range immunisation draws from (the robustness target), and how a
+    random strength in a range is drawn (``draw(lo, hi, u, side)`` for ``u`` uniform on [0, 1) and
+    images ``side`` pixels high: uniform, or uniform over the values the family can realise)."""
 
     name: str
     make: Callable[[float], Perturbation]
     strengths: tuple[float, ...]
     immunise_range: tuple[float, float]
     unit: str
+    draw: Callable[[float, float, float, int], float] = uniform_strength
 
     def create(self, strength: float, *, random: bool = False) -> Perturbation:
         """The transform at ``strength``; ``random`` picks a random crop position (``crop`` only)."""
@@ -224,9 +249,9 @@ PERTURBATIONS: Mapping[str, PerturbationSpec] = {s.name: s for s in (
     PerturbationSpec("noise", lambda s: GaussianNoise(float(s)), (0.01, 0.02, 0.05, 0.1), (0.0, 0.05),
                      "sigma, fraction of the [0, 1] range"),
     PerturbationSpec("blur", lambda s: GaussianBlur(float(s)), (0.5, 1.0, 1.5, 2.0), (0.0, 1.0), "sigma, pixels"),
-    PerturbationSpec("jpeg", _jpeg, (95, 90, 75, 50, 30, 10), (50, 100), "quality"),
+    PerturbationSpec("jpeg", _jpeg, (95, 90, 75, 50, 30, 10), (50, 100), "quality", draw=_jpeg_quality),
     PerturbationSpec("crop", lambda s: CropResize(float(s)), (0.95, 0.9, 0.8, 0.7), (0.8, 1.0),
-                     "fraction of each side kept, then resized back"),
+                     "fraction of each side kept, then resized back", draw=_crop_keep),
     PerturbationSpec("brightness", lambda s: Relight(brightness=1 + float(s)), (-0.3, -0.15, 0.15, 0.3),
                      (-0.3, 0.3), "relative change of brightness (x * (1 + s))"),
     PerturbationSpec("gamma", lambda s: Relight(gamma=1 + float(s)), (-0.3, -0.15, 0.15, 0.3), (-0.3, 0.3),
