@@ -15,7 +15,7 @@ model is now meant for.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -157,34 +157,45 @@ def immunise(model: Attributor, X: np.ndarray, y: np.ndarray | list, X_val: np.n
     return model
 
 
+def _parse_family_options(options: list[str] | tuple[str, ...], defaults: Mapping[str, Any],
+                          parse: Callable[[str], Any], usage: str) -> dict[str, Any]:
+    """``NAME=VALUE`` options (family names checked, values through ``parse``, which raises
+    ValueError on a bad value) on top of ``defaults``; ``usage`` goes into the error message."""
+    out = dict(defaults)
+    for option in options:
+        name, sep, value = option.partition("=")
+        name = name.strip()
+        get_spec(name)
+        try:
+            if not sep:
+                raise ValueError
+            out[name] = parse(value)
+        except ValueError:
+            raise ValueError(f"{option!r}: expected {usage}") from None
+    return out
+
+
+def _range(text: str) -> tuple[float, float]:
+    lo, colon, hi = text.partition(":")
+    if not colon:
+        raise ValueError
+    return float(lo), float(hi)
+
+
+def _weight(text: str) -> float:
+    w = float(text)
+    if not w >= 0:
+        raise ValueError
+    return w
+
+
 def parse_family_ranges(options: list[str] | tuple[str, ...]) -> dict[str, tuple[float, float]]:
     """``["crop=0.6:1", "blur=0:2"]`` -> ``{"crop": (0.6, 1.0), "blur": (0.0, 2.0)}`` (names checked),
     on top of :data:`DEFAULT_RANGES`."""
-    out: dict[str, tuple[float, float]] = dict(DEFAULT_RANGES)
-    for option in options:
-        name, sep, value = option.partition("=")
-        get_spec(name.strip())
-        lo, colon, hi = value.partition(":")
-        try:
-            if not sep or not colon:
-                raise ValueError
-            out[name.strip()] = (float(lo), float(hi))
-        except ValueError:
-            raise ValueError(f"--range {option!r}: expected NAME=LOW:HIGH, e.g. crop=0.7:1") from None
-    return out
+    return _parse_family_options(options, DEFAULT_RANGES, _range, "--range NAME=LOW:HIGH, e.g. crop=0.7:1")
 
 
 def parse_family_weights(options: list[str] | tuple[str, ...]) -> dict[str, float]:
     """``["crop=3", "blur=2"]`` -> ``{"crop": 3.0, "blur": 2.0}`` (names checked), on top of
     :data:`DEFAULT_WEIGHTS` (``crop=1`` restores equal weights)."""
-    out: dict[str, float] = dict(DEFAULT_WEIGHTS)
-    for option in options:
-        name, sep, value = option.partition("=")
-        get_spec(name.strip())
-        try:
-            out[name.strip()] = float(value)
-        except ValueError:
-            raise ValueError(f"--weight {option!r}: expected NAME=NUMBER, e.g. crop=3") from None
-        if not sep or out[name.strip()] < 0:
-            raise ValueError(f"--weight {option!r}: expected NAME=NUMBER >= 0, e.g. crop=3")
-    return out
+    return _parse_family_options(options, DEFAULT_WEIGHTS, _weight, "--weight NAME=NUMBER >= 0, e.g. crop=3")
