@@ -54,6 +54,7 @@ def list_cmd() -> None:
 @click.option("--lr-d", type=float, default=None, help="Discriminator learning rate (default: --lr).")
 @click.option("--augment", multiple=True, help="DiffAugment policy for the discriminator's inputs (repeatable).")
 @click.option("--ema", type=float, default=None, help="Keep an EMA of the generator with this decay (saved).")
+# the choices are ganprint.device.PRECISIONS, spelled out so that the CLI starts without importing torch
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "auto"]), default="fp32", show_default=True,
               help="Arithmetic of the training passes: bf16 autocast (fp32 weights and losses); auto = bf16 "
                    "where the device computes it natively (recent GPUs, CPUs with AVX512-BF16 or AMX).")

@@ -209,7 +209,8 @@ class GanTrainer:
         prepare_real = getattr(D, "prepare_real", None)
         d_params = [p for p in D.parameters() if p.requires_grad]
 
-        bf16 = resolve_precision(cfg.precision, dev) == "bf16"
+        precision = resolve_precision(cfg.precision, dev)
+        bf16 = precision == "bf16"
 
         def autocast() -> torch.autocast:
             return torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16)
@@ -276,7 +277,7 @@ class GanTrainer:
         bar.close()
         if monitor.best_state is not None:
             G_out.load_state_dict(monitor.best_state)
-        self._finish(spec, G_out, D, step, n, losses, time.perf_counter() - started, monitor)
+        self._finish(spec, G_out, D, step, n, losses, time.perf_counter() - started, monitor, precision)
         shutil.rmtree(ckpt, ignore_errors=True)
 
     def _checkpoint(self, ckpt: Path, step: int, order: torch.Tensor, G: nn.Module, D: nn.Module,
@@ -327,7 +328,7 @@ class GanTrainer:
         return int(meta["step"]), t["order"].long()
 
     def _finish(self, spec: GanSpec, G: nn.Module, D: nn.Module, steps: int, n: int,
-                losses: dict[str, float], seconds: float, monitor: _Monitor) -> None:
+                losses: dict[str, float], seconds: float, monitor: _Monitor, precision: str) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         save_tensors(self.out_dir / "generator.safetensors", G.state_dict())
         save_tensors(self.out_dir / "discriminator.safetensors", D.state_dict())
@@ -338,7 +339,7 @@ class GanTrainer:
             "latent_dim": spec.latent_dim,
             "image_shape": list(spec.image_shape),
             "train": self.config.to_dict(),
-            "precision": resolve_precision(self.config.precision, self.device),
+            "precision": precision,
             "data": {**self.data_info, "n_images": n},
             "steps": steps,
             "stopped_early": steps < self.config.total_steps(n),
