@@ -50,8 +50,9 @@ def _cfg(**kw):
     return GanTrainConfig(**base)
 
 
-def test_resume_after_interruption_gives_identical_weights(tmp_path, ones):
-    full = GanTrainer(_cfg(), tmp_path / "full").fit(ones, progress=False)
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_resume_after_interruption_gives_identical_weights(tmp_path, ones, precision):
+    full = GanTrainer(_cfg(precision=precision), tmp_path / "full").fit(ones, progress=False)
 
     class Killed(Exception):
         pass
@@ -61,9 +62,9 @@ def test_resume_after_interruption_gives_identical_weights(tmp_path, ones):
             raise Killed
 
     with pytest.raises(Killed):
-        GanTrainer(_cfg(), tmp_path / "resumed").fit(ones, progress=False, on_step=kill_at_7)
+        GanTrainer(_cfg(precision=precision), tmp_path / "resumed").fit(ones, progress=False, on_step=kill_at_7)
     assert (tmp_path / "resumed" / "checkpoint" / "state.json").is_file()
-    GanTrainer(_cfg(), tmp_path / "resumed").fit(ones, progress=False)
+    GanTrainer(_cfg(precision=precision), tmp_path / "resumed").fit(ones, progress=False)
     a = load_tensors(full / "generator.safetensors")
     b = load_tensors(tmp_path / "resumed" / "generator.safetensors")
     assert a.keys() == b.keys()
@@ -144,7 +145,7 @@ def test_training_moves_samples_towards_the_data(tmp_path, ones):
 
 def test_bf16_training_learns_like_fp32_and_records_its_precision(tmp_path, ones):
     """bfloat16 autocast (the quick profiles' choice where it is native) still pulls the samples
-    towards the data, ends near the fp32 weights, and resumes exactly."""
+    towards the data and ends near the fp32 weights (its exact resume: the resume test above)."""
     from ganprint.serialization import read_json
 
     cfg = dict(steps=60, batch_size=32, lr=1e-3, checkpoint_every=1000)
@@ -160,21 +161,6 @@ def test_bf16_training_learns_like_fp32_and_records_its_precision(tmp_path, ones
     untrained_error = np.abs(x0.mean(0) - target).mean()
     assert np.abs(x16.mean(0) - target).mean() < 0.5 * untrained_error
     assert np.abs(x16 - x32).mean() < 0.5 * np.abs(x0 - x32).mean()
-
-    class Killed(Exception):
-        pass
-
-    def kill_at_7(step):
-        if step == 7:
-            raise Killed
-
-    with pytest.raises(Killed):
-        GanTrainer(_cfg(precision="bf16"), tmp_path / "resumed").fit(ones, progress=False, on_step=kill_at_7)
-    resumed = GanTrainer(_cfg(precision="bf16"), tmp_path / "resumed").fit(ones, progress=False)
-    full = GanTrainer(_cfg(precision="bf16"), tmp_path / "full").fit(ones, progress=False)
-    a, b = load_tensors(full / "generator.safetensors"), load_tensors(resumed / "generator.safetensors")
-    for k in a:
-        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
     with pytest.raises(ValueError, match="precision"):
         _cfg(precision="fp16")
 
