@@ -46,7 +46,7 @@ THRESHOLDS = (0.75, 0.85)
 def _config(base: dict[str, Any], overrides: dict[str, Any], seed: int) -> GanTrainConfig:
     d = dict(base)
     arch = dict(d.pop("arch_options", {}))
-    arch_keys = ("width", "disc_width", "output", "norm")
+    arch_keys = ("width", "disc_width", "output", "norm", "disc_dropout", "objective")
     for key in arch_keys:
         if key in overrides:
             arch[key] = overrides[key]

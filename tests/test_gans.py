@@ -34,6 +34,23 @@ def test_every_gan_forward_backward(name):
     assert not idle or (hasattr(spec.generator, "set_progress") and all(n.startswith("to_rgb.") for n in idle))
 
 
+def test_mnist_dcgan_discriminator_dropout_and_loss_are_options():
+    """The seed's discriminator drops 40% of its features while training; ``disc_dropout=0`` makes it
+    deterministic with the same weights, and ``objective`` picks the loss the trainer uses."""
+    x = torch.rand(8, 1, 28, 28)
+    seed_d = create_gan("mnist-dcgan").discriminator.train()
+    assert not torch.equal(seed_d(x), seed_d(x))
+    spec = create_gan("mnist-dcgan", disc_dropout=0.0, objective="hinge")
+    assert n_params(spec.discriminator) == 40_705
+    spec.discriminator.train()
+    assert torch.equal(spec.discriminator(x), spec.discriminator(x))
+    assert spec.objective == "hinge" and create_gan("mnist-dcgan").objective == "bce"
+    with pytest.raises(ValueError, match="dropout"):
+        create_gan("mnist-dcgan", disc_dropout=1.0)
+    with pytest.raises(ValueError, match="objective"):
+        create_gan("mnist-dcgan", objective="wgan")
+
+
 def test_unknown_gan_lists_known_ones():
     with pytest.raises(UnknownNameError, match="mnist-dcgan"):
         create_gan("no-such-gan")

@@ -65,16 +65,19 @@ class MnistGenerator(nn.Module):
 
 
 class MnistDiscriminator(nn.Module):
-    def __init__(self, width: float = 1.0):
+    def __init__(self, width: float = 1.0, dropout: float = 0.4):
         super().__init__()
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         c = max(1, round(64 * width))
+        drop = (lambda: ByteDropout(dropout)) if dropout > 0 else nn.Identity
         self.features = nn.Sequential(
             nn.Conv2d(1, c, 3, stride=2, padding=1),
             nn.LeakyReLU(0.2),
-            ByteDropout(0.4),
+            drop(),
             nn.Conv2d(c, c, 3, stride=2, padding=1),
             nn.LeakyReLU(0.2),
-            ByteDropout(0.4),
+            drop(),
             nn.Flatten(),
         )
         self.head = nn.Linear(c * 7 * 7, 1)
@@ -85,14 +88,21 @@ class MnistDiscriminator(nn.Module):
 
 
 @GANS.register("mnist-dcgan")
-def mnist_dcgan(width: float = 1.0, disc_width: float = 1.0, output: str = "sigmoid", norm: str = "none") -> GanSpec:
+def mnist_dcgan(width: float = 1.0, disc_width: float = 1.0, output: str = "sigmoid", norm: str = "none",
+                disc_dropout: float = 0.4, objective: str = "bce") -> GanSpec:
     """Seed 000's MNIST DCGAN (28x28 grayscale); ``norm="batch"`` adds batch normalisation to the
-    generator (a documented deviation that trains several times faster)."""
+    generator (a documented deviation that trains several times faster); ``disc_dropout`` is the
+    discriminator's dropout rate (the seed's 0.4); ``objective`` the loss (the seed's ``bce``, or
+    ``hinge``)."""
+    if objective not in ("bce", "hinge"):
+        raise ValueError(f"objective must be 'bce' or 'hinge', got {objective!r}")
     return GanSpec(
         name="mnist-dcgan",
         latent_dim=LATENT_DIM,
         image_shape=(1, 28, 28),
         generator=MnistGenerator(width=width, output=output, norm=norm),
-        discriminator=MnistDiscriminator(width=disc_width),
-        options={"width": width, "disc_width": disc_width, "output": output, "norm": norm},
+        discriminator=MnistDiscriminator(width=disc_width, dropout=disc_dropout),
+        options={"width": width, "disc_width": disc_width, "output": output, "norm": norm,
+                 "disc_dropout": disc_dropout, "objective": objective},
+        objective=objective,
     )
