@@ -12,8 +12,8 @@ Example::
         --config base '{}' --config aug '{"augment": ["translation", "cutout"]}' --out conv.json
 
 Each ``--config NAME JSON`` overrides the quick profile's GAN settings (keys of
-:class:`ganprint.gans.config.GanTrainConfig`, plus ``width`` / ``disc_width`` for the
-architecture). The result is a JSON file and a table: per configuration and GAN, the first step
+:class:`ganprint.gans.config.GanTrainConfig`; any other key is an architecture option, such as
+``width``, ``norm`` or ``prior``). The result is a JSON file and a table: per configuration and GAN, the first step
 whose gate reaches 0.75 and 0.85, and the best gate.
 """
 
@@ -34,7 +34,7 @@ from ganprint.data.mnist import load_digits_source
 from ganprint.device import resolve_device
 from ganprint.experiments.mnist_groups import QUALITY_CHECK_SEED, gan_training_data
 from ganprint.experiments.protocol import MnistGroupsProtocol, load_protocol_dict
-from ganprint.gans.config import GanTrainConfig
+from ganprint.gans.config import GanTrainConfig, split_arch_options
 from ganprint.gans.registry import create_gan
 from ganprint.gans.sampling import chunk_latents, generate
 from ganprint.gans.trainer import GanTrainer
@@ -45,13 +45,9 @@ THRESHOLDS = (0.75, 0.85)
 
 def _config(base: dict[str, Any], overrides: dict[str, Any], seed: int) -> GanTrainConfig:
     d = dict(base)
-    arch = dict(d.pop("arch_options", {}))
-    arch_keys = ("width", "disc_width", "output", "norm", "disc_dropout", "objective")
-    for key in arch_keys:
-        if key in overrides:
-            arch[key] = overrides[key]
-    d.update({k: v for k, v in overrides.items() if k not in arch_keys})
-    d["arch_options"] = arch
+    train, arch = split_arch_options(overrides)
+    d.update(train)
+    d["arch_options"] = {**d.get("arch_options", {}), **arch}
     d["seed"] = seed
     return GanTrainConfig.from_dict(d)
 
@@ -64,15 +60,19 @@ def _job(cfg: dict[str, Any], images, digits: list[int], gate_dir: str, device: 
     z = chunk_latents(QUALITY_CHECK_SEED, 0, create_gan(config.arch, **config.arch_options).latent_dim, samples)
     z = z.to(device)
 
+    coverage = []
+
     def monitor(G, step):
-        return gate.share(generate(G, z)[..., 0], digits)
+        images = generate(G, z)[..., 0]
+        coverage.append(gate.coverage(images, digits))
+        return gate.share(images, digits)
 
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         GanTrainer(GanTrainConfig.from_dict(cfg), Path(tmp) / "gan", device).fit(
             images, progress=False, monitor=monitor, check_every=every)
         history = json.loads((Path(tmp) / "gan" / "config.json").read_text())["quality_history"]
-    return {"history": history, "seconds": time.perf_counter() - t0}
+    return {"history": history, "coverage": coverage, "seconds": time.perf_counter() - t0}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -123,7 +123,8 @@ def main(argv: list[str] | None = None) -> None:
                 results.setdefault(cname, {})[gname] = {**r, "config": cfg}
                 Path(args.out).write_text(json.dumps({"device": device, "steps": args.steps, "results": results}))
                 print(f"{cname:>12} {gname:>6} ({r['seconds']:.0f} s): "
-                      + " ".join(f"{q:.2f}" for _, q in r["history"]), flush=True)
+                      + " ".join(f"{q:.2f}" for _, q in r["history"])
+                      + f" | lowest mode coverage {min(r['coverage']):.2f}", flush=True)
 
     print()
     print("| config | GAN | " + " | ".join(f"step to {t}" for t in THRESHOLDS) + " | best (step) |")

@@ -51,6 +51,30 @@ def test_mnist_dcgan_discriminator_dropout_and_loss_are_options():
         create_gan("mnist-dcgan", objective="wgan")
 
 
+def test_cli_trains_the_quick_recipe_with_architecture_options(tmp_path, ones):
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from ganprint.cli.main import cli
+
+    folder = tmp_path / "ones"
+    folder.mkdir()
+    for i, img in enumerate(ones[:16]):
+        Image.fromarray(img.squeeze()).save(folder / f"{i}.png")
+    out = tmp_path / "gan"
+    args = ["gan", "train", "--data", str(folder), "--out", str(out), "--steps", "2", "--batch-size", "8",
+            "--width", "0.125", "--arch-option", "norm=batch", "--arch-option", "disc_dropout=0",
+            "--arch-option", "prior=mixture", "--device", "cpu", "--quiet"]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    G, config = load_generator(out)
+    assert {k: config["arch_options"][k] for k in ("norm", "disc_dropout", "prior")} == {
+        "norm": "batch", "disc_dropout": 0, "prior": "mixture"}
+    assert hasattr(G, "prior") and G.prior.mu.shape == (10, 100)
+    bad = CliRunner().invoke(cli, [*args[:-3], "--arch-option", "prior", "--quiet"])
+    assert bad.exit_code != 0 and "KEY=VALUE" in bad.output
+
+
 def test_unknown_gan_lists_known_ones():
     with pytest.raises(UnknownNameError, match="mnist-dcgan"):
         create_gan("no-such-gan")

@@ -40,6 +40,9 @@ def list_cmd() -> None:
 @click.option("--batch-size", type=int, default=256, show_default=True)
 @click.option("--lr", type=float, default=2e-4, show_default=True)
 @click.option("--width", type=float, default=1.0, show_default=True, help="Channel-width multiplier.")
+@click.option("--arch-option", "arch_option_items", multiple=True, metavar="KEY=VALUE",
+              help="An architecture option (repeatable), e.g. norm=batch, disc_dropout=0, prior=mixture for "
+                   "mnist-dcgan; numbers and true/false are read as such.")
 @click.option("--image-size", type=click.Choice(["32", "64", "128"]), default=None,
               help="Image side for the families that build at several sizes (progan, sngan, cramergan, mmdgan; "
                    "default 32).")
@@ -62,7 +65,8 @@ def list_cmd() -> None:
 @threads_option
 @quiet_option
 def train_cmd(arch: str, data_dir: Path | None, source: str | None, n_real: int, out_dir: Path, epochs: int,
-              steps: int | None, batch_size: int, lr: float, width: float, image_size: str | None, beta1: float,
+              steps: int | None, batch_size: int, lr: float, width: float, arch_option_items: tuple[str, ...],
+              image_size: str | None, beta1: float,
               beta2: float, n_critic: int, gp_weight: float | None, seed: int, checkpoint_every: int,
               lr_d: float | None, augment: tuple[str, ...], ema: float | None, precision: str, device: str,
               threads: int | None, quiet: bool) -> None:
@@ -83,7 +87,7 @@ def train_cmd(arch: str, data_dir: Path | None, source: str | None, n_real: int,
         fail("give exactly one of --data DIR and --source NAME")
     try:
         size_option = {} if image_size is None else {"image_size": int(image_size)}
-        spec = create_gan(arch, width=width, **size_option)
+        spec = create_gan(arch, width=width, **size_option, **parse_arch_options(arch_option_items))
         cfg = GanTrainConfig(arch=arch, arch_options=spec.options, epochs=epochs, steps=steps,
                              batch_size=batch_size, lr=lr, beta1=beta1, beta2=beta2, seed=seed,
                              checkpoint_every=checkpoint_every, lr_d=lr_d, augment=augment, ema=ema,
@@ -111,6 +115,24 @@ def train_cmd(arch: str, data_dir: Path | None, source: str | None, n_real: int,
     except ValueError as exc:
         fail(str(exc))
     click.echo(str(out_dir))
+
+
+def parse_arch_options(items: tuple[str, ...] | list[str]) -> dict[str, object]:
+    """``KEY=VALUE`` architecture options; a value that reads as JSON (a number, true/false, null)
+    is taken as such, any other value as a string."""
+    import json
+
+    options: dict[str, object] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--arch-option")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        options[key.strip()] = value
+    return options
 
 
 def _named_source_images(source: str, n: int, seed: int):

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from ganprint.attribution.training import FitConfig
-from ganprint.gans.config import GanTrainConfig
+from ganprint.gans.config import GanTrainConfig, split_arch_options
 
 
 def list_protocols() -> list[str]:
@@ -77,13 +77,9 @@ class Profile:
 
     def gan_config(self, arch: str, seed: int, checkpoint_every: int = 250,
                    overrides: dict[str, Any] | None = None) -> GanTrainConfig:
-        g = {**self.gan, **(overrides or {})}
-        arch_options = {"width": g.pop("width", 1.0)}
-        for key in ("disc_width", "norm"):
-            if key in g:
-                arch_options[key] = g.pop(key)
-        return GanTrainConfig(arch=arch, arch_options=arch_options, seed=seed,
-                              checkpoint_every=checkpoint_every, **g)
+        train, arch_options = split_arch_options({**self.gan, **(overrides or {})})
+        return GanTrainConfig(arch=arch, arch_options={"width": 1.0, **arch_options}, seed=seed,
+                              checkpoint_every=checkpoint_every, **train)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "gan": self.gan, "images_per_gan": self.images_per_gan,

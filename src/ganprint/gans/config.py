@@ -101,3 +101,12 @@ class GanTrainConfig:
         if unknown:
             raise ValueError(f"unknown GAN training options: {sorted(unknown)}")
         return cls(**d)
+
+
+def split_arch_options(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split flat GAN settings (as in an experiment profile) into :class:`GanTrainConfig` fields
+    and architecture options (every other key, e.g. ``width`` or ``norm``)."""
+    fields = set(GanTrainConfig.__dataclass_fields__)
+    train = {k: v for k, v in settings.items() if k in fields}
+    arch = {k: v for k, v in settings.items() if k not in fields}
+    return train, arch

@@ -15,7 +15,9 @@ Discriminator (40,705 parameters)::
 
 ``width`` scales the generator's 128 channels (and the discriminator's 64) for fast profiles;
 ``output="tanh"`` gives the tanh-output variant of seed 000 §3.1.6 (rescaled to [0, 1]).
-Weights start as in Keras (Glorot-uniform, zero bias).
+Weights start as in Keras (Glorot-uniform, zero bias). The options ``norm``, ``disc_dropout``,
+``objective`` and ``prior`` are documented deviations for fast profiles; their defaults are the
+seed's network.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ganprint.gans.priors import build_prior
 from ganprint.gans.registry import GANS, GanSpec
 from ganprint.nn.layers import ByteDropout, glorot_uniform_
 
@@ -36,7 +39,8 @@ class _TanhToUnit(nn.Module):
 
 class MnistGenerator(nn.Module):
     def __init__(self, width: float = 1.0, latent_dim: int = LATENT_DIM, output: str = "sigmoid",
-                 norm: str = "none"):
+                 norm: str = "none", prior: str = "normal", prior_components: int = 10,
+                 prior_sigma: float = 0.5):
         super().__init__()
         if output not in ("sigmoid", "tanh"):
             raise ValueError(f"output must be 'sigmoid' or 'tanh', got {output!r}")
@@ -55,9 +59,10 @@ class MnistGenerator(nn.Module):
         self.act = nn.LeakyReLU(0.2)
         self.squash = nn.Sigmoid() if output == "sigmoid" else _TanhToUnit()
         glorot_uniform_(self)
+        self.prior = build_prior(prior, latent_dim, prior_components, prior_sigma)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = self.fc(z).view(z.shape[0], self.channels, 7, 7)
+        x = self.fc(self.prior(z)).view(z.shape[0], self.channels, 7, 7)
         x = self.act(self.norm0(x.contiguous(memory_format=torch.channels_last)))
         x = self.act(self.norm1(self.up1(x)))
         x = self.act(self.norm2(self.up2(x)))
@@ -89,20 +94,25 @@ class MnistDiscriminator(nn.Module):
 
 @GANS.register("mnist-dcgan")
 def mnist_dcgan(width: float = 1.0, disc_width: float = 1.0, output: str = "sigmoid", norm: str = "none",
-                disc_dropout: float = 0.4, objective: str = "bce") -> GanSpec:
+                disc_dropout: float = 0.4, objective: str = "bce", prior: str = "normal",
+                prior_components: int = 10, prior_sigma: float = 0.5) -> GanSpec:
     """Seed 000's MNIST DCGAN (28x28 grayscale); ``norm="batch"`` adds batch normalisation to the
     generator (a documented deviation that trains several times faster); ``disc_dropout`` is the
     discriminator's dropout rate (the seed's 0.4); ``objective`` the loss (the seed's ``bce``, or
-    ``hinge``)."""
+    ``hinge``); ``prior="mixture"`` puts a learned Gaussian-mixture latent prior of
+    ``prior_components`` components (DeLiGAN, :mod:`ganprint.gans.priors`) in front of the
+    generator's first layer."""
     if objective not in ("bce", "hinge"):
         raise ValueError(f"objective must be 'bce' or 'hinge', got {objective!r}")
     return GanSpec(
         name="mnist-dcgan",
         latent_dim=LATENT_DIM,
         image_shape=(1, 28, 28),
-        generator=MnistGenerator(width=width, output=output, norm=norm),
+        generator=MnistGenerator(width=width, output=output, norm=norm, prior=prior,
+                                 prior_components=prior_components, prior_sigma=prior_sigma),
         discriminator=MnistDiscriminator(width=disc_width, dropout=disc_dropout),
         options={"width": width, "disc_width": disc_width, "output": output, "norm": norm,
-                 "disc_dropout": disc_dropout, "objective": objective},
+                 "disc_dropout": disc_dropout, "objective": objective, "prior": prior,
+                 "prior_components": prior_components, "prior_sigma": prior_sigma},
         objective=objective,
     )
