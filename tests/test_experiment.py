@@ -60,8 +60,13 @@ def test_tiny_run_end_to_end_and_resume(tmp_path):
 def test_quick_profile_deviation_states_the_true_generator_size():
     from ganprint.gans import create_gan
 
-    p = MnistGroupsProtocol.from_dict(load_protocol_dict("mnist-groups")).profile("quick")
-    n = sum(x.numel() for x in create_gan("mnist-dcgan", width=p.gan["width"]).generator.parameters())
+    protocol = MnistGroupsProtocol.from_dict(load_protocol_dict("mnist-groups"))
+    p = protocol.profile("quick")
+    cfg = p.gan_config(protocol.gan_arch, seed=0)
+    # settings that are not training options reach the architecture
+    assert {k: cfg.arch_options[k] for k in ("width", "norm", "prior")} == {
+        "width": p.gan["width"], "norm": p.gan["norm"], "prior": p.gan["prior"]}
+    n = sum(x.numel() for x in create_gan(cfg.arch, **cfg.arch_options).generator.parameters())
     assert any(f"{n:,}" in d for d in p.deviations)
 
 
