@@ -122,9 +122,10 @@ def main(argv: list[str] | None = None) -> None:
                 r = fut.result()
                 results.setdefault(cname, {})[gname] = {**r, "config": cfg}
                 Path(args.out).write_text(json.dumps({"device": device, "steps": args.steps, "results": results}))
+                best = max(range(len(r["history"])), key=lambda i: r["history"][i][1])
                 print(f"{cname:>12} {gname:>6} ({r['seconds']:.0f} s): "
                       + " ".join(f"{q:.2f}" for _, q in r["history"])
-                      + f" | lowest mode coverage {min(r['coverage']):.2f}", flush=True)
+                      + f" | mode coverage at the best check {r['coverage'][best]:.2f}", flush=True)
 
     print()
     print("| config | GAN | " + " | ".join(f"step to {t}" for t in THRESHOLDS) + " | best (step) |")

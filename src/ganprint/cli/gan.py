@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -120,8 +121,6 @@ def train_cmd(arch: str, data_dir: Path | None, source: str | None, n_real: int,
 def parse_arch_options(items: tuple[str, ...] | list[str]) -> dict[str, object]:
     """``KEY=VALUE`` architecture options; a value that reads as JSON (a number, true/false, null)
     is taken as such, any other value as a string."""
-    import json
-
     options: dict[str, object] = {}
     for item in items:
         key, sep, text = item.partition("=")
