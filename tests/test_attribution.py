@@ -39,6 +39,24 @@ def test_fit_predict_save_load(tmp_path, digits):
     assert config["preprocessing"]["size"] == [28, 28]
 
 
+def test_fit_depends_on_its_seed_not_on_the_global_random_state(digits):
+    """Two fits with the same ``FitConfig.seed`` give the same model whatever ran before them (the
+    initial weights come from the seed), and a different seed gives a different one."""
+    import torch
+
+    X = digits.images[::8, :, :, None]
+    y = np.where(digits.labels[::8] == 0, "zeros", "ones")
+
+    def fit(seed, global_seed):
+        torch.manual_seed(global_seed)
+        att = Attributor(fit_config=FitConfig(epochs=1, batch_size=64, patience=None, seed=seed), device="cpu")
+        return att.fit(X, y, progress=False).predict_proba(X[:16])
+
+    first = fit(0, global_seed=1)
+    np.testing.assert_array_equal(fit(0, global_seed=2), first)
+    assert not np.array_equal(fit(1, global_seed=1), first)
+
+
 def test_wrong_shape_is_a_clear_error(digits):
     att = Attributor(preprocessing=Preprocessing((32, 32), 1), device="cpu")
     with pytest.raises(ValueError, match="expected images"):

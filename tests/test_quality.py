@@ -63,3 +63,17 @@ def test_temperature_changes_confidence_not_the_predicted_class():
     assert DigitGate(_MeanRule(), {}, torch.device("cpu")).share(imgs, [7]) == 0.0
     assert sharp.probabilities(imgs).argmax(1)[0] == 7
     assert sharp.share(imgs, [7]) == 1.0           # logits / 0.1: p ~ 0.99
+
+
+def test_training_the_gate_twice_gives_the_same_classifier():
+    """The gate is a measuring instrument: two trainings with the same seed are the same classifier
+    (same calibration, same scores), whatever the global random state was."""
+    from ganprint.data.mnist import load_mnist_5k
+
+    digits = load_mnist_5k().take(np.arange(600))
+    gates = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)
+        gates.append(DigitGate.train(digits, epochs=1, seed=0, progress=False, width=8))
+    assert gates[0].temperature == gates[1].temperature
+    np.testing.assert_array_equal(gates[0].logits(digits.images[:32]), gates[1].logits(digits.images[:32]))

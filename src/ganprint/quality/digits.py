@@ -125,7 +125,9 @@ class DigitGate:
         parts = split_indices(digits.labels, seed=seed)
         x = torch.from_numpy(digits.images)[:, None]
         y = torch.from_numpy(digits.labels)
-        model = create_model("digit-cnn", num_classes=11, width=width)
+        with torch.random.fork_rng(devices=[]):  # the initial weights are a function of the seed
+            torch.manual_seed(seed)
+            model = create_model("digit-cnn", num_classes=11, width=width)
         history = fit_classifier(
             model, x[parts["train"]], y[parts["train"]], x[parts["val"]], y[parts["val"]],
             FitConfig(epochs=epochs, batch_size=128, lr=3e-3, patience=None, seed=seed, schedule="cosine"),
