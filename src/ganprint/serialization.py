@@ -63,15 +63,17 @@ def _check_safetensors_header(path: Path) -> None:
         head = fh.read(9)
     if len(head) < 9:
         raise UnsafeModelFileError(f"{path}: too short to be a safetensors file")
+    # A safetensors file starts with its JSON header's length (8 bytes, little-endian) and then '{'.
+    # That length may well begin with the byte 0x80 of a pickle, so the header is judged first.
+    (n,) = struct.unpack("<Q", head[:8])
+    if 0 < n <= path.stat().st_size - 8 and head[8:9] == b"{":
+        return
     if head[:1] == b"\x80" or head[:2] == b"PK":
         raise UnsafeModelFileError(
             f"{path}: this is a pickle / torch.save file; ganprint only loads safetensors "
             "(pickles can run arbitrary code when loaded)"
         )
-    (n,) = struct.unpack("<Q", head[:8])
-    size = path.stat().st_size
-    if n == 0 or n > size - 8 or head[8:9] != b"{":
-        raise UnsafeModelFileError(f"{path}: not a safetensors file (bad header)")
+    raise UnsafeModelFileError(f"{path}: not a safetensors file (bad header)")
 
 
 def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
