@@ -53,7 +53,7 @@ def _config(base: dict[str, Any], overrides: dict[str, Any], seed: int) -> GanTr
 
 
 def _job(cfg: dict[str, Any], images, digits: list[int], gate_dir: str, device: str, threads: int,
-         samples: int, every: int) -> dict[str, Any]:
+         samples: int, every: int, keep: str | None = None) -> dict[str, Any]:
     torch.set_num_threads(threads)
     gate = DigitGate.load(gate_dir, device)
     config = GanTrainConfig.from_dict(cfg)
@@ -69,9 +69,10 @@ def _job(cfg: dict[str, Any], images, digits: list[int], gate_dir: str, device: 
 
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        GanTrainer(GanTrainConfig.from_dict(cfg), Path(tmp) / "gan", device).fit(
+        out = Path(keep) if keep else Path(tmp) / "gan"
+        GanTrainer(GanTrainConfig.from_dict(cfg), out, device).fit(
             images, progress=False, monitor=monitor, check_every=every)
-        history = json.loads((Path(tmp) / "gan" / "config.json").read_text())["quality_history"]
+        history = json.loads((out / "config.json").read_text())["quality_history"]
     return {"history": history, "coverage": coverage, "seconds": time.perf_counter() - t0}
 
 
@@ -86,6 +87,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 1)))
     ap.add_argument("--out", default="gan_convergence.json")
+    ap.add_argument("--keep", help="keep each trained GAN folder (the kept snapshot) as KEEP/CONFIG/GAN, "
+                                   "and the quality-gate classifier as KEEP/gate")
     args = ap.parse_args(argv)
 
     configs = [(name, json.loads(text)) for name, text in args.config] or [("quick", {})]
@@ -98,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     names = args.gans or list(protocol.gans)
 
     with tempfile.TemporaryDirectory() as tmp:
-        gate_dir = str(Path(tmp) / "gate")
+        gate_dir = str(Path(args.keep or tmp) / "gate")
         DigitGate.train(real, epochs=profile.gate_epochs, seed=protocol.seed, device=device,
                         progress=False).save(gate_dir)
         jobs = {}
@@ -114,7 +117,8 @@ def main(argv: list[str] | None = None) -> None:
                     cfg = _config(base, settings, seed)
                     data = gan_training_data(real, entry, protocol.seed)
                     fut = pool.submit(_job, cfg.to_dict(), data.images, list(entry.digits), gate_dir, device,
-                                      args.threads, args.samples, args.every)
+                                      args.threads, args.samples, args.every,
+                                      str(Path(args.keep) / cname / gname) if args.keep else None)
                     jobs[fut] = (cname, gname, cfg.to_dict())
             results: dict[str, dict[str, Any]] = {}
             for fut in as_completed(jobs):

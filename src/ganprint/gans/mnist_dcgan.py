@@ -70,14 +70,27 @@ class MnistGenerator(nn.Module):
 
 
 class MnistDiscriminator(nn.Module):
-    def __init__(self, width: float = 1.0, dropout: float = 0.4):
+    """The seed's discriminator; ``pack > 1`` makes it a PacGAN discriminator (Lin et al. 2018).
+
+    A packing discriminator judges ``pack`` images of one kind at once, stacked as channels, so it
+    sees whether a *set* of samples is as varied as a set of real ones: a generator that drops modes
+    is caught. Its first convolution takes ``pack`` channels; everything else is unchanged. The
+    output keeps one logit per image (each pack's logit repeated ``pack`` times), so a loss averaged
+    over images equals PacGAN's average over packs, and a batch of real images followed by one of
+    generated images can be judged in one call as long as each is a multiple of ``pack``.
+    """
+
+    def __init__(self, width: float = 1.0, dropout: float = 0.4, pack: int = 1):
         super().__init__()
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        if not isinstance(pack, int) or pack < 1:
+            raise ValueError(f"pack must be a positive integer, got {pack!r}")
+        self.pack = pack
         c = max(1, round(64 * width))
         drop = (lambda: ByteDropout(dropout)) if dropout > 0 else nn.Identity
         self.features = nn.Sequential(
-            nn.Conv2d(1, c, 3, stride=2, padding=1),
+            nn.Conv2d(pack, c, 3, stride=2, padding=1),
             nn.LeakyReLU(0.2),
             drop(),
             nn.Conv2d(c, c, 3, stride=2, padding=1),
@@ -89,19 +102,27 @@ class MnistDiscriminator(nn.Module):
         glorot_uniform_(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
+        if self.pack == 1:
+            return self.head(self.features(x))
+        n, ch, h, w = x.shape
+        if n % self.pack:
+            raise ValueError(f"a packing discriminator (pack={self.pack}) needs a batch that is a multiple "
+                             f"of {self.pack}, got {n} images")
+        logits = self.head(self.features(x.reshape(n // self.pack, self.pack * ch, h, w)))
+        return logits.repeat_interleave(self.pack, dim=0)
 
 
 @GANS.register("mnist-dcgan")
 def mnist_dcgan(width: float = 1.0, disc_width: float = 1.0, output: str = "sigmoid", norm: str = "none",
                 disc_dropout: float = 0.4, objective: str = "bce", prior: str = "normal",
-                prior_components: int = 10, prior_sigma: float = 0.5) -> GanSpec:
+                prior_components: int = 10, prior_sigma: float = 0.5, disc_pack: int = 1) -> GanSpec:
     """Seed 000's MNIST DCGAN (28x28 grayscale); ``norm="batch"`` adds batch normalisation to the
     generator (a documented deviation that trains several times faster); ``disc_dropout`` is the
     discriminator's dropout rate (the seed's 0.4); ``objective`` the loss (the seed's ``bce``, or
     ``hinge``); ``prior="mixture"`` puts a learned Gaussian-mixture latent prior of
     ``prior_components`` components (DeLiGAN, :mod:`ganprint.gans.priors`) in front of the
-    generator's first layer."""
+    generator's first layer; ``disc_pack`` > 1 makes the discriminator judge packs of that many
+    images (PacGAN, Lin et al. 2018), against mode dropping."""
     if objective not in ("bce", "hinge"):
         raise ValueError(f"objective must be 'bce' or 'hinge', got {objective!r}")
     return GanSpec(
@@ -110,9 +131,9 @@ def mnist_dcgan(width: float = 1.0, disc_width: float = 1.0, output: str = "sigm
         image_shape=(1, 28, 28),
         generator=MnistGenerator(width=width, output=output, norm=norm, prior=prior,
                                  prior_components=prior_components, prior_sigma=prior_sigma),
-        discriminator=MnistDiscriminator(width=disc_width, dropout=disc_dropout),
+        discriminator=MnistDiscriminator(width=disc_width, dropout=disc_dropout, pack=disc_pack),
         options={"width": width, "disc_width": disc_width, "output": output, "norm": norm,
                  "disc_dropout": disc_dropout, "objective": objective, "prior": prior,
-                 "prior_components": prior_components, "prior_sigma": prior_sigma},
+                 "prior_components": prior_components, "prior_sigma": prior_sigma, "disc_pack": disc_pack},
         objective=objective,
     )
