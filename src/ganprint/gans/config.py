@@ -30,6 +30,9 @@ class GanTrainConfig:
     ``precision`` is the arithmetic of the training passes: ``fp32``, ``bf16`` (autocast: the
     convolutions and matrix products in bfloat16, the weights, optimiser and losses in fp32), or
     ``auto`` (bf16 where the device computes it natively, see :func:`ganprint.device.has_fast_bf16`).
+    ``mode_seeking`` is the weight of MSGAN's mode-seeking term in the generator's loss (Mao et al.
+    2019, :func:`ganprint.gans.regularizers.mode_seeking_penalty`), against mode collapse; 0 (the
+    seed's setting) means none.
     """
 
     arch: str = "mnist-dcgan"
@@ -49,6 +52,7 @@ class GanTrainConfig:
     n_critic: int = 1
     gp_weight: float | None = None
     precision: str = "fp32"
+    mode_seeking: float = 0.0
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -69,6 +73,8 @@ class GanTrainConfig:
             raise ValueError("gp_weight must be >= 0")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.mode_seeking < 0:
+            raise ValueError("mode_seeking must be >= 0")
         if self.lr_d is not None and self.lr_d <= 0:
             raise ValueError("lr_d must be > 0")
         if self.ema is not None and not 0.0 < self.ema < 1.0:

@@ -38,6 +38,7 @@ from ganprint.gans.augment import diff_augment
 from ganprint.gans.config import GanTrainConfig
 from ganprint.gans.objectives import create_objective
 from ganprint.gans.registry import GanSpec, create_gan
+from ganprint.gans.regularizers import mode_seeking_penalty
 from ganprint.serialization import load_tensors, read_json, save_tensors, write_json
 
 CHECKPOINT_DIR = "checkpoint"
@@ -247,6 +248,8 @@ class GanTrainer:
             for p in d_params:  # no parameter gradients for D here: only the input's are needed
                 p.requires_grad_(False)
             loss_g = objective.generator_loss(critic, real, fakes, joint=joint)
+            if cfg.mode_seeking > 0:
+                loss_g = loss_g + cfg.mode_seeking * mode_seeking_penalty(fakes[0], z[:B])
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
