@@ -51,6 +51,29 @@ def test_mnist_dcgan_discriminator_dropout_and_loss_are_options():
         create_gan("mnist-dcgan", objective="wgan")
 
 
+def test_packing_discriminator_judges_sets_of_images():
+    """With ``disc_pack=2`` (PacGAN) the discriminator scores pairs: both images of a pair get the
+    same logit, that logit depends on both, real and generated halves of one batch never share a
+    pack, and a batch that cannot be packed is refused."""
+    torch.manual_seed(0)
+    D = create_gan("mnist-dcgan", disc_dropout=0.0, disc_pack=2).discriminator.eval()
+    x = torch.rand(6, 1, 28, 28)
+    out = D(x)
+    assert out.shape == (6, 1)
+    assert torch.equal(out[0::2], out[1::2])
+    changed = x.clone()
+    changed[1] = torch.rand(1, 28, 28)
+    assert not torch.equal(D(changed)[0], out[0]) and torch.equal(D(changed)[2:], out[2:])
+    real, fake = x[:4], torch.rand(4, 1, 28, 28)
+    joint = D(torch.cat([real, fake]))
+    assert torch.allclose(joint[:4], D(real)) and torch.allclose(joint[4:], D(fake))
+    assert n_params(D) == 40_705 + 64 * 9  # one more input channel in the first convolution
+    with pytest.raises(ValueError, match="multiple of 2"):
+        D(torch.rand(5, 1, 28, 28))
+    with pytest.raises(ValueError, match="pack"):
+        create_gan("mnist-dcgan", disc_pack=0)
+
+
 def test_cli_trains_the_quick_recipe_with_architecture_options(tmp_path, ones):
     from click.testing import CliRunner
     from PIL import Image
@@ -278,3 +301,29 @@ def test_augmented_training_resumes_exactly(tmp_path, ones):
 def test_unknown_augmentation_is_refused_with_the_known_ones():
     with pytest.raises(KeyError, match="translation"):
         _cfg(augment=["flip-everything"])
+
+
+def test_mode_seeking_keeps_the_samples_varied_and_resumes_exactly(tmp_path, ones):
+    """The MSGAN term makes the generator's samples spread further than the same run without it,
+    and a run that carries it still resumes to identical weights."""
+    from ganprint.gans.regularizers import mode_seeking_penalty
+
+    cfg = dict(arch_options={"width": 0.125, "norm": "batch", "disc_dropout": 0.0, "prior": "mixture"},
+               steps=40, batch_size=32, lr=1e-3, checkpoint_every=1000)
+    z = torch.randn(256, 100, generator=torch.Generator().manual_seed(5))
+    penalty = {}
+    for weight in (0.0, 1.0):
+        gan = GanTrainer(_cfg(**cfg, mode_seeking=weight), tmp_path / f"ms{weight}").fit(ones, progress=False)
+        G, config = load_generator(gan)
+        assert config["train"]["mode_seeking"] == weight
+        with torch.no_grad():
+            penalty[weight] = float(mode_seeking_penalty(G(z), z))
+    assert penalty[1.0] < 0.8 * penalty[0.0]
+
+    resumed = dict(cfg, steps=12, checkpoint_every=5, mode_seeking=1.0)
+    full = GanTrainer(_cfg(**resumed), tmp_path / "full").fit(ones, progress=False)
+    with pytest.raises(RuntimeError):
+        GanTrainer(_cfg(**resumed), tmp_path / "cut").fit(ones, progress=False, on_step=_stop_at_6)
+    cut = GanTrainer(_cfg(**resumed), tmp_path / "cut").fit(ones, progress=False)
+    a, b = load_tensors(full / "generator.safetensors"), load_tensors(cut / "generator.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
