@@ -77,3 +77,24 @@ def test_training_the_gate_twice_gives_the_same_classifier():
         gates.append(DigitGate.train(digits, epochs=1, seed=0, progress=False, width=8))
     assert gates[0].temperature == gates[1].temperature
     np.testing.assert_array_equal(gates[0].logits(digits.images[:32]), gates[1].logits(digits.images[:32]))
+
+
+def test_diversity_tells_prototypes_from_varied_samples():
+    """Passing samples that repeat one image per digit score near 0; real digits against themselves
+    score 1; digits with fewer than two passing samples are left out."""
+    from ganprint.data.mnist import load_mnist_5k
+    from ganprint.quality.digits import within_class_diversity
+
+    real = load_mnist_5k()
+    ones = real.images[real.labels == 1]
+    assert within_class_diversity(ones, np.ones(len(ones), int), real.images, real.labels, [1]) == 1.0
+    prototypes = np.repeat(ones[:1], 50, axis=0)
+    prototypes[::2] = ones[1]
+    assert within_class_diversity(prototypes, np.ones(50, int), real.images, real.labels, [1]) < 0.8
+    assert within_class_diversity(np.repeat(ones[:1], 50, axis=0), np.ones(50, int), real.images, real.labels,
+                                  [1]) == 0.0
+    assert np.isnan(within_class_diversity(ones[:1], np.ones(1, int), real.images, real.labels, [1]))
+    gate = DigitGate(_MeanRule(), {}, torch.device("cpu"))
+    bright = _images([255, 255, 255, 10, 100])  # three identical confident '1's, a non-digit, a '7'
+    assert gate.diversity(bright, [1], real) == 0.0
+    assert np.isnan(gate.diversity(bright, [7], real))  # the '7' is not confident: none passes

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import multiprocessing as mp
 import os
 import time
@@ -88,6 +89,11 @@ def _train_gan_job(config: dict[str, Any], out_dir: str, images: np.ndarray, thr
         images, progress=False, monitor=monitor, check_every=stop["every"] if stop else 250,
         stop_at=stop["target"] if stop else None)
     return out_dir, time.perf_counter() - t0
+
+
+def _finite(value: float) -> float | None:
+    """``value``, or None where it is NaN (strict JSON has no NaN)."""
+    return None if math.isnan(value) else value
 
 
 def _split_counts(n: int, split: tuple[float, float, float]) -> dict[str, tuple[int, int]]:
@@ -272,7 +278,10 @@ class MnistGroupsRun:
             out[name] = {
                 "quality_gate": gate.share(images, entry.digits),
                 "mode_coverage": gate.coverage(images, entry.digits),
+                "diversity": _finite(gate.diversity(images, entry.digits, real)),
                 "real_share": gate.share(held.images, entry.digits) if held is not None else None,
+                "real_diversity": (_finite(gate.diversity(held.images, entry.digits, real))
+                                   if held is not None else None),
                 "digits": list(entry.digits),
                 "partition": list(entry.partition) if entry.partition else None,
                 "train_images": config["data"]["n_images"],

@@ -33,7 +33,11 @@ def write_mnist_groups_report(out_dir: Path, results: dict[str, Any], protocol) 
               "class for noise and blobs, calibrated by temperature scaling on validation digits) recognises with "
               "confidence ≥ 0.9 as a digit of the GAN's own training subset; beside it the same share for held-out "
               "real digits of that subset, and the mode coverage (share of the subset's digits that the GAN "
-              "draws at least a quarter as often as a fair share). Each GAN's saved generator is the snapshot "
+              "draws at least a quarter as often as a fair share), and the within-digit diversity of the samples "
+              "that pass (per digit, the pixel-wise spread of the passing samples over that of the real digits of "
+              "the class, averaged: 1 is as varied as real digits; near 0 is a generator that draws a few "
+              "prototypes again and again, which the share alone would not catch; held-out real digits score "
+              "about 1). Each GAN's saved generator is the snapshot "
               "with the best gate x coverage among its periodic checks (the step kept is shown).", "",
               f"Digit classifier: held-out real-digit accuracy {gc['test_accuracy']:.4f} "
               f"(n={gc['test_size']}), synthetic non-digits rejected {gc['non_digit_rejection']:.3f}"
@@ -41,8 +45,9 @@ def write_mnist_groups_report(out_dir: Path, results: dict[str, Any], protocol) 
                  f"{gc['test_ece_uncalibrated']:.3f} before, {gc['test_ece']:.3f} after)"
                  if "temperature" in gc else "")
               + ".", "",
-              "| GAN | digits | training images | steps (kept) | quality gate | mode coverage | real digits' share |",
-              "|---|---|---|---|---|---|---|"]
+              "| GAN | digits | training images | steps (kept) | quality gate | mode coverage | diversity "
+              "| real digits' share | real digits' diversity |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for name, g in results["gans"].items():
         part = f" (part {g['partition'][0] + 1}/{g['partition'][1]})" if g.get("partition") else ""
         real = "-" if g.get("real_share") is None else f"{g['real_share']:.3f}"
@@ -50,8 +55,9 @@ def write_mnist_groups_report(out_dir: Path, results: dict[str, Any], protocol) 
             ", reached the stop target" if g.get("stopped_early") else "")
         cover = "-" if g.get("mode_coverage") is None else f"{g['mode_coverage']:.2f}"
         ok = " ✅" if g["quality_gate"] >= QUALITY_TARGET else " ❌"
+        div, real_div = (_figure(g.get(k)) for k in ("diversity", "real_diversity"))
         lines.append(f"| {name} | {g['digits']}{part} | {g['train_images']} | {steps} | "
-                     f"{g['quality_gate']:.3f}{ok} | {cover} | {real} |")
+                     f"{g['quality_gate']:.3f}{ok} | {cover} | {div} | {real} | {real_div} |")
     lines += ["", "## Confusion matrices", ""]
     for name, g in results["groups"].items():
         png = fig_dir / f"confusion_{name}.png"
@@ -69,3 +75,7 @@ def write_mnist_groups_report(out_dir: Path, results: dict[str, Any], protocol) 
     path = out_dir / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _figure(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None or value != value else f"{value:.{digits}f}"

@@ -7,7 +7,9 @@ under-confident on clean digits). A GAN's gate is the share of its samples that 
 recognises with confidence >= 0.9 as a digit of the GAN's own training subset. A GAN producing
 noise, blobs or digits it never saw scores near 0; a well-trained GAN scores near the real digits'
 own share. Mode coverage (:meth:`DigitGate.coverage`) reports, beside it, whether a GAN draws all
-the digits of its subset.
+the digits of its subset, and within-digit diversity (:meth:`DigitGate.diversity`) whether the
+samples that pass are as varied as real digits or a few prototypes drawn again and again (mode
+collapse, which the share alone would reward).
 """
 
 from __future__ import annotations
@@ -30,6 +32,24 @@ from ganprint.serialization import load_folder, save_folder
 
 NOT_A_DIGIT = 10
 GATE_CONFIDENCE = 0.9
+
+
+def within_class_diversity(images: np.ndarray, labels: np.ndarray, reference: np.ndarray,
+                           reference_labels: np.ndarray, classes: list[int] | tuple[int, ...]) -> float:
+    """Mean over ``classes`` of (pixel spread of ``images`` of the class) / (that of ``reference``).
+
+    The pixel spread of a set of images is the mean over pixels of their standard deviation
+    (``ddof=1``, intensities in [0, 1]). Classes with fewer than two images on either side are
+    skipped; NaN when none is left.
+    """
+    ratios = []
+    for c in classes:
+        mine, ref = images[labels == c], reference[reference_labels == c]
+        if len(mine) < 2 or len(ref) < 2:
+            continue
+        spread = mine.astype(np.float64).std(0, ddof=1).mean()
+        ratios.append(spread / max(ref.astype(np.float64).std(0, ddof=1).mean(), 1e-12))
+    return float(np.mean(ratios)) if ratios else float("nan")
 
 
 def _smooth(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -202,6 +222,22 @@ class DigitGate:
         top = p.argmax(1)
         ok = np.isin(top, np.asarray(allowed_digits)) & (p.max(1) >= confidence)
         return float(ok.mean())
+
+    def diversity(self, images: np.ndarray, allowed_digits: list[int] | tuple[int, ...], reference: Digits,
+                  confidence: float = GATE_CONFIDENCE) -> float:
+        """Within-digit diversity of the samples that pass the gate, relative to real digits.
+
+        Per allowed digit, the images recognised as it (with ``confidence``) are compared with the
+        ``reference`` digits of that class by :func:`within_class_diversity`; 1 is as varied as the
+        real digits, near 0 a generator that draws one prototype per digit. NaN when no digit has
+        two passing samples.
+        """
+        allowed = sorted(set(allowed_digits))
+        if len(images) == 0:
+            return float("nan")
+        p = self.probabilities(images)
+        top = np.where(p.max(1) >= confidence, p.argmax(1), -1)
+        return within_class_diversity(images, top, reference.images, reference.labels, allowed)
 
     def save(self, folder: str | Path) -> None:
         save_folder(folder, {"kind": "ganprint-digit-gate", "arch": "digit-cnn", "report": self.report},
