@@ -87,13 +87,14 @@ def test_cli_trains_the_quick_recipe_with_architecture_options(tmp_path, ones):
     out = tmp_path / "gan"
     args = ["gan", "train", "--data", str(folder), "--out", str(out), "--steps", "2", "--batch-size", "8",
             "--width", "0.125", "--arch-option", "norm=batch", "--arch-option", "disc_dropout=0",
-            "--arch-option", "prior=mixture", "--device", "cpu", "--quiet"]
+            "--arch-option", "prior=mixture", "--mode-seeking", "0.03", "--device", "cpu", "--quiet"]
     r = CliRunner().invoke(cli, args)
     assert r.exit_code == 0, r.output
     G, config = load_generator(out)
     assert {k: config["arch_options"][k] for k in ("norm", "disc_dropout", "prior")} == {
         "norm": "batch", "disc_dropout": 0, "prior": "mixture"}
     assert hasattr(G, "prior") and G.prior.mu.shape == (10, 100)
+    assert config["train"]["mode_seeking"] == 0.03
     bad = CliRunner().invoke(cli, [*args[:-3], "--arch-option", "prior", "--quiet"])
     assert bad.exit_code != 0 and "KEY=VALUE" in bad.output
 
