@@ -168,6 +168,20 @@ def test_resume_refuses_a_different_config(tmp_path, ones):
         GanTrainer(_cfg(lr=1e-3), tmp_path / "g").fit(ones, progress=False)
 
 
+def test_resume_accepts_a_checkpoint_written_before_a_field_existed(tmp_path, ones):
+    """A checkpoint whose config lacks a later field (here ``mode_seeking``) holds its default."""
+    import json
+
+    with pytest.raises(RuntimeError):
+        GanTrainer(_cfg(), tmp_path / "g").fit(ones, progress=False, on_step=_stop_at_6)
+    state = tmp_path / "g" / "checkpoint" / "state.json"
+    meta = json.loads(state.read_text())
+    del meta["train"]["mode_seeking"]
+    state.write_text(json.dumps(meta))
+    GanTrainer(_cfg(), tmp_path / "g").fit(ones, progress=False)
+    assert GanTrainer(_cfg(), tmp_path / "g").is_finished()
+
+
 def test_sampling_is_deterministic_and_resumable(tmp_path, ones):
     gan = GanTrainer(_cfg(steps=3), tmp_path / "g").fit(ones, progress=False)
     a = sample_to_folder(gan, 12, tmp_path / "a", seed=5, progress=False)

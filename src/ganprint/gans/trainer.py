@@ -309,7 +309,11 @@ class GanTrainer:
                  noise_gen: torch.Generator, monitor: _Monitor,
                  G_ema: nn.Module | None) -> tuple[int, torch.Tensor]:
         meta = read_json(ckpt / "state.json")
-        if meta.get("train") != json.loads(json.dumps(self.config.to_dict())):
+        try:  # a checkpoint from before a field was added holds that field's default
+            saved = json.loads(json.dumps(GanTrainConfig.from_dict(meta.get("train", {})).to_dict()))
+        except (TypeError, ValueError):
+            saved = None
+        if saved != json.loads(json.dumps(self.config.to_dict())):
             raise ValueError(f"{ckpt} was written with a different training config; "
                              "use another output folder or delete the checkpoint")
         t = load_tensors(ckpt / "state.safetensors")
