@@ -163,11 +163,9 @@ class Attributor(SourceEstimator):
         device = resolve_device(self.device)
         self.representation_ = create_representation(self.representation)
         self.representation_.fit(as_float_images(x_train))
-        with torch.random.fork_rng(devices=[]):  # the initial weights are a function of the seed
-            torch.manual_seed(self.fit_config.seed)
-            model = create_model(self.arch, num_classes=len(self.classes_),
-                                 in_chans=self.representation_.out_channels(self.preprocessing.channels),
-                                 input_size=self.preprocessing.size, **self.arch_options)
+        model = create_model(self.arch, num_classes=len(self.classes_),
+                             in_chans=self.representation_.out_channels(self.preprocessing.channels),
+                             input_size=self.preprocessing.size, seed=self.fit_config.seed, **self.arch_options)
         t0 = time.perf_counter()
         self.history_ = fit_classifier(model, x_train, y_train, x_v, y_v, self.fit_config, device=device,
                                        progress=progress, desc=f"fit {self.arch}", transform=self._transform,

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from torch import nn
 
 from ganprint.registry import Registry
@@ -78,9 +79,15 @@ def names_with_tag(tag: str) -> list[str]:
 
 
 def create_model(name: str, *, num_classes: int, in_chans: int = 1, input_size: int | tuple[int, int] = 28,
-                 **options) -> nn.Module:
+                 seed: int | None = None, **options) -> nn.Module:
     """Build architecture ``name`` for ``num_classes`` sources and ``in_chans``-channel images of
-    ``input_size`` pixels (an int or (height, width); most architectures accept other sizes too)."""
+    ``input_size`` pixels (an int or (height, width); most architectures accept other sizes too).
+    With ``seed``, the initial weights are a function of it alone (the global random state is
+    neither read nor changed)."""
     if num_classes < 1 or in_chans < 1:
         raise ValueError(f"num_classes and in_chans must be >= 1, got {num_classes} and {in_chans}")
-    return MODELS.create(name, num_classes=num_classes, in_chans=in_chans, input_size=input_size, **options)
+    if seed is None:
+        return MODELS.create(name, num_classes=num_classes, in_chans=in_chans, input_size=input_size, **options)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return MODELS.create(name, num_classes=num_classes, in_chans=in_chans, input_size=input_size, **options)

@@ -145,9 +145,7 @@ class DigitGate:
         parts = split_indices(digits.labels, seed=seed)
         x = torch.from_numpy(digits.images)[:, None]
         y = torch.from_numpy(digits.labels)
-        with torch.random.fork_rng(devices=[]):  # the initial weights are a function of the seed
-            torch.manual_seed(seed)
-            model = create_model("digit-cnn", num_classes=11, width=width)
+        model = create_model("digit-cnn", num_classes=11, width=width, seed=seed)
         history = fit_classifier(
             model, x[parts["train"]], y[parts["train"]], x[parts["val"]], y[parts["val"]],
             FitConfig(epochs=epochs, batch_size=128, lr=3e-3, patience=None, seed=seed, schedule="cosine"),
@@ -197,31 +195,18 @@ class DigitGate:
         recognised as allowed digits, for k allowed digits) is recognised as that digit. A GAN
         that collapsed onto one digit of a four-digit subset scores 0.25 however crisp it is.
         """
-        allowed = np.asarray(sorted(set(allowed_digits)))
-        if len(images) == 0 or len(allowed) == 0:
-            return float("nan")
-        p = self.probabilities(images)
-        top = p.argmax(1)
-        ok = np.isin(top, allowed) & (p.max(1) >= confidence)
-        if not ok.any():
-            return 0.0
-        counts = np.array([(top[ok] == d).sum() for d in allowed])
-        return float((counts >= 0.25 * ok.sum() / len(allowed)).mean())
+        return self.assess(images, allowed_digits, confidence=confidence)["mode_coverage"]
 
     def score(self, images: np.ndarray, allowed_digits: list[int] | tuple[int, ...]) -> float:
         """Gate share times mode coverage: what a GAN's training is steered by (it is never
         rewarded for collapsing onto the one digit it draws best)."""
-        return self.share(images, allowed_digits) * self.coverage(images, allowed_digits)
+        figures = self.assess(images, allowed_digits)
+        return figures["quality_gate"] * figures["mode_coverage"]
 
     def share(self, images: np.ndarray, allowed_digits: list[int] | tuple[int, ...],
               confidence: float = GATE_CONFIDENCE) -> float:
         """Share of ``images`` recognised with probability >= ``confidence`` as an allowed digit."""
-        if len(images) == 0:
-            return float("nan")
-        p = self.probabilities(images)
-        top = p.argmax(1)
-        ok = np.isin(top, np.asarray(allowed_digits)) & (p.max(1) >= confidence)
-        return float(ok.mean())
+        return self.assess(images, allowed_digits, confidence=confidence)["quality_gate"]
 
     def diversity(self, images: np.ndarray, allowed_digits: list[int] | tuple[int, ...], reference: Digits,
                   confidence: float = GATE_CONFIDENCE) -> float:
@@ -232,12 +217,30 @@ class DigitGate:
         real digits, near 0 a generator that draws one prototype per digit. NaN when no digit has
         two passing samples.
         """
-        allowed = sorted(set(allowed_digits))
+        return self.assess(images, allowed_digits, reference, confidence=confidence)["diversity"]
+
+    def assess(self, images: np.ndarray, allowed_digits: list[int] | tuple[int, ...],
+               reference: Digits | None = None, confidence: float = GATE_CONFIDENCE) -> dict[str, float]:
+        """The gate's figures from one pass of the classifier: ``quality_gate`` (:meth:`share`),
+        ``mode_coverage`` (:meth:`coverage`) and, given real ``reference`` digits, ``diversity``
+        (:meth:`diversity`). NaN for each where there are no images."""
+        allowed = np.asarray(sorted(set(allowed_digits)))
+        figures = {"quality_gate": float("nan"), "mode_coverage": float("nan")}
+        if reference is not None:
+            figures["diversity"] = float("nan")
         if len(images) == 0:
-            return float("nan")
+            return figures
         p = self.probabilities(images)
-        top = np.where(p.max(1) >= confidence, p.argmax(1), -1)
-        return within_class_diversity(images, top, reference.images, reference.labels, allowed)
+        top = p.argmax(1)
+        ok = np.isin(top, allowed) & (p.max(1) >= confidence)
+        figures["quality_gate"] = float(ok.mean())
+        if len(allowed):
+            counts = np.array([(top[ok] == d).sum() for d in allowed])
+            figures["mode_coverage"] = float((counts >= 0.25 * ok.sum() / len(allowed)).mean()) if ok.any() else 0.0
+        if reference is not None:
+            figures["diversity"] = within_class_diversity(images, np.where(ok, top, -1), reference.images,
+                                                          reference.labels, allowed.tolist())
+        return figures
 
     def save(self, folder: str | Path) -> None:
         save_folder(folder, {"kind": "ganprint-digit-gate", "arch": "digit-cnn", "report": self.report},
