@@ -275,13 +275,14 @@ class MnistGroupsRun:
                            for c in range(-(-n // 500))])[:n]
             images = generate(G, z)[..., 0]
             held = gate.held_out.subset(entry.digits) if gate.held_out is not None else None
+            figures = gate.assess(images, entry.digits, real)
+            real_figures = gate.assess(held.images, entry.digits, real) if held is not None else {}
             out[name] = {
-                "quality_gate": gate.share(images, entry.digits),
-                "mode_coverage": gate.coverage(images, entry.digits),
-                "diversity": _finite(gate.diversity(images, entry.digits, real)),
-                "real_share": gate.share(held.images, entry.digits) if held is not None else None,
-                "real_diversity": (_finite(gate.diversity(held.images, entry.digits, real))
-                                   if held is not None else None),
+                "quality_gate": figures["quality_gate"],
+                "mode_coverage": figures["mode_coverage"],
+                "diversity": _finite(figures["diversity"]),
+                "real_share": real_figures.get("quality_gate"),
+                "real_diversity": _finite(real_figures["diversity"]) if real_figures else None,
                 "digits": list(entry.digits),
                 "partition": list(entry.partition) if entry.partition else None,
                 "train_images": config["data"]["n_images"],

@@ -55,7 +55,7 @@ def write_mnist_groups_report(out_dir: Path, results: dict[str, Any], protocol) 
             ", reached the stop target" if g.get("stopped_early") else "")
         cover = "-" if g.get("mode_coverage") is None else f"{g['mode_coverage']:.2f}"
         ok = " ✅" if g["quality_gate"] >= QUALITY_TARGET else " ❌"
-        div, real_div = (_figure(g.get(k)) for k in ("diversity", "real_diversity"))
+        div, real_div = ("-" if g.get(k) is None else f"{g[k]:.2f}" for k in ("diversity", "real_diversity"))
         lines.append(f"| {name} | {g['digits']}{part} | {g['train_images']} | {steps} | "
                      f"{g['quality_gate']:.3f}{ok} | {cover} | {div} | {real} | {real_div} |")
     lines += ["", "## Confusion matrices", ""]
@@ -75,7 +75,3 @@ def write_mnist_groups_report(out_dir: Path, results: dict[str, Any], protocol) 
     path = out_dir / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path
-
-
-def _figure(value: float | None, digits: int = 2) -> str:
-    return "-" if value is None or value != value else f"{value:.{digits}f}"
