@@ -63,9 +63,9 @@ def _job(cfg: dict[str, Any], images, digits: list[int], gate_dir: str, device: 
     coverage = []
 
     def monitor(G, step):
-        images = generate(G, z)[..., 0]
-        coverage.append(gate.coverage(images, digits))
-        return gate.share(images, digits)
+        figures = gate.assess(generate(G, z)[..., 0], digits)
+        coverage.append(figures["mode_coverage"])
+        return figures["quality_gate"]
 
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
