@@ -30,9 +30,9 @@ from typing import Any
 
 import torch
 
-from ganprint.data.mnist import load_digits_source
+from ganprint.data.mnist import Digits, load_digits_source
 from ganprint.device import resolve_device
-from ganprint.experiments.mnist_groups import QUALITY_CHECK_SEED, gan_training_data
+from ganprint.experiments.mnist_groups import QUALITY_CHECK_SEED, conditioned, gan_training_data
 from ganprint.experiments.protocol import MnistGroupsProtocol, load_protocol_dict
 from ganprint.gans.config import GanTrainConfig, split_arch_options
 from ganprint.gans.registry import create_gan
@@ -52,28 +52,30 @@ def _config(base: dict[str, Any], overrides: dict[str, Any], seed: int) -> GanTr
     return GanTrainConfig.from_dict(d)
 
 
-def _job(cfg: dict[str, Any], images, digits: list[int], gate_dir: str, device: str, threads: int,
-         samples: int, every: int, keep: str | None = None) -> dict[str, Any]:
+def _job(cfg: dict[str, Any], images, labels, reference: Digits, digits: list[int], gate_dir: str, device: str,
+         threads: int, samples: int, every: int, keep: str | None = None) -> dict[str, Any]:
     torch.set_num_threads(threads)
     gate = DigitGate.load(gate_dir, device)
     config = GanTrainConfig.from_dict(cfg)
     z = chunk_latents(QUALITY_CHECK_SEED, 0, create_gan(config.arch, **config.arch_options).latent_dim, samples)
     z = z.to(device)
 
-    coverage = []
+    coverage, diversity = [], []
 
     def monitor(G, step):
-        figures = gate.assess(generate(G, z)[..., 0], digits)
+        figures = gate.assess(generate(G, z)[..., 0], digits, reference)
         coverage.append(figures["mode_coverage"])
+        diversity.append(figures["diversity"])
         return figures["quality_gate"]
 
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(keep) if keep else Path(tmp) / "gan"
         GanTrainer(GanTrainConfig.from_dict(cfg), out, device).fit(
-            images, progress=False, monitor=monitor, check_every=every)
+            images, labels, progress=False, monitor=monitor, check_every=every)
         history = json.loads((out / "config.json").read_text())["quality_history"]
-    return {"history": history, "coverage": coverage, "seconds": time.perf_counter() - t0}
+    return {"history": history, "coverage": coverage, "diversity": diversity,
+            "seconds": time.perf_counter() - t0}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -116,8 +118,9 @@ def main(argv: list[str] | None = None) -> None:
                     seed = protocol.seed * 1000 + i + 1 + settings.pop("seed_offset", 0)
                     cfg = _config(base, settings, seed)
                     data = gan_training_data(real, entry, protocol.seed)
-                    fut = pool.submit(_job, cfg.to_dict(), data.images, list(entry.digits), gate_dir, device,
-                                      args.threads, args.samples, args.every,
+                    cfg, labels = conditioned(cfg, data, entry.digits)
+                    fut = pool.submit(_job, cfg.to_dict(), data.images, labels, data, list(entry.digits), gate_dir,
+                                      device, args.threads, args.samples, args.every,
                                       str(Path(args.keep) / cname / gname) if args.keep else None)
                     jobs[fut] = (cname, gname, cfg.to_dict())
             results: dict[str, dict[str, Any]] = {}
@@ -129,6 +132,7 @@ def main(argv: list[str] | None = None) -> None:
                 best = max(range(len(r["history"])), key=lambda i: r["history"][i][1])
                 print(f"{cname:>12} {gname:>6} ({r['seconds']:.0f} s): "
                       + " ".join(f"{q:.2f}" for _, q in r["history"])
+                      + " | diversity " + " ".join(f"{d:.2f}" for d in r["diversity"])
                       + f" | mode coverage at the best check {r['coverage'][best]:.2f}", flush=True)
 
     print()

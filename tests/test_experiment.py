@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from ganprint.cli.main import cli
 from ganprint.data.mnist import load_mnist_5k
-from ganprint.experiments.mnist_groups import MnistGroupsRun, gan_training_data
+from ganprint.experiments.mnist_groups import MnistGroupsRun, conditioned, gan_training_data
 from ganprint.experiments.protocol import MnistGroupsProtocol, list_protocols, load_protocol_dict
 
 
@@ -68,6 +68,16 @@ def test_quick_profile_deviation_states_the_true_generator_size():
         "width": p.gan["width"], "norm": p.gan["norm"], "prior": p.gan["prior"]}
     n = sum(x.numel() for x in create_gan(cfg.arch, **cfg.arch_options).generator.parameters())
     assert any(f"{n:,}" in d for d in p.deviations)
+    # a GAN of three digits is conditional with three components (GAN_3: digits 0, 3, 8)
+    real = load_mnist_5k()
+    entry = protocol.gans["GAN_3"]
+    conditional, labels = conditioned(cfg, gan_training_data(real, entry, 0), entry.digits)
+    spec = create_gan(conditional.arch, **conditional.arch_options)
+    assert spec.classes == 3 and sorted(set(labels.tolist())) == [0, 1, 2]
+    for net in (spec.generator, spec.discriminator):
+        assert any(f"{sum(x.numel() for x in net.parameters()):,}" in d for d in p.deviations)
+    single, no_labels = conditioned(cfg, gan_training_data(real, protocol.gans["GAN_12"], 0), [1])
+    assert no_labels is None and single.arch_options["conditional"] is False and single.mode_seeking == 0
 
 
 def test_zoo_on_a_folder_dataset_writes_its_table(tmp_path):

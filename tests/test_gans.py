@@ -342,3 +342,79 @@ def test_mode_seeking_keeps_the_samples_varied_and_resumes_exactly(tmp_path, one
     cut = GanTrainer(_cfg(**resumed), tmp_path / "cut").fit(ones, progress=False)
     a, b = load_tensors(full / "generator.safetensors"), load_tensors(cut / "generator.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _zeros_and_ones():
+    digits = load_mnist_5k().subset([0, 1])
+    keep = np.concatenate([np.flatnonzero(digits.labels == d)[:150] for d in (0, 1)])
+    return digits.images[keep], digits.labels[keep]  # labels 0 and 1 are the class indices
+
+
+def test_conditional_gan_draws_each_class_from_its_component_and_resumes_exactly(tmp_path):
+    """A class-conditional GAN (mixture component k = class k, projection discriminator) learns
+    which component draws which digit: the samples of component 0 look like the real zeros and
+    those of component 1 like the real ones. Its training resumes to identical weights."""
+    images, labels = _zeros_and_ones()
+    options = {"width": 0.125, "norm": "batch", "disc_dropout": 0.0, "prior": "mixture",
+               "prior_components": 2, "conditional": True}
+    gan = GanTrainer(_cfg(arch_options=options, steps=150, batch_size=32, lr=2e-3, checkpoint_every=1000),
+                     tmp_path / "c").fit(images, labels, progress=False)
+    G, config = load_generator(gan)
+    assert config["arch_options"]["conditional"] is True
+    z = torch.randn(512, 100, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        x, k = G(z).numpy()[:, 0], G.label_of(z).numpy()
+    means = [images[labels == c].astype(np.float32).mean(0) / 255 for c in (0, 1)]
+    for c in (0, 1):
+        drawn = x[k == c].mean(0)
+        assert np.abs(drawn - means[c]).mean() < np.abs(drawn - means[1 - c]).mean()
+
+    cfg = dict(arch_options=options, steps=12, checkpoint_every=5, augment=["translation"])
+    full = GanTrainer(_cfg(**cfg), tmp_path / "full").fit(images, labels, progress=False)
+    with pytest.raises(RuntimeError):
+        GanTrainer(_cfg(**cfg), tmp_path / "cut").fit(images, labels, progress=False, on_step=_stop_at_6)
+    cut = GanTrainer(_cfg(**cfg), tmp_path / "cut").fit(images, labels, progress=False)
+    a, b = load_tensors(full / "generator.safetensors"), load_tensors(cut / "generator.safetensors")
+    assert all(torch.equal(a[key], b[key]) for key in a)
+
+
+def test_conditional_gan_needs_labels_and_an_unconditional_one_refuses_them(tmp_path):
+    images, labels = _zeros_and_ones()
+    conditional = {"width": 0.125, "prior": "mixture", "prior_components": 2, "conditional": True}
+    with pytest.raises(ValueError, match="needs labels"):
+        GanTrainer(_cfg(arch_options=conditional), tmp_path / "a").fit(images, progress=False)
+    with pytest.raises(ValueError, match=r"\[0, 2\)"):
+        GanTrainer(_cfg(arch_options=conditional), tmp_path / "b").fit(images, labels + 1, progress=False)
+    with pytest.raises(ValueError, match="takes no labels"):
+        GanTrainer(_cfg(), tmp_path / "c").fit(images, labels, progress=False)
+    with pytest.raises(ValueError, match="mixture"):
+        create_gan("mnist-dcgan", conditional=True)
+
+
+def test_cli_trains_a_conditional_gan_on_the_class_folders(tmp_path):
+    """With conditional=true the classes are the subfolders of --data: one mixture component each."""
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from ganprint.cli.main import cli
+
+    images, labels = _zeros_and_ones()
+    for name, c in (("zero", 0), ("one", 1)):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        for i, img in enumerate(images[labels == c][:12]):
+            Image.fromarray(img).save(tmp_path / "data" / name / f"{i}.png")
+    out = tmp_path / "gan"
+    args = ["gan", "train", "--data", str(tmp_path / "data"), "--out", str(out), "--steps", "3",
+            "--batch-size", "8", "--width", "0.125", "--arch-option", "prior=mixture",
+            "--arch-option", "conditional=true", "--device", "cpu", "--quiet"]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    G, config = load_generator(out)
+    assert config["arch_options"]["prior_components"] == 2 and config["arch_options"]["conditional"] is True
+    assert config["data"]["classes"] == ["one", "zero"]
+    assert G.prior.mu.shape == (2, 100)
+
+    (tmp_path / "flat").mkdir()
+    Image.fromarray(images[0]).save(tmp_path / "flat" / "0.png")
+    bad = CliRunner().invoke(cli, [*args[:3], str(tmp_path / "flat"), *args[4:]])
+    assert bad.exit_code != 0 and "no source folders" in bad.output

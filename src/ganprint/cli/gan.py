@@ -43,7 +43,9 @@ def list_cmd() -> None:
 @click.option("--width", type=float, default=1.0, show_default=True, help="Channel-width multiplier.")
 @click.option("--arch-option", "arch_option_items", multiple=True, metavar="KEY=VALUE",
               help="An architecture option (repeatable), e.g. norm=batch, disc_dropout=0, prior=mixture for "
-                   "mnist-dcgan; numbers and true/false are read as such.")
+                   "mnist-dcgan; numbers and true/false are read as such. conditional=true (with prior=mixture) "
+                   "trains a class-conditional GAN: the classes are the subfolders of --data (or the digits "
+                   "of --source mnist5k/mnist), one mixture component each.")
 @click.option("--image-size", type=click.Choice(["32", "64", "128"]), default=None,
               help="Image side for the families that build at several sizes (progan, sngan, cramergan, mmdgan; "
                    "default 32).")
@@ -89,9 +91,19 @@ def train_cmd(arch: str, data_dir: Path | None, source: str | None, n_real: int,
     set_threads(threads)
     if (data_dir is None) == (source is None):
         fail("give exactly one of --data DIR and --source NAME")
+    arch_options = parse_arch_options(arch_option_items)
+    classes: tuple[str, ...] = ()
+    if arch_options.get("conditional"):
+        try:
+            classes = _class_names(data_dir, source)
+        except ValueError as exc:
+            fail(str(exc))
+        if len(classes) < 2:
+            fail(f"a class-conditional GAN needs at least 2 classes, found {len(classes)}")
+        arch_options["prior_components"] = len(classes)
     try:
         size_option = {} if image_size is None else {"image_size": int(image_size)}
-        spec = create_gan(arch, width=width, **size_option, **parse_arch_options(arch_option_items))
+        spec = create_gan(arch, width=width, **size_option, **arch_options)
         cfg = GanTrainConfig(arch=arch, arch_options=spec.options, epochs=epochs, steps=steps,
                              batch_size=batch_size, lr=lr, beta1=beta1, beta2=beta2, seed=seed,
                              checkpoint_every=checkpoint_every, lr_d=lr_d, augment=augment, ema=ema,
@@ -100,23 +112,36 @@ def train_cmd(arch: str, data_dir: Path | None, source: str | None, n_real: int,
     except (KeyError, ValueError, TypeError) as exc:
         fail(str(exc))
     channels, height, width_px = spec.image_shape
+    labels = None
     if source is not None:
         try:
-            images = _named_source_images(source, n_real, seed)
+            images, labels = _named_source_images(source, n_real, seed)
         except (RuntimeError, ValueError) as exc:
             fail(str(exc))
         data_info = {"source": source, "split": "train"}
     else:
-        loaded = load_images([(p, 0) for p in iter_image_paths([data_dir])], channels=channels,
-                             size=(height, width_px), progress=not quiet)
+        if classes:
+            from ganprint.data.folder import scan_folder_dataset
+
+            items = [item for split in scan_folder_dataset(data_dir).splits.values() for item in split]
+        else:
+            items = [(p, 0) for p in iter_image_paths([data_dir])]
+        loaded = load_images(items, channels=channels, size=(height, width_px), progress=not quiet)
         for path, error in loaded.errors:
             click.echo(f"skipped {path}: {error}", err=True)
         if len(loaded.images) == 0:
             fail(f"no usable images under {data_dir}")
         images, data_info = loaded.images, {"source": str(data_dir)}
-    click.echo(f"training {arch} on {len(images)} images from {source or data_dir}", err=True)
+        labels = loaded.labels
+    if not classes:
+        labels = None
+    else:
+        data_info["classes"] = list(classes)  # mixture component k draws classes[k]
+    click.echo(f"training {arch} on {len(images)} images from {source or data_dir}"
+               + (f" ({len(classes)} classes)" if classes else ""), err=True)
     try:
-        GanTrainer(cfg, out_dir, resolve_device(device), data_info=data_info).fit(images, progress=not quiet)
+        GanTrainer(cfg, out_dir, resolve_device(device), data_info=data_info).fit(images, labels,
+                                                                                   progress=not quiet)
     except ValueError as exc:
         fail(str(exc))
     click.echo(str(out_dir))
@@ -138,15 +163,29 @@ def parse_arch_options(items: tuple[str, ...] | list[str]) -> dict[str, object]:
     return options
 
 
+def _class_names(data_dir: Path | None, source: str | None) -> tuple[str, ...]:
+    """The classes of a conditional GAN's training data: the digits of a digit source, else the
+    source folders of ``--data`` (``DIR/<class>/...`` or ``DIR/<split>/<class>/...``)."""
+    if source in ("mnist5k", "mnist"):
+        return tuple(str(d) for d in range(10))
+    if source is not None:
+        raise ValueError(f"--source {source} has no classes; a class-conditional GAN needs --data DIR/<class>/...")
+    from ganprint.data.folder import scan_folder_dataset
+
+    return scan_folder_dataset(data_dir).classes
+
+
 def _named_source_images(source: str, n: int, seed: int):
-    """Training images of a named real source: uint8 (N, H, W) digits or (N, 32, 32, 3) color."""
+    """Training images of a named real source and their labels (None where it has none): uint8
+    (N, H, W) digits with their digit, or (N, 32, 32, 3) color crops."""
     if source in ("mnist5k", "mnist"):
         from ganprint.data.mnist import load_digits_source
 
-        return load_digits_source(source).images
+        digits = load_digits_source(source)
+        return digits.images, digits.labels
     from ganprint.data.photos import load_color_source
 
-    return load_color_source(source, "train", n=n, seed=seed)
+    return load_color_source(source, "train", n=n, seed=seed), None
 
 
 @gan_group.command("sample")

@@ -42,6 +42,7 @@ from ganprint.serialization import read_json, write_json
 
 if TYPE_CHECKING:
     from ganprint.experiments.runners import RunRequest
+    from ganprint.gans.config import GanTrainConfig
 
 REAL = "real"
 QUALITY_CHECK_SEED = 987_654  # latents used to decide when a GAN is good enough (not the reported ones)
@@ -63,8 +64,34 @@ def gan_training_data(real: Digits, entry, seed: int) -> Digits:
     return subset.take(np.sort(np.concatenate(keep)))
 
 
-def _train_gan_job(config: dict[str, Any], out_dir: str, images: np.ndarray, threads: int, device: str,
-                   data_info: dict[str, Any], stop: dict[str, Any] | None = None) -> tuple[str, float]:
+def conditioned(cfg: GanTrainConfig, data: Digits, digits: list[int] | tuple[int, ...]
+                ) -> tuple[GanTrainConfig, np.ndarray | None]:
+    """The config and training labels of one GAN of the study.
+
+    Under a profile whose GAN settings say ``conditional: true``, a GAN of two or more digits is
+    class-conditional on the digit: one mixture component of its prior per digit of its subset
+    (``prior_components`` = the subset's size) and a projection discriminator, trained on the
+    digits' labels (their index in the subset). A single-digit GAN has nothing to condition on and
+    stays unconditional, and it trains without the profile's ``mode_seeking`` term: MSGAN's term is
+    the remedy for the within-class collapse of *conditional* generators (Mao et al. 2019), which
+    the single-digit GANs do not show. Without ``conditional`` the config is returned as is, with
+    no labels.
+    """
+    options = dict(cfg.arch_options)
+    if not options.get("conditional"):
+        return cfg, None
+    if len(digits) < 2:
+        options["conditional"] = False
+        return dataclasses.replace(cfg, arch_options=options, mode_seeking=0.0), None
+    options["prior_components"] = len(digits)
+    index = {d: i for i, d in enumerate(digits)}
+    labels = np.array([index[int(d)] for d in data.labels], dtype=np.int64)
+    return dataclasses.replace(cfg, arch_options=options), labels
+
+
+def _train_gan_job(config: dict[str, Any], out_dir: str, images: np.ndarray, labels: np.ndarray | None,
+                   threads: int, device: str, data_info: dict[str, Any],
+                   stop: dict[str, Any] | None = None) -> tuple[str, float]:
     """Worker-process entry point: train one GAN (resuming), return its wall time.
 
     With ``stop`` = {"gate": folder, "digits": [...], "target": q, "every": k}, training ends as
@@ -86,7 +113,7 @@ def _train_gan_job(config: dict[str, Any], out_dir: str, images: np.ndarray, thr
             return gate.score(generate(G, z.to(next(G.parameters()).device))[..., 0], stop["digits"])
 
     GanTrainer(cfg, out_dir, device, data_info).fit(
-        images, progress=False, monitor=monitor, check_every=stop["every"] if stop else 250,
+        images, labels, progress=False, monitor=monitor, check_every=stop["every"] if stop else 250,
         stop_at=stop["target"] if stop else None)
     return out_dir, time.perf_counter() - t0
 
@@ -212,6 +239,7 @@ class MnistGroupsRun:
             data = gan_training_data(real, entry, self.protocol.seed)
             seed = entry.seed if entry.seed is not None else self.protocol.seed * 1000 + i + 1
             cfg = self.profile.gan_config(entry.arch or self.protocol.gan_arch, seed=seed, overrides=entry.gan)
+            cfg, labels = conditioned(cfg, data, entry.digits)
             trainer = GanTrainer(cfg, self._gan_dir(name))
             if trainer.is_finished():
                 continue
@@ -221,18 +249,18 @@ class MnistGroupsRun:
             if self.profile.stop_quality is not None:
                 stop = {"gate": str(self.out / "gate"), "digits": list(entry.digits),
                         "target": self.profile.stop_quality, "every": self.profile.quality_check_every}
-            jobs.append((cfg.to_dict(), str(self._gan_dir(name)), data.images, info, stop))
+            jobs.append((cfg.to_dict(), str(self._gan_dir(name)), data.images, labels, info, stop))
         if not jobs:
             return
         if self.device.type != "cpu" or self.workers == 1:
-            for cfg, out, images, info, stop in tqdm(jobs, desc="GANs", disable=not self.progress):
-                _train_gan_job(cfg, out, images, torch.get_num_threads(), str(self.device), info, stop)
+            for cfg, out, images, labels, info, stop in tqdm(jobs, desc="GANs", disable=not self.progress):
+                _train_gan_job(cfg, out, images, labels, torch.get_num_threads(), str(self.device), info, stop)
             return
         threads = max(1, (os.cpu_count() or 1) // self.workers)
         ctx = mp.get_context("spawn")
         with ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx) as pool:
-            futures = [pool.submit(_train_gan_job, cfg, out, images, threads, "cpu", info, stop)
-                       for cfg, out, images, info, stop in jobs]
+            futures = [pool.submit(_train_gan_job, cfg, out, images, labels, threads, "cpu", info, stop)
+                       for cfg, out, images, labels, info, stop in jobs]
             for fut in tqdm(as_completed(futures), total=len(futures), desc="GANs trained",
                             disable=not self.progress):
                 fut.result()

@@ -61,6 +61,12 @@ class MnistGenerator(nn.Module):
         glorot_uniform_(self)
         self.prior = build_prior(prior, latent_dim, prior_components, prior_sigma)
 
+    def label_of(self, z: torch.Tensor) -> torch.Tensor:
+        """The class a latent is drawn for (its mixture component), for a class-conditional GAN."""
+        if not hasattr(self.prior, "component"):
+            raise ValueError("a class-conditional generator needs the mixture prior (one component per class)")
+        return self.prior.component(z)
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         x = self.fc(self.prior(z)).view(z.shape[0], self.channels, 7, 7)
         x = self.act(self.norm0(x.contiguous(memory_format=torch.channels_last)))
@@ -78,15 +84,25 @@ class MnistDiscriminator(nn.Module):
     output keeps one logit per image (each pack's logit repeated ``pack`` times), so a loss averaged
     over images equals PacGAN's average over packs, and a batch of real images followed by one of
     generated images can be judged in one call as long as each is a multiple of ``pack``.
+
+    ``classes > 0`` makes it a projection discriminator (Miyato & Koyama, "cGANs with Projection
+    Discriminator", ICLR 2018): ``forward(x, onehot)`` adds ``<embed(y), phi(x)>`` to the logit, so it
+    judges whether an image is a real image *of its class*. The one-hot rows may be soft (a mix of
+    classes gives the mix of their embeddings).
     """
 
-    def __init__(self, width: float = 1.0, dropout: float = 0.4, pack: int = 1):
+    def __init__(self, width: float = 1.0, dropout: float = 0.4, pack: int = 1, classes: int = 0):
         super().__init__()
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         if not isinstance(pack, int) or pack < 1:
             raise ValueError(f"pack must be a positive integer, got {pack!r}")
+        if not isinstance(classes, int) or classes < 0:
+            raise ValueError(f"classes must be a non-negative integer, got {classes!r}")
+        if classes and pack > 1:
+            raise ValueError("a packing discriminator cannot be class-conditional")
         self.pack = pack
+        self.classes = classes
         c = max(1, round(64 * width))
         drop = (lambda: ByteDropout(dropout)) if dropout > 0 else nn.Identity
         self.features = nn.Sequential(
@@ -99,9 +115,15 @@ class MnistDiscriminator(nn.Module):
             nn.Flatten(),
         )
         self.head = nn.Linear(c * 7 * 7, 1)
+        self.embed = nn.Linear(classes, c * 7 * 7, bias=False) if classes else None
         glorot_uniform_(self)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, onehot: torch.Tensor | None = None) -> torch.Tensor:
+        if self.embed is not None:
+            if onehot is None or onehot.shape != (x.shape[0], self.classes):
+                raise ValueError(f"a class-conditional discriminator needs (N, {self.classes}) one-hot labels")
+            h = self.features(x)
+            return self.head(h) + (self.embed(onehot.to(h.dtype)) * h).sum(1, keepdim=True)
         if self.pack == 1:
             return self.head(self.features(x))
         n, ch, h, w = x.shape
@@ -115,25 +137,33 @@ class MnistDiscriminator(nn.Module):
 @GANS.register("mnist-dcgan")
 def mnist_dcgan(width: float = 1.0, disc_width: float = 1.0, output: str = "sigmoid", norm: str = "none",
                 disc_dropout: float = 0.4, objective: str = "bce", prior: str = "normal",
-                prior_components: int = 10, prior_sigma: float = 0.5, disc_pack: int = 1) -> GanSpec:
+                prior_components: int = 10, prior_sigma: float = 0.5, disc_pack: int = 1,
+                conditional: bool = False) -> GanSpec:
     """Seed 000's MNIST DCGAN (28x28 grayscale); ``norm="batch"`` adds batch normalisation to the
     generator (a documented deviation that trains several times faster); ``disc_dropout`` is the
     discriminator's dropout rate (the seed's 0.4); ``objective`` the loss (the seed's ``bce``, or
     ``hinge``); ``prior="mixture"`` puts a learned Gaussian-mixture latent prior of
     ``prior_components`` components (DeLiGAN, :mod:`ganprint.gans.priors`) in front of the
     generator's first layer; ``disc_pack`` > 1 makes the discriminator judge packs of that many
-    images (PacGAN, Lin et al. 2018), against mode dropping."""
+    images (PacGAN, Lin et al. 2018), against mode dropping. ``conditional=True`` makes it a
+    class-conditional GAN with ``prior_components`` classes: mixture component ``k`` of the prior is
+    class ``k``, and the discriminator is a projection discriminator (trained on labelled images)."""
     if objective not in ("bce", "hinge"):
         raise ValueError(f"objective must be 'bce' or 'hinge', got {objective!r}")
+    if conditional and prior != "mixture":
+        raise ValueError("conditional=True needs prior='mixture' (one mixture component per class)")
     return GanSpec(
         name="mnist-dcgan",
         latent_dim=LATENT_DIM,
         image_shape=(1, 28, 28),
         generator=MnistGenerator(width=width, output=output, norm=norm, prior=prior,
                                  prior_components=prior_components, prior_sigma=prior_sigma),
-        discriminator=MnistDiscriminator(width=disc_width, dropout=disc_dropout, pack=disc_pack),
+        discriminator=MnistDiscriminator(width=disc_width, dropout=disc_dropout, pack=disc_pack,
+                                         classes=prior_components if conditional else 0),
         options={"width": width, "disc_width": disc_width, "output": output, "norm": norm,
                  "disc_dropout": disc_dropout, "objective": objective, "prior": prior,
-                 "prior_components": prior_components, "prior_sigma": prior_sigma, "disc_pack": disc_pack},
+                 "prior_components": prior_components, "prior_sigma": prior_sigma, "disc_pack": disc_pack,
+                 "conditional": conditional},
         objective=objective,
+        classes=prior_components if conditional else 0,
     )

@@ -24,6 +24,12 @@ class GanSpec:
     is a function of the step counter and a resumed run is exact. A discriminator may also have
     ``prepare_real(images)``, applied to every real batch (ProGAN fades real images between
     resolutions as it fades generated ones).
+
+    ``classes`` > 0 makes the GAN class-conditional: it is trained on labelled images
+    (``GanTrainer.fit(images, labels)``), the generator's method ``label_of(z)`` gives the class of
+    each latent (so the generator stays a function of the latent alone, and sampling is unchanged),
+    and the discriminator is called as ``discriminator(images, onehot)`` with the (N, classes)
+    one-hot labels.
     """
 
     name: str
@@ -34,6 +40,7 @@ class GanSpec:
     options: dict[str, Any]
     objective: str = "bce"
     objective_options: dict[str, Any] = field(default_factory=dict)
+    classes: int = 0
 
 
 GANS: Registry[GanSpec] = Registry("GAN architecture")

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -77,6 +78,30 @@ def _ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
         pe.lerp_(p, 1.0 - decay)
     for be, b in zip(ema.buffers(), model.buffers(), strict=True):
         be.copy_(b)
+
+
+def _onehot_labels(labels: np.ndarray | torch.Tensor | None, n: int, classes: int,
+                   arch: str) -> torch.Tensor | None:
+    """The (n, classes) one-hot training labels of a conditional GAN; None for an unconditional one."""
+    if classes == 0:
+        if labels is not None:
+            raise ValueError(f"{arch} with these options is not class-conditional; it takes no labels")
+        return None
+    if labels is None:
+        raise ValueError(f"{arch} is class-conditional ({classes} classes): training needs labels")
+    y = torch.as_tensor(np.asarray(labels)).long().reshape(-1)
+    if len(y) != n:
+        raise ValueError(f"{len(y)} labels for {n} images")
+    if len(y) and (int(y.min()) < 0 or int(y.max()) >= classes):
+        raise ValueError(f"labels must be class indices in [0, {classes}), got [{int(y.min())}, {int(y.max())}]")
+    return F.one_hot(y, classes).float()
+
+
+def _with_label_channels(images: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
+    """``images`` (N, C, H, W) with the (N, K) one-hot labels appended as K constant channels."""
+    n, _, h, w = images.shape
+    planes = onehot.to(images.dtype)[:, :, None, None].expand(n, -1, h, w)
+    return torch.cat([images, planes], 1)
 
 
 class _StateHolder:
@@ -143,7 +168,8 @@ class GanTrainer:
         cfg = self.out_dir / "config.json"
         return cfg.is_file() and read_json(cfg).get("status") == "finished"
 
-    def fit(self, images: np.ndarray | torch.Tensor, *, progress: bool = True,
+    def fit(self, images: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor | None = None, *,
+            progress: bool = True,
             on_step: Callable[[int], None] | None = None,
             monitor: Callable[[nn.Module, int], float] | None = None, check_every: int = 250,
             stop_at: float | None = None) -> Path:
@@ -156,6 +182,9 @@ class GanTrainer:
         ``config.json`` as ``quality_history``. ``monitor`` must not draw from torch's global
         random stream (it should use its own generator), so that a resumed run makes the same
         decisions.
+
+        ``labels`` (N,) class indices in ``[0, classes)`` are required by a class-conditional
+        architecture (``GanSpec.classes > 0``) and refused by any other.
         """
         if stop_at is not None and monitor is None:
             raise ValueError("stop_at needs a monitor")
@@ -175,11 +204,12 @@ class GanTrainer:
             if tuple(data.shape[1:]) != spec.image_shape:
                 raise ValueError(f"{cfg.arch} expects images of shape {spec.image_shape}, "
                                  f"got {tuple(data.shape[1:])}")
-            self._fit(spec, data, progress, on_step, _Monitor(monitor, check_every, stop_at))
+            onehot = _onehot_labels(labels, len(data), spec.classes, cfg.arch)
+            self._fit(spec, data, onehot, progress, on_step, _Monitor(monitor, check_every, stop_at))
         return self.out_dir
 
     # -- internals --------------------------------------------------------------------------
-    def _fit(self, spec: GanSpec, data: torch.Tensor, progress: bool,
+    def _fit(self, spec: GanSpec, data: torch.Tensor, onehot: torch.Tensor | None, progress: bool,
              on_step: Callable[[int], None] | None, monitor: _Monitor) -> None:
         cfg, dev = self.config, self.device
         G = spec.generator.to(dev)
@@ -201,6 +231,8 @@ class GanTrainer:
         if (ckpt / "state.json").is_file():
             step, order = self._restore(ckpt, G, D, opt_g, opt_d, data_gen, noise_gen, monitor, G_ema)
         data = data.to(dev)
+        onehot = onehot.to(dev) if onehot is not None else None
+        channels = spec.image_shape[0]
         B = cfg.batch_size
         objective = create_objective(spec.objective, **spec.objective_options)
         gp_weight = objective.default_gp_weight if cfg.gp_weight is None else cfg.gp_weight
@@ -217,8 +249,15 @@ class GanTrainer:
             return torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16)
 
         def critic(x: torch.Tensor) -> torch.Tensor:
+            # a conditional GAN's images carry their one-hot class as constant extra channels, so that
+            # the objectives (which concatenate, split and interpolate batches) keep image and label
+            # together; the label channels are neither augmented nor part of a penalty's gradient
+            y = None
+            if onehot is not None:
+                x, y = x[:, :channels], x[:, channels:, 0, 0].detach()
             with autocast():
-                out = D(diff_augment(x, cfg.augment, noise_gen) if cfg.augment else x)
+                x = diff_augment(x, cfg.augment, noise_gen) if cfg.augment else x
+                out = D(x) if y is None else D(x, y)
             return out.float()  # losses (and penalties) in fp32
 
         started = time.perf_counter()
@@ -238,7 +277,11 @@ class GanTrainer:
                 real = data[idx] if prepare_real is None else prepare_real(data[idx])
                 z = torch.randn(objective.n_fakes * B, spec.latent_dim, generator=noise_gen, device=dev)
                 with autocast():
-                    fakes = G(z).float().split(B)
+                    fake = G(z).float()
+                if onehot is not None:
+                    real = _with_label_channels(real, onehot[idx])
+                    fake = _with_label_channels(fake, F.one_hot(G.label_of(z), spec.classes).float())
+                fakes = fake.split(B)
                 loss_d = objective.critic_loss(critic, real, [f.detach() for f in fakes], joint=joint,
                                                gp_weight=gp_weight, gen=noise_gen)
                 opt_d.zero_grad(set_to_none=True)
@@ -249,7 +292,7 @@ class GanTrainer:
                 p.requires_grad_(False)
             loss_g = objective.generator_loss(critic, real, fakes, joint=joint)
             if cfg.mode_seeking > 0:
-                loss_g = loss_g + cfg.mode_seeking * mode_seeking_penalty(fakes[0], z[:B])
+                loss_g = loss_g + cfg.mode_seeking * mode_seeking_penalty(fakes[0][:, :channels], z[:B])
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
