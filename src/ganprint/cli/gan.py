@@ -92,12 +92,21 @@ def train_cmd(arch: str, data_dir: Path | None, source: str | None, n_real: int,
     if (data_dir is None) == (source is None):
         fail("give exactly one of --data DIR and --source NAME")
     arch_options = parse_arch_options(arch_option_items)
+    labelled = None  # a conditional GAN's folder dataset, scanned once
     classes: tuple[str, ...] = ()
     if arch_options.get("conditional"):
-        try:
-            classes = _class_names(data_dir, source)
-        except ValueError as exc:
-            fail(str(exc))
+        if source in ("mnist5k", "mnist"):
+            classes = tuple(str(d) for d in range(10))
+        elif source is not None:
+            fail(f"--source {source} has no classes; a class-conditional GAN needs --data DIR/<class>/...")
+        else:
+            from ganprint.data.folder import scan_folder_dataset
+
+            try:
+                labelled = scan_folder_dataset(data_dir)
+            except ValueError as exc:
+                fail(str(exc))
+            classes = labelled.classes
         if len(classes) < 2:
             fail(f"a class-conditional GAN needs at least 2 classes, found {len(classes)}")
         arch_options["prior_components"] = len(classes)
@@ -115,27 +124,22 @@ def train_cmd(arch: str, data_dir: Path | None, source: str | None, n_real: int,
     labels = None
     if source is not None:
         try:
-            images, labels = _named_source_images(source, n_real, seed)
+            images, source_labels = _named_source_images(source, n_real, seed)
         except (RuntimeError, ValueError) as exc:
             fail(str(exc))
+        labels = source_labels if classes else None
         data_info = {"source": source, "split": "train"}
     else:
-        if classes:
-            from ganprint.data.folder import scan_folder_dataset
-
-            items = [item for split in scan_folder_dataset(data_dir).splits.values() for item in split]
-        else:
-            items = [(p, 0) for p in iter_image_paths([data_dir])]
+        items = ([item for split in labelled.splits.values() for item in split] if labelled is not None
+                 else [(p, 0) for p in iter_image_paths([data_dir])])
         loaded = load_images(items, channels=channels, size=(height, width_px), progress=not quiet)
         for path, error in loaded.errors:
             click.echo(f"skipped {path}: {error}", err=True)
         if len(loaded.images) == 0:
             fail(f"no usable images under {data_dir}")
         images, data_info = loaded.images, {"source": str(data_dir)}
-        labels = loaded.labels
-    if not classes:
-        labels = None
-    else:
+        labels = loaded.labels if classes else None
+    if classes:
         data_info["classes"] = list(classes)  # mixture component k draws classes[k]
     click.echo(f"training {arch} on {len(images)} images from {source or data_dir}"
                + (f" ({len(classes)} classes)" if classes else ""), err=True)
@@ -161,18 +165,6 @@ def parse_arch_options(items: tuple[str, ...] | list[str]) -> dict[str, object]:
             value = text
         options[key.strip()] = value
     return options
-
-
-def _class_names(data_dir: Path | None, source: str | None) -> tuple[str, ...]:
-    """The classes of a conditional GAN's training data: the digits of a digit source, else the
-    source folders of ``--data`` (``DIR/<class>/...`` or ``DIR/<split>/<class>/...``)."""
-    if source in ("mnist5k", "mnist"):
-        return tuple(str(d) for d in range(10))
-    if source is not None:
-        raise ValueError(f"--source {source} has no classes; a class-conditional GAN needs --data DIR/<class>/...")
-    from ganprint.data.folder import scan_folder_dataset
-
-    return scan_folder_dataset(data_dir).classes
 
 
 def _named_source_images(source: str, n: int, seed: int):

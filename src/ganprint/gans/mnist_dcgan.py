@@ -152,6 +152,7 @@ def mnist_dcgan(width: float = 1.0, disc_width: float = 1.0, output: str = "sigm
         raise ValueError(f"objective must be 'bce' or 'hinge', got {objective!r}")
     if conditional and prior != "mixture":
         raise ValueError("conditional=True needs prior='mixture' (one mixture component per class)")
+    classes = prior_components if conditional else 0
     return GanSpec(
         name="mnist-dcgan",
         latent_dim=LATENT_DIM,
@@ -159,11 +160,11 @@ def mnist_dcgan(width: float = 1.0, disc_width: float = 1.0, output: str = "sigm
         generator=MnistGenerator(width=width, output=output, norm=norm, prior=prior,
                                  prior_components=prior_components, prior_sigma=prior_sigma),
         discriminator=MnistDiscriminator(width=disc_width, dropout=disc_dropout, pack=disc_pack,
-                                         classes=prior_components if conditional else 0),
+                                         classes=classes),
         options={"width": width, "disc_width": disc_width, "output": output, "norm": norm,
                  "disc_dropout": disc_dropout, "objective": objective, "prior": prior,
                  "prior_components": prior_components, "prior_sigma": prior_sigma, "disc_pack": disc_pack,
                  "conditional": conditional},
         objective=objective,
-        classes=prior_components if conditional else 0,
+        classes=classes,
     )
