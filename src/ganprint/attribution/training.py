@@ -145,7 +145,14 @@ def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = INFERENC
 def channel_statistics(activations: torch.Tensor) -> torch.Tensor:
     """Per-channel spatial mean and standard deviation of a feature map (N, C, H, W) -> (N, 2C)."""
     a = activations.float()
-    return torch.cat([a.mean((2, 3)), a.std((2, 3), correction=0)], 1)
+    n, c = a.shape[:2]
+    # (N, HW, C) without a copy for either memory format; two passes (mean, then the centred
+    # squares) are both exact and about twice as fast as Tensor.std on a channels-last map
+    flat = (a.permute(0, 2, 3, 1).reshape(n, -1, c) if a.is_contiguous(memory_format=torch.channels_last)
+            else a.flatten(2).transpose(1, 2))
+    mean = flat.mean(1)
+    std = (flat - mean[:, None]).square().mean(1).sqrt()
+    return torch.cat([mean, std], 1)
 
 
 @torch.inference_mode()
