@@ -96,6 +96,32 @@ def test_interrupted_training_resumes_to_the_same_weights(tmp_path, digits):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
 
 
+def test_bf16_training_learns_and_resumes_a_checkpoint_from_before_the_precision_field(tmp_path, digits):
+    x, y = _xy(digits, ["real", "gan_a"], "train")
+    xt = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
+    yt = torch.from_numpy((y == "gan_a").astype(np.int64))
+    config = FitConfig(epochs=2, batch_size=64, patience=None, seed=1, precision="bf16")
+    torch.manual_seed(0)
+    model = create_model("seed-mnist-cnn", num_classes=2)
+    history = fit_classifier(model, xt, yt, xt[::5], yt[::5], config, progress=False,
+                             checkpoint_dir=tmp_path / "ckpt")
+    assert history["val_accuracy"][-1] > 0.9  # the faint checkerboard is learnt under autocast too
+    assert next(model.parameters()).dtype == torch.float32
+    # a checkpoint written before FitConfig had `precision` resumes as fp32 (the old behaviour) ...
+    state = json.loads((tmp_path / "ckpt" / "state.json").read_text())
+    del state["config"]["precision"]
+    (tmp_path / "ckpt" / "state.json").write_text(json.dumps(state))
+    fp32 = FitConfig(epochs=2, batch_size=64, patience=None, seed=1)
+    fit_classifier(create_model("seed-mnist-cnn", num_classes=2), xt, yt, xt[::5], yt[::5], fp32,
+                   progress=False, checkpoint_dir=tmp_path / "ckpt")
+    # ... and is not taken for a bf16 run's
+    with pytest.raises(ValueError, match="different training config"):
+        fit_classifier(create_model("seed-mnist-cnn", num_classes=2), xt, yt, None, None, config,
+                       progress=False, checkpoint_dir=tmp_path / "ckpt")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        FitConfig(precision="fp16")
+
+
 def test_dct_attributor_calibrates_and_detects(tmp_path, digits):
     names = ["real", "gan_a", "gan_b"]
     att = Attributor(representation="dct", fit_config=FitConfig(epochs=3, batch_size=64, patience=None),

@@ -16,6 +16,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ganprint.checkpoint import load_optimizer, optimizer_tensors, prefixed, rng_tensor, unprefixed
+from ganprint.device import PRECISIONS, resolve_precision
 from ganprint.serialization import load_tensors, read_json, save_tensors, write_json
 
 BatchTransform = Callable[[torch.Tensor, torch.Tensor, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
@@ -37,6 +38,11 @@ class FitConfig:
     ``head_lr`` / ``head_weight_decay`` (when set) apply to the model's last layer (``model.head``)
     instead of ``lr`` / ``weight_decay``: seed 002 trains the body at lr 1e-3 and the last layer at
     5e-5. ``weight_decay`` is PyTorch's (the gradient gets ``weight_decay * w``).
+
+    ``precision`` ``"bf16"`` runs the training forward passes under bfloat16 autocast (weights,
+    gradients, optimiser state and losses stay float32; validation and inference stay float32);
+    ``"auto"`` does so where the device computes bf16 natively (:func:`ganprint.device.has_fast_bf16`:
+    a CPU with AVX512-BF16 or AMX, where a small CNN trains about twice as fast, or a GPU).
     """
 
     epochs: int = 10
@@ -51,8 +57,11 @@ class FitConfig:
     momentum: float = 0.9       # SGD only
     head_lr: float | None = None
     head_weight_decay: float | None = None
+    precision: str = "fp32"     # or "bf16", or "auto": bf16 autocast where it is native
 
     def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.schedule not in ("constant", "cosine"):
             raise ValueError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
         if self.optimizer not in OPTIMIZERS:
@@ -236,6 +245,7 @@ def fit_classifier(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tenso
     """
     device = torch.device(device)
     loss_fn = loss_fn or F.cross_entropy
+    bf16 = resolve_precision(config.precision, device) == "bf16"
     model.to(device)
     if device.type == "cpu":
         model.to(memory_format=torch.channels_last)
@@ -253,7 +263,7 @@ def fit_classifier(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tenso
         torch.manual_seed(config.seed)
         if ckpt is not None and (ckpt / "state.json").is_file():
             state = read_json(ckpt / "state.json")
-            if state.get("config") != config.to_dict():
+            if FitConfig.from_dict(state.get("config") or {}) != config:  # fields added later: defaults
                 raise ValueError(f"{ckpt} holds a checkpoint of a different training config; remove it to restart")
             tensors = load_tensors(ckpt / "state.safetensors")
             model.load_state_dict(unprefixed("model", tensors))
@@ -291,7 +301,9 @@ def fit_classifier(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tenso
                 xb = xb.to(device)
                 if transform is not None:
                     xb = transform(xb)
-                loss = loss_fn(model(xb.contiguous(memory_format=torch.channels_last)), yb.to(device))
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                    out = model(xb.contiguous(memory_format=torch.channels_last))
+                loss = loss_fn(out.float(), yb.to(device))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
