@@ -266,16 +266,16 @@ class Attributor(SourceEstimator):
             raise ValueError(f"this score needs the {view} view and a fitted density (fit_density)")
         return mahalanobis_score(views[view], self.density_[f"{prefix}means"], self.density_[f"{prefix}precision"])
 
-    def outputs(self, X: np.ndarray, all_views: bool = False) -> dict[str, np.ndarray]:
+    def outputs(self, X: np.ndarray) -> dict[str, np.ndarray]:
         """The network's views of the images (raw ``logits``, penultimate ``features``), calibrated
         ``probabilities`` and ``known_scores``; also the ``stem`` statistics and the image statistics
-        (``signal``) when the unknown-source score uses them (``ensemble``) or ``all_views`` is set.
+        (``signal``) when the unknown-source score uses them (``ensemble``).
         Those two views cost about a third of a small network's inference, so they are not computed
         for nothing."""
         from ganprint.attribution.openset import ENSEMBLE_SCORE
         from ganprint.calibration import calibrated_probabilities
 
-        views = self._views(X, extra=all_views or self.unknown_score == ENSEMBLE_SCORE)
+        views = self._views(X, extra=self.unknown_score == ENSEMBLE_SCORE)
         return {**views, "probabilities": calibrated_probabilities(views["logits"], self.temperature_),
                 "known_scores": self.unknown_scores(views)}
 

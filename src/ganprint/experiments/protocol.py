@@ -143,7 +143,7 @@ class MnistGroupsProtocol:
         return Profile(name=name, gan=dict(p["gan"]), images_per_gan=int(p["images_per_gan"]), split=split,
                        attributor=FitConfig(epochs=int(a["epochs"]), batch_size=int(a["batch_size"]),
                                             lr=float(a["lr"]), patience=a.get("patience"),
-                                            precision=str(a.get("precision", "fp32")), seed=self.seed),
+                                            precision=str(a.get("precision", FitConfig.precision)), seed=self.seed),
                        gate_epochs=int(p["gate"]["epochs"]), gate_samples=int(p["gate"]["samples_per_gan"]),
                        stop_quality=p["gate"].get("stop_quality"),
                        quality_check_every=int(p["gate"].get("check_every", 250)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -85,8 +86,6 @@ class NarrowConv2d(nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or not self._fold_applies():
             return super().forward(x)
-        import torch.nn.functional as F
-
         n, c, h, w = x.shape
         (k_h, k_w), (p_h, p_w) = self.kernel_size, self.padding
         out_h, out_w = h + 2 * p_h - k_h + 1, w + 2 * p_w - k_w + 1
