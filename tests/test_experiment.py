@@ -24,6 +24,15 @@ def test_protocol_matches_the_seed():
         p.profile("fast")
 
 
+def test_profile_settings_reach_the_attributor_and_a_typo_is_an_error():
+    p = MnistGroupsProtocol.from_dict(load_protocol_dict("mnist-groups"))
+    quick = p.profile("quick", {"attributor": {"schedule": "cosine", "epochs": 5}, "gate": {"precision": "bf16"}})
+    assert (quick.attributor.schedule, quick.attributor.epochs, quick.attributor.seed) == ("cosine", 5, p.seed)
+    assert quick.gate_precision == "bf16" and quick.to_dict()["gate"]["precision"] == "bf16"
+    with pytest.raises(ValueError, match="unknown attributor settings.*'shedule'"):
+        p.profile("quick", {"attributor": {"shedule": "cosine"}})
+
+
 def test_partitions_are_disjoint_halves_and_seed_twins_share_data():
     p = MnistGroupsProtocol.from_dict(load_protocol_dict("mnist-groups"))
     real = load_mnist_5k()

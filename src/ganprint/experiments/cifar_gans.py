@@ -30,7 +30,6 @@ from ganprint.experiments.gan_studies import (
     GanEntry,
     attribute,
     cached,
-    fit_config,
     gan_config,
     gan_splits,
     quality_figures,
@@ -38,7 +37,7 @@ from ganprint.experiments.gan_studies import (
     save_image_grid,
     train_gan,
 )
-from ganprint.experiments.protocol import load_protocol_dict, profile_settings
+from ganprint.experiments.protocol import fit_config, load_protocol_dict, profile_settings
 from ganprint.serialization import write_json
 
 if TYPE_CHECKING:

@@ -93,15 +93,6 @@ def gan_splits(gan_dir: Path, counts: Mapping[str, int], *, step: int | None = N
             for split in SPLITS}
 
 
-def fit_config(d: Mapping[str, Any], seed: int = 0) -> FitConfig:
-    """A :class:`FitConfig` from a protocol's ``attributor`` mapping."""
-    known = {f.name for f in dataclasses.fields(FitConfig)}
-    unknown = set(d) - known
-    if unknown:
-        raise ValueError(f"unknown attributor settings {sorted(unknown)}")
-    return FitConfig(**{"seed": seed, **d})
-
-
 def attribute(arch: str, data: Mapping[str, Mapping[str, np.ndarray]], fit: FitConfig, *,
               device: str = "cpu", progress: bool = True, model_dir: Path | None = None) -> dict[str, Any]:
     """Fit attributor ``arch`` on ``data[class][split]`` (uint8 (N, H, W[, C]) images) and score it

@@ -223,7 +223,7 @@ class MnistGroupsRun:
             gate.held_out = real.take(parts["test"])
             return gate
         gate = DigitGate.train(real, epochs=self.profile.gate_epochs, seed=self.protocol.seed, device=self.device,
-                               progress=self.progress)
+                               progress=self.progress, precision=self.profile.gate_precision)
         gate.save(folder)
         return gate
 

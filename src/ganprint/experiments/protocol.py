@@ -71,6 +71,7 @@ class Profile:
     attributor: FitConfig
     gate_epochs: int
     gate_samples: int
+    gate_precision: str = "fp32"
     deviations: tuple[str, ...] = ()
     stop_quality: float | None = None
     quality_check_every: int = 250
@@ -85,7 +86,8 @@ class Profile:
         return {"name": self.name, "gan": self.gan, "images_per_gan": self.images_per_gan,
                 "split": list(self.split), "attributor": self.attributor.to_dict(),
                 "gate": {"epochs": self.gate_epochs, "samples_per_gan": self.gate_samples,
-                         "stop_quality": self.stop_quality, "check_every": self.quality_check_every},
+                         "precision": self.gate_precision, "stop_quality": self.stop_quality,
+                         "check_every": self.quality_check_every},
                 "deviations": list(self.deviations)}
 
 
@@ -139,15 +141,22 @@ class MnistGroupsProtocol:
         split = tuple(float(x) for x in p["split"])
         if len(split) != 3 or abs(sum(split) - 1) > 1e-6 or min(split) < 0:
             raise ValueError("split must be three non-negative fractions summing to 1")
-        a = p["attributor"]
         return Profile(name=name, gan=dict(p["gan"]), images_per_gan=int(p["images_per_gan"]), split=split,
-                       attributor=FitConfig(epochs=int(a["epochs"]), batch_size=int(a["batch_size"]),
-                                            lr=float(a["lr"]), patience=a.get("patience"),
-                                            precision=str(a.get("precision", FitConfig.precision)), seed=self.seed),
+                       attributor=fit_config(p["attributor"], self.seed),
                        gate_epochs=int(p["gate"]["epochs"]), gate_samples=int(p["gate"]["samples_per_gan"]),
+                       gate_precision=str(p["gate"].get("precision", "fp32")),
                        stop_quality=p["gate"].get("stop_quality"),
                        quality_check_every=int(p["gate"].get("check_every", 250)),
                        deviations=tuple(p.get("deviations", ())))
+
+
+def fit_config(d: dict[str, Any], seed: int = 0) -> FitConfig:
+    """A :class:`FitConfig` from a protocol's ``attributor`` mapping; a setting FitConfig does not
+    have is an error, not silently dropped (``seed`` defaults to the protocol's)."""
+    unknown = set(d) - set(FitConfig.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"unknown attributor settings {sorted(unknown)}")
+    return FitConfig(**{"seed": seed, **d})
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

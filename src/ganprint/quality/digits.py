@@ -139,8 +139,11 @@ class DigitGate:
 
     @classmethod
     def train(cls, digits: Digits, *, epochs: int = 12, seed: int = 0, device: torch.device | str = "cpu",
-              progress: bool = True, width: int = 32) -> DigitGate:
-        """Train on 70% of ``digits``; early-stop on 15%; report accuracy on the held-out 15%."""
+              progress: bool = True, width: int = 32, precision: str = "fp32") -> DigitGate:
+        """Train on 70% of ``digits``; early-stop on 15%; report accuracy on the held-out 15%.
+
+        ``precision`` is :class:`FitConfig`'s: ``"auto"`` trains under bf16 autocast where the
+        device computes it natively (calibration and scoring stay float32)."""
         device = torch.device(device)
         parts = split_indices(digits.labels, seed=seed)
         x = torch.from_numpy(digits.images)[:, None]
@@ -148,7 +151,8 @@ class DigitGate:
         model = create_model("digit-cnn", num_classes=11, width=width, seed=seed)
         history = fit_classifier(
             model, x[parts["train"]], y[parts["train"]], x[parts["val"]], y[parts["val"]],
-            FitConfig(epochs=epochs, batch_size=128, lr=3e-3, patience=None, seed=seed, schedule="cosine"),
+            FitConfig(epochs=epochs, batch_size=128, lr=3e-3, patience=None, seed=seed, schedule="cosine",
+                      precision=precision),
             device=device, progress=progress, desc="digit classifier",
             batch_transform=shift_and_reject())
         test = parts["test"]
