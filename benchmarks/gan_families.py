@@ -6,8 +6,12 @@ writes an 8x8 sample grid, and scores the samples against held-out crops (the va
 with a simple figure that tells images from noise: the squared MMD (rational-quadratic kernel
 mixture, unbiased) between 8x8 average-pooled samples and real validation crops, next to the same
 figure for uniform noise and for a second set of real training crops. Lower is better; a GAN
-clearly better than noise scores far below the noise baseline. Finished GANs are reused (rerun
-after an interruption resumes).
+clearly better than noise scores far below the noise baseline. Each family also gets the quality
+figure of the ``yu-sources`` experiment (:func:`ganprint.quality.frechet.quality_figure`: Fréchet
+distance on a self-supervised feature network, relative to real images (0) and trivial failures
+(1); a GAN passes at <= 0.25), computed exactly as that experiment does (same crops, seeds, sample
+sizes and latent stream), so a change of ``QUICK_TRAIN`` can be judged before a full run. Finished
+GANs and the feature network are reused (rerun after an interruption resumes).
 
 Example (single thread, as on a shared machine)::
 
@@ -33,8 +37,21 @@ from ganprint.gans.families import FAMILIES, quick_train_kwargs
 from ganprint.gans.objectives import mmd2_unbiased
 from ganprint.gans.sampling import chunk_latents, generate, load_generator
 from ganprint.gans.trainer import GanTrainer
+from ganprint.quality.frechet import QualityConfig, QualityModel, fit_quality_model, quality_figure
 
 N_SCORE = 500  # images per side of the MMD figure
+TEST_STREAM = 1002  # the latent stream of the experiments' test split (ganprint.experiments.yu.SAMPLING_SEEDS)
+
+
+def quality_model(out: Path, seed: int) -> QualityModel:
+    """The feature network of ``yu-sources``' quick profile (4,000 crops of role ``quality``, 4 epochs)."""
+    folder = out / "quality-model"
+    if (folder / "config.json").is_file():
+        return QualityModel.load(folder)
+    model = fit_quality_model(load_color_source("photos", "train", n=4000, seed=seed + 7), seed=seed,
+                              config=QualityConfig(epochs=4, seed=seed))
+    model.save(folder)
+    return model
 
 
 def grid(images: np.ndarray, cols: int = 8) -> np.ndarray:
@@ -81,6 +98,8 @@ def main() -> None:
     noise = rng.integers(0, 256, size=(N_SCORE, 32, 32, 3), dtype=np.uint8)
     results_path = args.out / "results.json"
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    qmodel = quality_model(args.out, args.seed)
+    reference = load_color_source("photos", "train", n=1000, seed=args.seed + 8)
     results["baselines"] = {
         "mmd_noise": mmd_figure(noise, val),
         "mmd_real_train": mmd_figure(real[:N_SCORE], val),
@@ -98,12 +117,16 @@ def main() -> None:
         seconds = time.perf_counter() - started
         G, info = load_generator(gan_dir)
         samples = generate(G, chunk_latents(1000 + args.seed, 0, info["latent_dim"])[:N_SCORE])
+        test_samples = generate(G, chunk_latents(TEST_STREAM, 0, info["latent_dim"], N_SCORE))
+        quality = quality_figure(qmodel, reference, test_samples, seed=args.seed)
         Image.fromarray(grid(samples[:64])).save(args.out / f"{family}_grid.png")
         entry = {
             "config": cfg.to_dict(),
             "generator_params": sum(p.numel() for p in G.parameters()),
             "steps": info["steps"],
             "mmd_val": mmd_figure(samples, val),
+            "quality_relative": round(quality["relative"], 4),
+            "quality_passed": quality["passed"],
         }
         if fresh:
             entry.update(train_seconds=round(seconds, 1), seconds_per_step=round(seconds / info["steps"], 4))
