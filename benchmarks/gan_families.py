@@ -32,26 +32,16 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ganprint.data.photos import load_color_source
+from ganprint.experiments.protocol import load_protocol_dict
+from ganprint.experiments.yu import REAL_ROLES, SAMPLING_SEEDS
 from ganprint.gans.config import GanTrainConfig
 from ganprint.gans.families import FAMILIES, quick_train_kwargs
 from ganprint.gans.objectives import mmd2_unbiased
 from ganprint.gans.sampling import chunk_latents, generate, load_generator
 from ganprint.gans.trainer import GanTrainer
-from ganprint.quality.frechet import QualityConfig, QualityModel, fit_quality_model, quality_figure
+from ganprint.quality.frechet import QualityConfig, cached_quality_model, quality_figure
 
 N_SCORE = 500  # images per side of the MMD figure
-TEST_STREAM = 1002  # the latent stream of the experiments' test split (ganprint.experiments.yu.SAMPLING_SEEDS)
-
-
-def quality_model(out: Path, seed: int) -> QualityModel:
-    """The feature network of ``yu-sources``' quick profile (4,000 crops of role ``quality``, 4 epochs)."""
-    folder = out / "quality-model"
-    if (folder / "config.json").is_file():
-        return QualityModel.load(folder)
-    model = fit_quality_model(load_color_source("photos", "train", n=4000, seed=seed + 7), seed=seed,
-                              config=QualityConfig(epochs=4, seed=seed))
-    model.save(folder)
-    return model
 
 
 def grid(images: np.ndarray, cols: int = 8) -> np.ndarray:
@@ -98,8 +88,13 @@ def main() -> None:
     noise = rng.integers(0, 256, size=(N_SCORE, 32, 32, 3), dtype=np.uint8)
     results_path = args.out / "results.json"
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
-    qmodel = quality_model(args.out, args.seed)
-    reference = load_color_source("photos", "train", n=1000, seed=args.seed + 8)
+    q = load_protocol_dict("yu-sources")["profiles"]["quick"]["quality"]  # the experiment's own settings
+    qmodel = cached_quality_model(
+        args.out / "quality-model",
+        lambda: load_color_source("photos", "train", n=q["train_images"], seed=args.seed + REAL_ROLES["quality"]),
+        seed=args.seed, config=QualityConfig(epochs=q["epochs"], seed=args.seed))
+    reference = load_color_source("photos", "train", n=q["reference_images"],
+                                  seed=args.seed + REAL_ROLES["reference"])
     results["baselines"] = {
         "mmd_noise": mmd_figure(noise, val),
         "mmd_real_train": mmd_figure(real[:N_SCORE], val),
@@ -117,7 +112,7 @@ def main() -> None:
         seconds = time.perf_counter() - started
         G, info = load_generator(gan_dir)
         samples = generate(G, chunk_latents(1000 + args.seed, 0, info["latent_dim"])[:N_SCORE])
-        test_samples = generate(G, chunk_latents(TEST_STREAM, 0, info["latent_dim"], N_SCORE))
+        test_samples = generate(G, chunk_latents(SAMPLING_SEEDS["test"], 0, info["latent_dim"], q["samples"]))
         quality = quality_figure(qmodel, reference, test_samples, seed=args.seed)
         Image.fromarray(grid(samples[:64])).save(args.out / f"{family}_grid.png")
         entry = {

@@ -40,6 +40,9 @@ SPLITS = ("train", "val", "test")
 REAL = "real"
 SAMPLING_SEEDS = {"train": 1000, "val": 1001, "test": 1002}
 """Latent stream per split: a GAN's train, val and test images never share a latent vector."""
+REAL_ROLES = {"gan": 0, "attr": 1, "quality": 7, "reference": 8}
+"""Offset per role of real images (added to the run's seed; times the GANs' image count skipped on
+CelebA): the GANs, the attributor's real class and the quality figure never share real images."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -196,9 +199,8 @@ class YuRun:
         real class), ``quality`` / ``reference`` (the quality figure's network and reference)."""
         from ganprint.experiments.yu_data import load_real
 
-        offsets = {"gan": 0, "attr": 1, "quality": 7, "reference": 8}
-        skip = 0 if role == "gan" or split != "train" else self.profile.gan_train_images * offsets[role]
-        return load_real(self.real_source, split, n, self.seed + offsets[role], skip=skip)
+        skip = 0 if role == "gan" or split != "train" else self.profile.gan_train_images * REAL_ROLES[role]
+        return load_real(self.real_source, split, n, self.seed + REAL_ROLES[role], skip=skip)
 
     def train_gans(self) -> dict[str, dict[str, Any]]:
         """Train (or resume) every GAN; returns per GAN its folder, config and training seconds."""
@@ -301,7 +303,7 @@ class YuRun:
     def quality(self, data: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """The Fréchet quality figure of every GAN (its test images against held-out real crops of the
         GANs' training photos); the feature network is trained once and saved."""
-        from ganprint.quality.frechet import QualityConfig, QualityModel, fit_quality_model, quality_figure
+        from ganprint.quality.frechet import QualityConfig, cached_quality_model, quality_figure
 
         path = self.out / "quality.json"
         done = read_json(path) if path.is_file() else {}
@@ -309,14 +311,10 @@ class YuRun:
         if not missing:
             return done
         q = self.profile.quality
-        folder = self.out / "quality-model"
-        if (folder / "config.json").is_file():
-            model = QualityModel.load(folder, device=self.device)
-        else:
-            model = fit_quality_model(self.real("train", q.get("train_images", 4000), "quality"), seed=self.seed,
-                                      device=self.device, config=QualityConfig(epochs=q.get("epochs", 4),
-                                                                               seed=self.seed))
-            model.save(folder)
+        model = cached_quality_model(self.out / "quality-model",
+                                     lambda: self.real("train", q.get("train_images", 4000), "quality"),
+                                     seed=self.seed, device=self.device,
+                                     config=QualityConfig(epochs=q.get("epochs", 4), seed=self.seed))
         reference = self.real("train", q.get("reference_images", 1000), "reference")
         x_te, y_te, _ = data["test"]
         for name in missing:

@@ -140,7 +140,7 @@ class DigitGate:
     @classmethod
     def train(cls, digits: Digits, *, epochs: int = 12, seed: int = 0, device: torch.device | str = "cpu",
               progress: bool = True, width: int = 32, precision: str = "fp32") -> DigitGate:
-        """Train on 70% of ``digits``; early-stop on 15%; report accuracy on the held-out 15%.
+        """Train on 70% of ``digits``; validate and calibrate on 15%; report accuracy on the held-out 15%.
 
         ``precision`` is :class:`FitConfig`'s: ``"auto"`` trains under bf16 autocast where the
         device computes it natively (calibration and scoring stay float32)."""

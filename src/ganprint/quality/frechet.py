@@ -39,6 +39,7 @@ trained for minutes draws) and rejects noise, blobs, collapse and images of othe
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -219,6 +220,17 @@ def fit_quality_model(real_train_uint8_nhwc: np.ndarray, *, seed: int = 0, devic
             logits = torch.cat([net(xv[i:i + 256].to(device)).cpu() for i in range(0, len(xv), 256)])
         report["val_pretext_accuracy"] = float((logits.argmax(1) == kv).float().mean())
     return QualityModel(net, config, report, device)
+
+
+def cached_quality_model(folder: str | Path, real_train: Callable[[], np.ndarray], *, seed: int = 0,
+                         device: torch.device | str = "cpu", config: QualityConfig | None = None) -> QualityModel:
+    """The feature network saved in ``folder``, or one trained by :func:`fit_quality_model` on
+    ``real_train()`` (called only when there is none) and saved there."""
+    if (Path(folder) / "config.json").is_file():
+        return QualityModel.load(folder, device=device)
+    model = fit_quality_model(real_train(), seed=seed, device=device, config=config)
+    model.save(folder)
+    return model
 
 
 def frechet_distance(mu1: np.ndarray, cov1: np.ndarray, mu2: np.ndarray, cov2: np.ndarray) -> float:
