@@ -122,6 +122,30 @@ def test_bf16_training_learns_and_resumes_a_checkpoint_from_before_the_precision
         FitConfig(precision="fp16")
 
 
+def test_stop_accuracy_ends_training_at_the_first_epoch_that_reaches_it(tmp_path, digits):
+    x, y = _xy(digits, ["real", "gan_c"], "train")  # stripes: learnt in an epoch or two
+    xt = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
+    yt = torch.from_numpy((y == "gan_c").astype(np.int64))
+
+    def fit(stop_accuracy, checkpoint_dir=None):
+        config = FitConfig(epochs=6, batch_size=32, lr=3e-3, patience=None, seed=1, stop_accuracy=stop_accuracy)
+        torch.manual_seed(0)
+        return fit_classifier(create_model("seed-mnist-cnn", num_classes=2), xt, yt, xt[::3], yt[::3], config,
+                              progress=False, checkpoint_dir=checkpoint_dir)
+
+    full = fit(None)
+    assert full["epochs_run"] == 6
+    first_perfect = full["val_accuracy"].index(1.0) + 1  # a fixed seed: the same epochs in both runs
+    assert first_perfect < 6
+    stopped = fit(1.0, tmp_path / "ckpt")
+    assert stopped["epochs_run"] == first_perfect
+    assert stopped["val_accuracy"] == full["val_accuracy"][:first_perfect]
+    # a resumed run that had stopped does not train on
+    assert fit(1.0, tmp_path / "ckpt")["epochs_run"] == first_perfect
+    with pytest.raises(ValueError, match="stop_accuracy"):
+        FitConfig(stop_accuracy=1.5)
+
+
 def test_dct_attributor_calibrates_and_detects(tmp_path, digits):
     names = ["real", "gan_a", "gan_b"]
     att = Attributor(representation="dct", fit_config=FitConfig(epochs=3, batch_size=64, patience=None),

@@ -33,7 +33,9 @@ OPTIMIZERS = ("adam", "sgd")
 @dataclass(frozen=True)
 class FitConfig:
     """Optimisation settings. ``patience`` epochs without a better validation loss stop training
-    (the best weights are kept); ``None`` trains all epochs.
+    (the best weights are kept); ``None`` trains all epochs. ``stop_accuracy`` (when set) ends
+    training after the first epoch whose validation accuracy reaches it: ``1.0`` stops as soon as
+    an epoch makes no validation error, where further epochs can only lower a loss already near 0.
 
     ``head_lr`` / ``head_weight_decay`` (when set) apply to the model's last layer (``model.head``)
     instead of ``lr`` / ``weight_decay``: seed 002 trains the body at lr 1e-3 and the last layer at
@@ -58,6 +60,7 @@ class FitConfig:
     head_lr: float | None = None
     head_weight_decay: float | None = None
     precision: str = "fp32"     # or "bf16", or "auto": bf16 autocast where it is native
+    stop_accuracy: float | None = None
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -70,6 +73,8 @@ class FitConfig:
             raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
         if self.head_lr is not None and self.head_lr <= 0:
             raise ValueError("head_lr must be > 0")
+        if self.stop_accuracy is not None and not 0.0 < self.stop_accuracy <= 1.0:
+            raise ValueError(f"stop_accuracy must be in (0, 1], got {self.stop_accuracy!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -330,6 +335,7 @@ def fit_classifier(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tenso
                 else:
                     since_best += 1
                     stop = config.patience is not None and since_best >= config.patience
+                stop = stop or (config.stop_accuracy is not None and acc >= config.stop_accuracy)
             if ckpt is not None:
                 _save_checkpoint(ckpt, model, opt, sched, gen, best_state, config, history, best_loss,
                                  since_best, stop)
