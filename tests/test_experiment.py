@@ -1,6 +1,7 @@
 """A tiny end-to-end run of the MNIST authorship study, and its resume."""
 
 import json
+import shutil
 
 import pytest
 from click.testing import CliRunner
@@ -64,6 +65,14 @@ def test_tiny_run_end_to_end_and_resume(tmp_path):
     again = MnistGroupsRun(out, "tiny", groups=["group_4", "group_6"], workers=1, progress=False).run()
     assert again["groups"]["group_4"]["accuracy"] == res["groups"]["group_4"]["accuracy"]
     assert again["stage_seconds"]["GAN training"] < 2
+    # an attributor retrained from the PNGs on disk (a resumed run decodes them; the first run used
+    # the images it had just written) is the same model
+    weights = (out / "models" / "group_4" / "model.safetensors").read_bytes()
+    shutil.rmtree(out / "models" / "group_4")
+    decoded = MnistGroupsRun(out, "tiny", groups=["group_4", "group_6"], workers=1, progress=False).run()
+    for key in ("accuracy", "confusion_matrix", "per_class"):
+        assert decoded["groups"]["group_4"][key] == res["groups"]["group_4"][key]
+    assert (out / "models" / "group_4" / "model.safetensors").read_bytes() == weights
 
 
 def test_quick_profile_deviation_states_the_true_generator_size():

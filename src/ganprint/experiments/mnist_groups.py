@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from ganprint.attribution.attributor import Attributor, Preprocessing
 from ganprint.attribution.metrics import classification_report
-from ganprint.data.folder import load_images, scan_folder_dataset, split_indices
+from ganprint.data.folder import LoadedImages, load_images, scan_folder_dataset, split_indices
 from ganprint.data.mnist import Digits, load_digits_source
 from ganprint.device import resolve_device
 from ganprint.experiments.protocol import MnistGroupsProtocol, Profile, load_protocol_dict
@@ -118,6 +118,19 @@ def _train_gan_job(config: dict[str, Any], out_dir: str, images: np.ndarray, lab
     return out_dir, time.perf_counter() - t0
 
 
+def _generate_job(gan_dir: str, parts: list[tuple[str, int, int]], seed: int, threads: int,
+                  device: str) -> dict[str, dict[int, np.ndarray]]:
+    """Worker-process entry point: write images ``lo .. hi - 1`` of the GAN's stream ``seed`` into
+    each ``(folder, lo, hi)`` of ``parts``; returns, per folder, the images it wrote by index."""
+    torch.set_num_threads(threads)
+    G, config = load_generator(gan_dir, device)
+    written: dict[str, dict[int, np.ndarray]] = {}
+    for folder, lo, hi in parts:
+        sample_generator_to_folder(G, config["latent_dim"], hi - lo, folder, seed=seed, start_index=lo,
+                                   progress=False, written=written.setdefault(folder, {}))
+    return written
+
+
 def _finite(value: float) -> float | None:
     """``value``, or None where it is NaN (strict JSON has no NaN)."""
     return None if math.isnan(value) else value
@@ -166,6 +179,9 @@ class MnistGroupsRun:
         self.progress = progress
         self.cache_dir = cache_dir
         self.stage_seconds: dict[str, float] = {}
+        # folder -> {file index: image} for the PNGs this run wrote: the attributors read these
+        # instead of decoding the same files back (a resumed run decodes what it did not write)
+        self._written: dict[Path, dict[int, np.ndarray]] = {}
 
     # -- stages ---------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -270,26 +286,48 @@ class MnistGroupsRun:
 
     def _generate(self, real: Digits) -> None:
         ranges = _split_counts(self.profile.images_per_gan, self.profile.split)
+        parts: dict[str, list[tuple[str, int, int]]] = {}
+        for gname in self.group_names:
+            for name in self.protocol.groups[gname].gans:
+                parts.setdefault(name, []).extend((str(self._group_dir(gname) / split / name), lo, hi)
+                                                  for split, (lo, hi) in ranges.items() if hi > lo)
+        jobs = [(str(self._gan_dir(name)), todo, self.protocol.seed) for name, todo in parts.items()
+                if not all((Path(folder) / f"{i:06d}.png").is_file() for folder, lo, hi in todo for i in range(lo, hi))]
+        if self.device.type != "cpu" or self.workers == 1 or len(jobs) < 2:
+            for job in jobs:
+                self._keep(_generate_job(*job, torch.get_num_threads(), str(self.device)))
+            self._write_real(real)
+            return
+        # PNG encoding is single-threaded Python work: one process per core, the real digits meanwhile
+        threads = max(1, (os.cpu_count() or 1) // self.workers)
+        with ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn")) as pool:
+            futures = [pool.submit(_generate_job, *job, threads, "cpu") for job in jobs]
+            self._write_real(real)
+            for fut in as_completed(futures):
+                self._keep(fut.result())
+
+    def _write_real(self, real: Digits) -> None:
+        """Each group with a real class: its real digits (of the group's digits), split as the GANs'."""
         for gname in self.group_names:
             group = self.protocol.groups[gname]
-            root = self._group_dir(gname)
-            for name in group.gans:
-                G, config = load_generator(self._gan_dir(name), self.device)
-                for split, (lo, hi) in ranges.items():
-                    if hi > lo:
-                        sample_generator_to_folder(G, config["latent_dim"], hi - lo, root / split / name,
-                                                   seed=self.protocol.seed, start_index=lo, progress=False)
-            if group.real:
-                digits = sorted({d for n in group.gans for d in self.protocol.gans[n].digits})
-                subset = real.subset(digits)
-                parts = split_indices(subset.labels, fractions=self.profile.split, seed=self.protocol.seed)
-                for split in SPLITS:
-                    folder = root / split / REAL
-                    folder.mkdir(parents=True, exist_ok=True)
-                    for i in parts[split]:
-                        path = folder / f"{int(i):06d}.png"
-                        if not path.is_file():
-                            save_png(subset.images[i][..., None], path)
+            if not group.real:
+                continue
+            digits = sorted({d for n in group.gans for d in self.protocol.gans[n].digits})
+            subset = real.subset(digits)
+            parts = split_indices(subset.labels, fractions=self.profile.split, seed=self.protocol.seed)
+            for split in SPLITS:
+                folder = self._group_dir(gname) / split / REAL
+                folder.mkdir(parents=True, exist_ok=True)
+                written = self._written.setdefault(folder, {})
+                for i in parts[split]:
+                    path = folder / f"{int(i):06d}.png"
+                    if not path.is_file():
+                        save_png(subset.images[i][..., None], path)
+                        written[int(i)] = subset.images[i][..., None]
+
+    def _keep(self, written: dict[str, dict[int, np.ndarray]]) -> None:
+        for folder, images in written.items():
+            self._written.setdefault(Path(folder), {}).update(images)
 
     def _quality(self, gate: DigitGate, real: Digits) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -332,8 +370,7 @@ class MnistGroupsRun:
                 continue
             ds = scan_folder_dataset(self._group_dir(gname))
             classes = np.asarray(ds.classes)
-            load = {s: load_images(ds.split(s), channels=1, size=pre.size, workers=4, progress=self.progress,
-                                   desc=f"{gname} {s}") for s in SPLITS}
+            load = {s: self._load(ds.split(s), pre.size, f"{gname} {s}") for s in SPLITS}
             t0 = time.perf_counter()
             att = Attributor(arch=self.protocol.attributor_arch, preprocessing=pre, fit_config=self.profile.attributor,
                              device=str(self.device))
@@ -352,6 +389,21 @@ class MnistGroupsRun:
                               "seed_accuracy": self.protocol.groups[gname].seed_accuracy}
             write_json(result_file, results[gname])
         return results
+
+    def _load(self, items: list[tuple[Path, int]], size: tuple[int, int], desc: str) -> LoadedImages:
+        """The images of ``items``: from what this run wrote when it wrote every one of them
+        (the same pixels, without decoding them again), otherwise decoded from the files."""
+        written = {folder: self._written.pop(folder, {}) for folder in {Path(path).parent for path, _ in items}}
+        kept = []
+        for path, _ in items:
+            path = Path(path)
+            image = written[path.parent].get(int(path.stem)) if path.stem.isdigit() else None
+            if image is None or image.shape != (*size, 1):
+                return load_images(items, channels=1, size=size, workers=0, progress=self.progress, desc=desc)
+            kept.append(image)
+        images = np.stack(kept) if kept else np.zeros((0, *size, 1), np.uint8)
+        return LoadedImages(images=images, labels=np.asarray([label for _, label in items], dtype=np.int64),
+                            paths=[Path(path) for path, _ in items], errors=[])
 
 
 def save_grid(images: np.ndarray, path: Path, cols: int = 8) -> None:

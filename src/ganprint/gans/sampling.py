@@ -77,7 +77,12 @@ def sample_to_folder(gan_dir: str | Path, n: int, out_dir: str | Path, *, seed: 
 
 
 def sample_generator_to_folder(G: nn.Module, latent_dim: int, n: int, out_dir: str | Path, *, seed: int = 0,
-                               start_index: int = 0, progress: bool = True) -> Path:
+                               start_index: int = 0, progress: bool = True,
+                               written: dict[int, np.ndarray] | None = None) -> Path:
+    """Write images ``start_index .. start_index + n - 1`` of ``G``'s stream ``seed`` into ``out_dir``
+    (see :func:`sample_to_folder`). ``written``, when given, receives ``index -> image`` (uint8
+    ``(H, W, C)``, exactly the pixels of the PNG) for every file this call writes, so a caller can
+    use the images without decoding them again; files that already existed are not in it."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     stop = start_index + n
@@ -90,6 +95,8 @@ def sample_generator_to_folder(G: nn.Module, latent_dim: int, n: int, out_dir: s
             images = generate(G, chunk_latents(seed, chunk, latent_dim))
             for i in missing:
                 save_png(images[i - chunk * CHUNK], out / f"{i:06d}.png")
+                if written is not None:
+                    written[i] = images[i - chunk * CHUNK]
         bar.update(hi - lo)
     bar.close()
     return out
