@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import stat
 import struct
 import sys
 import warnings
@@ -153,6 +154,39 @@ def test_concurrent_decoding_leaves_global_state_alone(tmp_path: Path) -> None:
 
 def test_file_too_large(tmp_path: Path) -> None:
     path = write(tmp_path / "big.png", encode(Image.fromarray(noise((64, 64)))))
+    err = decode_error(path, limits=DecodeLimits(max_file_bytes=100))
+    assert "file too large" in str(err) and "100" in str(err)
+
+
+def _report_sizes_of_at_most(monkeypatch: pytest.MonkeyPatch, size: int) -> None:
+    """Make ``stat`` and ``fstat`` report regular files as at most ``size`` bytes: files that grow
+    between the size check and the read."""
+    real = {"stat": os.stat, "fstat": os.fstat}
+
+    def shrunk(name: str):
+        def call(*args, **kwargs) -> os.stat_result:
+            st = real[name](*args, **kwargs)
+            if not stat.S_ISREG(st.st_mode) or st.st_size <= size:
+                return st
+            fields = list(st)
+            fields[6] = size  # st_size
+            return os.stat_result(fields)
+        return call
+
+    monkeypatch.setattr(os, "stat", shrunk("stat"))
+    monkeypatch.setattr(os, "fstat", shrunk("fstat"))
+
+
+def test_file_that_grew_after_the_size_check_is_read_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pixels = noise((40, 30))
+    path = write(tmp_path / "grows.png", encode(Image.fromarray(pixels)))
+    _report_sizes_of_at_most(monkeypatch, 60)
+    np.testing.assert_array_equal(decode_image(path, channels=1)[..., 0], pixels)
+
+
+def test_file_that_grew_past_the_limit_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path / "grows.png", encode(Image.fromarray(noise((64, 64)))))
+    _report_sizes_of_at_most(monkeypatch, 60)
     err = decode_error(path, limits=DecodeLimits(max_file_bytes=100))
     assert "file too large" in str(err) and "100" in str(err)
 

@@ -172,8 +172,9 @@ def decode_image(
         raise ValueError(f"channels must be 1 or 3, got {channels!r}")
     if size is not None:
         size = _check_size(size)
-    data = _read_file(Path(path), limits)
-    return _decode_bytes(Path(path), data, channels=channels, size=size, limits=limits)
+    path = Path(path)
+    data = _read_file(path, limits)
+    return _decode_bytes(path, data, channels=channels, size=size, limits=limits)
 
 
 def iter_image_paths(
@@ -257,8 +258,13 @@ def _read_file(path: Path, limits: DecodeLimits) -> bytes:
     try:
         with os.fdopen(fd, "rb") as fh:
             # Check again what was actually opened: the path may have been swapped since stat.
-            _check_stat(path, os.fstat(fh.fileno()), limits)
-            data = fh.read(limits.max_file_bytes + 1)
+            st = os.fstat(fh.fileno())
+            _check_stat(path, st, limits)
+            # Ask for the size stat gave (plus one byte, to see growth): a request of the whole
+            # limit would allocate it up front, which costs more than decoding a small image.
+            data = fh.read(st.st_size + 1)
+            if len(data) > st.st_size:  # it grew since: read on, up to the limit
+                data += fh.read(limits.max_file_bytes + 1 - len(data))
     except OSError as exc:
         raise ImageDecodeError(path, f"cannot read file ({exc.strerror or exc})") from None
     if not data:
