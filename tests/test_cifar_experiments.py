@@ -50,7 +50,9 @@ def test_tiny_run_writes_results_and_report_and_resumes_without_retraining(name,
         assert set(results["inversion"]) >= {"cosine", "verification_accuracy", "verification_auc"}
         assert results["three_class"]["labels"] == ["GAN_1", "GAN_2", "real"]
         assert (tmp_path / "report" / "distances_GAN_1.png").is_file()
-        assert results["quality"]["GAN_1"]["passed"] in (True, False)
+        q = results["quality"]["GAN_1"]
+        assert q["passed"] == (q["fd_passed"] and q["swd"]["passed"])  # both quality figures must pass
+        assert "SWD relative" in (tmp_path / "report.md").read_text()
     elif name == "gan-epochs":
         steps = [row["step"] for row in results["snapshots"]]
         assert steps == [2, 4] and [row["epoch"] for row in results["snapshots"]] == [1.0, 2.0]

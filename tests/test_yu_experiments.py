@@ -45,12 +45,15 @@ def test_yu_sources_tiny_end_to_end_and_resume(sources_run, monkeypatch):
     assert results["accuracy"] == best["accuracy"] and results["primary"] in results["attributors"]
     for gan in ("ProGAN", "SNGAN", "CramerGAN", "MMDGAN"):
         q = results["gans"][gan]["quality"]
-        assert {"fd", "fd_real", "fd_noise", "fd_blobs", "relative", "passed"} <= set(q)
+        assert {"fd", "fd_real", "fd_noise", "fd_blobs", "relative", "passed", "fd_passed", "swd"} <= set(q)
+        assert {"swd", "swd_real", "swd_trivial", "relative", "threshold", "passed"} <= set(q["swd"])
+        assert q["passed"] == (q["fd_passed"] and q["swd"]["passed"])  # a GAN passes only when both figures pass
         assert (out / "figures" / f"samples_{gan}.png").is_file()
     assert (out / "figures" / "confusion_postpool.png").is_file()
     assert json.loads((out / "results.json").read_text())["accuracy"] == results["accuracy"]
     report = (out / "report.md").read_text()
     assert "seed beside ours" not in report and "The seed's figures beside ours" in report
+    assert "SWD relative" in report
     assert summary_lines(RunRequest("yu-sources", out), results)
 
     _forbid_training(monkeypatch)

@@ -161,18 +161,16 @@ def save_image_grid(images: np.ndarray, path: Path, cols: int = 8, scale: int = 
 
 def quality_figures(real_train: np.ndarray, real_reference: np.ndarray, samples: Mapping[str, np.ndarray], *,
                     seed: int = 0, device: str = "cpu") -> dict[str, dict[str, Any]]:
-    """Each generator's quality figure (:mod:`ganprint.quality.frechet`: a Fréchet distance on the
-    features of a small network trained on ``real_train``, against ``real_reference`` images of
-    the GANs' training distribution that no GAN trained on, with the real floor, the trivial
-    failures and the pass rule). Empty when that module is not installed."""
-    try:
-        from ganprint.quality.frechet import fit_quality_model, quality_figure
-    except ModuleNotFoundError as exc:
-        if exc.name != "ganprint.quality.frechet":
-            raise
-        return {}
+    """Each generator's quality figures (:func:`ganprint.quality.figures.gan_quality`: a Fréchet
+    distance on the features of a small network trained on ``real_train`` and the network-free
+    sliced Wasserstein distance, both against ``real_reference`` images of the GANs' training
+    distribution that no GAN trained on, with the real floor, the trivial failures and the pass
+    rule)."""
+    from ganprint.quality.figures import gan_quality
+    from ganprint.quality.frechet import fit_quality_model
+
     model = fit_quality_model(real_train, seed=seed, device=device)
-    return {name: _plain(quality_figure(model, real_reference, x, seed=seed)) for name, x in samples.items()}
+    return {name: _plain(gan_quality(model, real_reference, x, seed=seed)) for name, x in samples.items()}
 
 
 def _plain(d: Mapping[str, Any]) -> dict[str, Any]:

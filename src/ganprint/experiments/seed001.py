@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from ganprint.experiments.yu import YuRun
+from ganprint.quality.figures import describe
 from ganprint.serialization import read_json, write_json
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
                      f"with TTA (fixed {len(t['fixed'])}, broken {len(t['broken'])})")
     for name, g in results["gans"].items():
         q = g["quality"]
-        lines.append(f"{name}: quality relative {q['relative']:.3f} ({'passed' if q['passed'] else 'FAILED'})")
+        lines.append(f"{name}: quality {describe(q)}")
     lines.append(f"views: {', '.join(results['tta']['views'])}; wall {results['wall_seconds']:.0f} s")
     return lines
 

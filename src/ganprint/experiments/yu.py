@@ -5,8 +5,8 @@ MMDGAN) trained on the same real images; ``yu-seeds``: real images plus ten ProG
 in their training seed. Both attribute a test split among all sources with Yu et al.'s classifier
 (``postpool``, seed 003's post-pooling variant of the GANFingerprints network) and the
 training-free residual-correlation fingerprint attributor, and score every GAN with the Fréchet
-quality figure (:mod:`ganprint.quality.frechet`) so that accuracy is not won on GANs that never
-learned.
+and the network-free SWD quality figures (:mod:`ganprint.quality.figures`) so that accuracy is not
+won on GANs that never learned.
 
 A run directory holds::
 
@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from ganprint.experiments.protocol import load_protocol_dict
+from ganprint.quality.figures import describe
 from ganprint.serialization import read_json, write_json
 
 if TYPE_CHECKING:
@@ -160,7 +161,7 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
              for name, row in results["attributors"].items()]
     for name, g in results["gans"].items():
         q = g["quality"]
-        lines.append(f"{name}: quality relative {q['relative']:.3f} ({'passed' if q['passed'] else 'FAILED'}), "
+        lines.append(f"{name}: quality {describe(q)}, "
                      f"FD {q['fd']:.3g} (real {q['fd_real']:.3g}, trivial {q['fd_trivial']:.3g})")
     lines.append(f"wall {results['wall_seconds']:.0f} s")
     return lines
@@ -301,13 +302,16 @@ class YuRun:
         return row
 
     def quality(self, data: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        """The Fréchet quality figure of every GAN (its test images against held-out real crops of the
-        GANs' training photos); the feature network is trained once and saved."""
-        from ganprint.quality.frechet import QualityConfig, cached_quality_model, quality_figure
+        """The quality figures of every GAN (:func:`ganprint.quality.figures.gan_quality`: Fréchet and
+        SWD, of its test images against held-out real crops of the GANs' training photos); the
+        Fréchet figure's feature network is trained once and saved."""
+        from ganprint.quality.figures import gan_quality
+        from ganprint.quality.frechet import QualityConfig, cached_quality_model
 
         path = self.out / "quality.json"
         done = read_json(path) if path.is_file() else {}
-        missing = [g.name for g in self.protocol.gans if g.name not in done]
+        # a figure of a run from before the SWD figure is computed again (the same Fréchet value)
+        missing = [g.name for g in self.protocol.gans if g.name not in done or "swd" not in done[g.name]]
         if not missing:
             return done
         q = self.profile.quality
@@ -319,7 +323,7 @@ class YuRun:
         x_te, y_te, _ = data["test"]
         for name in missing:
             samples = x_te[y_te == name][:q.get("samples", 1000)]
-            done[name] = quality_figure(model, reference, samples, seed=self.seed)
+            done[name] = gan_quality(model, reference, samples, seed=self.seed)
             write_json(path, done)
         done_model = {"quality_model": model.report}
         write_json(self.out / "quality-model.json", done_model)

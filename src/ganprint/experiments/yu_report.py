@@ -57,13 +57,16 @@ def _fmt(v: Any, digits: int = 4) -> str:
 
 
 def quality_table(gans: dict[str, dict[str, Any]]) -> list[str]:
-    lines = ["| GAN | arch | train seed | FD | FD real/real | FD noise | FD blobs | relative | passed (<= threshold) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| GAN | arch | train seed | FD | FD real/real | FD noise | FD blobs | FD relative (threshold) | "
+             "SWD relative (threshold) | passed (both) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, g in gans.items():
         q = g["quality"]
+        swd = q.get("swd")  # absent in a figure computed before the SWD figure existed
+        swd_text = f"{swd['relative']:.3f} ({swd['threshold']})" if swd else "–"
         lines.append(f"| {name} | {g['arch']} | {g['seed']} | {q['fd']:.3f} | {q['fd_real']:.3f} | "
-                     f"{q['fd_noise']:.2f} | {q['fd_blobs']:.2f} | {q['relative']:.3f} | "
-                     f"{'yes' if q['passed'] else '**no**'} ({q['threshold']}) |")
+                     f"{q['fd_noise']:.2f} | {q['fd_blobs']:.2f} | {q['relative']:.3f} ({q['threshold']}) | "
+                     f"{swd_text} | {'yes' if q['passed'] else '**no**'} |")
     return lines
 
 
