@@ -284,6 +284,24 @@ def trivial_failures(n: int, size: int, seed: int) -> dict[str, np.ndarray]:
     return {"noise": noise, "blobs": blobs}
 
 
+def comparison_sets(real_reference: np.ndarray, samples: np.ndarray, *, seed: int = 0,
+                    max_images: int | None = None) -> dict[str, np.ndarray]:
+    """The sets a relative quality figure compares, all of the same ``n`` images, ``n`` = min(half
+    the reference, number of samples, ``max_images``): ``reference`` and ``real`` (two disjoint
+    halves of ``real_reference``), ``samples`` (a random subset) and the trivial failures ``noise``
+    and ``blobs``. Deterministic for a seed."""
+    real_reference, samples = np.asarray(real_reference), np.asarray(samples)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(real_reference))
+    n = min(len(real_reference) // 2, len(samples), max_images or len(samples))
+    if n < 10:
+        raise ValueError(f"need at least 10 samples and 20 reference images (got {len(samples)}, "
+                         f"{len(real_reference)})")
+    failures = trivial_failures(n, real_reference.shape[1], seed + 1)
+    return {"reference": real_reference[order[:n]], "real": real_reference[order[n:2 * n]],
+            "samples": samples[rng.permutation(len(samples))[:n]], **failures}
+
+
 def quality_figure(model: QualityModel, real_reference: np.ndarray, samples: np.ndarray, *,
                    seed: int = 0, threshold: float = PASS_RELATIVE) -> dict[str, Any]:
     """The quality figure of a GAN's ``samples`` against held-out ``real_reference`` images
@@ -296,23 +314,15 @@ def quality_figure(model: QualityModel, real_reference: np.ndarray, samples: np.
     Returns ``fd``, ``fd_real``, ``fd_noise``, ``fd_blobs``, ``fd_trivial``, ``relative``,
     ``threshold``, ``passed`` and ``n``.
     """
-    real_reference, samples = np.asarray(real_reference), np.asarray(samples)
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(real_reference))
-    n = min(len(real_reference) // 2, len(samples))
-    if n < 10:
-        raise ValueError(f"need at least 10 samples and 20 reference images (got {len(samples)}, "
-                         f"{len(real_reference)})")
-    half_a, half_b = real_reference[order[:n]], real_reference[order[n:2 * n]]
-    samples = samples[rng.permutation(len(samples))[:n]]
-    failures = trivial_failures(n, real_reference.shape[1], seed + 1)
-    stats_a = feature_statistics(model.features(half_a))
+    sets = comparison_sets(real_reference, samples, seed=seed)
+    n = len(sets["samples"])
+    stats_a = feature_statistics(model.features(sets["reference"]))
 
     def fd_to_a(images: np.ndarray) -> float:
         return frechet_distance(*stats_a, *feature_statistics(model.features(images)))
 
-    fd, fd_real = fd_to_a(samples), fd_to_a(half_b)
-    fd_noise, fd_blobs = fd_to_a(failures["noise"]), fd_to_a(failures["blobs"])
+    fd, fd_real = fd_to_a(sets["samples"]), fd_to_a(sets["real"])
+    fd_noise, fd_blobs = fd_to_a(sets["noise"]), fd_to_a(sets["blobs"])
     fd_trivial = min(fd_noise, fd_blobs)
     relative = (fd - fd_real) / max(fd_trivial - fd_real, 1e-12)
     return {"fd": fd, "fd_real": fd_real, "fd_noise": fd_noise, "fd_blobs": fd_blobs, "fd_trivial": fd_trivial,

@@ -196,23 +196,15 @@ def swd_quality_figure(real_reference: np.ndarray, samples: np.ndarray, *, seed:
     (the samples' distance per pyramid level), ``relative``, ``threshold``, ``passed``, ``n`` and
     ``config``.
     """
-    from ganprint.quality.frechet import trivial_failures
+    from ganprint.quality.frechet import comparison_sets
 
-    real_reference, samples = np.asarray(real_reference), np.asarray(samples)
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(real_reference))
-    n = min(len(real_reference) // 2, len(samples), max_images)
-    if n < 10:
-        raise ValueError(f"need at least 10 samples and 20 reference images "
-                         f"(got {len(samples)}, {len(real_reference)})")
-    half_a, half_b = real_reference[order[:n]], real_reference[order[n:2 * n]]
-    samples = samples[rng.permutation(len(samples))[:n]]
-    failures = trivial_failures(n, real_reference.shape[1], seed + 1)
-    reference = SwdReference(half_a, config, seed=seed)
-    per_level = reference.levels(samples)
+    sets = comparison_sets(real_reference, samples, seed=seed, max_images=max_images)
+    n = len(sets["samples"])
+    reference = SwdReference(sets["reference"], config, seed=seed)
+    per_level = reference.levels(sets["samples"])
     swd = float(np.mean(per_level))
-    swd_real = reference.distance(half_b)
-    swd_noise, swd_blobs = reference.distance(failures["noise"]), reference.distance(failures["blobs"])
+    swd_real = reference.distance(sets["real"])
+    swd_noise, swd_blobs = reference.distance(sets["noise"]), reference.distance(sets["blobs"])
     swd_trivial = min(swd_noise, swd_blobs)
     relative = (swd - swd_real) / max(swd_trivial - swd_real, 1e-12)
     return {"swd": swd, "swd_real": swd_real, "swd_noise": swd_noise, "swd_blobs": swd_blobs,
