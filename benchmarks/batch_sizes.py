@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from bench import seed_cnn_attributors  # this folder is on sys.path when run as a script
 
-from ganprint.attribution.attributor import Attributor, Preprocessing
 from ganprint.attribution.predict import predict_paths
+from ganprint.attribution.training import INFERENCE_BATCH
 from ganprint.gans.sampling import save_png
-from ganprint.models import create_model
 
 SIZES = (32, 64, 128, 256, 512, 1024)
 
@@ -44,12 +44,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    model = Attributor(arch="seed-mnist-cnn", preprocessing=Preprocessing((28, 28), 1), device="cpu")
-    model.model_ = create_model("seed-mnist-cnn", num_classes=4).to(memory_format=torch.channels_last).eval()
-    model.classes_ = np.array(["GAN_1", "GAN_2", "GAN_3", "real"])
     images = (np.random.default_rng(0).random((8192, 28, 28, 1)) * 255).astype(np.uint8)
-    labels = model.classes_[np.arange(2048) % len(model.classes_)]
-    model.fit_density(images[:2048], labels).calibrate(images[2048:4096], labels)
+    _, model = seed_cnn_attributors(images)  # calibrated, with the ensemble unknown-source score
 
     best: dict[tuple[str, int], float] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -62,22 +58,15 @@ def main() -> None:
                 for rec in predict_paths(model, [folder], batch_size=size):
                     sink.write(json.dumps(rec) + "\n")
 
-        import ganprint.attribution.attributor as attributor_module
-
-        default = attributor_module.INFERENCE_BATCH
-        files_to_json(default)  # warm-up
+        files_to_json(INFERENCE_BATCH)  # warm-up
         for _ in range(args.rounds):
             for size in SIZES:
                 rates = {
                     "model only": len(images) / seconds(lambda s=size: model.predict_proba(images, batch_size=s)),
+                    "model + ensemble score":
+                        len(images) / seconds(lambda s=size: model.predict_with_scores(images, batch_size=s)),
                     "files -> JSON lines": args.files / seconds(lambda s=size: files_to_json(s)),
                 }
-                # predict_with_scores batches by the module's INFERENCE_BATCH
-                attributor_module.INFERENCE_BATCH = size
-                try:
-                    rates["model + ensemble score"] = len(images) / seconds(lambda: model.predict_with_scores(images))
-                finally:
-                    attributor_module.INFERENCE_BATCH = default
                 for name, rate in rates.items():
                     best[name, size] = max(best.get((name, size), 0.0), rate)
 
@@ -85,7 +74,7 @@ def main() -> None:
     print(f"threads: {torch.get_num_threads()}, torch {torch.__version__}, best of {args.rounds} rounds, img/s")
     print("batch | " + " | ".join(names))
     for size in SIZES:
-        mark = " (default)" if size == default else ""
+        mark = " (default)" if size == INFERENCE_BATCH else ""
         print(f"{size}{mark} | " + " | ".join(f"{best[n, size]:.0f}" for n in names))
 
 

@@ -266,7 +266,7 @@ class Attributor(SourceEstimator):
             raise ValueError(f"this score needs the {view} view and a fitted density (fit_density)")
         return mahalanobis_score(views[view], self.density_[f"{prefix}means"], self.density_[f"{prefix}precision"])
 
-    def outputs(self, X: np.ndarray) -> dict[str, np.ndarray]:
+    def outputs(self, X: np.ndarray, batch_size: int = INFERENCE_BATCH) -> dict[str, np.ndarray]:
         """The network's views of the images (raw ``logits``, penultimate ``features``), calibrated
         ``probabilities`` and ``known_scores``; also the ``stem`` statistics and the image statistics
         (``signal``) when the unknown-source score uses them (``ensemble``).
@@ -275,25 +275,25 @@ class Attributor(SourceEstimator):
         from ganprint.attribution.openset import ENSEMBLE_SCORE
         from ganprint.calibration import calibrated_probabilities
 
-        views = self._views(X, extra=self.unknown_score == ENSEMBLE_SCORE)
+        views = self._views(X, extra=self.unknown_score == ENSEMBLE_SCORE, batch_size=batch_size)
         return {**views, "probabilities": calibrated_probabilities(views["logits"], self.temperature_),
                 "known_scores": self.unknown_scores(views)}
 
-    def _views(self, X: np.ndarray, extra: bool = True) -> dict[str, np.ndarray]:
+    def _views(self, X: np.ndarray, extra: bool = True, batch_size: int = INFERENCE_BATCH) -> dict[str, np.ndarray]:
         """``logits`` and ``features``; with ``extra`` also ``stem`` and ``signal``."""
         model = self._fitted()
         x = images_to_tensor(X)
         self._check_input(x)
         device = next(model.parameters()).device
-        views = predict_views(model, x, INFERENCE_BATCH, device, transform=self._transform,
+        views = predict_views(model, x, batch_size, device, transform=self._transform,
                               stem=stem_module(model) if extra else None)
         if extra:
             views["signal"] = signal_view(x)
         return {k: v.numpy() for k, v in views.items()}
 
-    def predict_with_scores(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def predict_with_scores(self, X: np.ndarray, batch_size: int = INFERENCE_BATCH) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated probabilities and known-source scores (one forward pass)."""
-        out = self.outputs(X)
+        out = self.outputs(X, batch_size)
         return out["probabilities"], out["known_scores"]
 
     # -- persistence ------------------------------------------------------------------------------

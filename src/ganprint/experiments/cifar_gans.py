@@ -38,7 +38,7 @@ from ganprint.experiments.gan_studies import (
     train_gan,
 )
 from ganprint.experiments.protocol import fit_config, load_protocol_dict, profile_settings
-from ganprint.quality.figures import describe
+from ganprint.quality.figures import describe, swd_cell
 from ganprint.serialization import write_json
 
 if TYPE_CHECKING:
@@ -81,10 +81,8 @@ def quality_table(quality: dict[str, dict[str, Any]]) -> list[str]:
              "| passed |",
              "|---|---|---|---|---|---|---|"]
     for name, q in quality.items():
-        swd = q.get("swd")
-        swd_text = f"{swd['relative']:.3f} ({swd['threshold']})" if swd else "–"
         lines.append(f"| {name} | {q['fd']:.3f} | {q['fd_real']:.3f} | {q['fd_trivial']:.3f} | "
-                     f"{q['relative']:.3f} ({q['threshold']}) | {swd_text} | {'yes' if q['passed'] else 'no'} |")
+                     f"{q['relative']:.3f} ({q['threshold']}) | {swd_cell(q)} | {'yes' if q['passed'] else 'no'} |")
     return lines
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 from ganprint.plots import plot_confusion
+from ganprint.quality.figures import swd_cell
 
 
 def image_grid(images: np.ndarray, columns: int = 8, scale: int = 2, pad: int = 2) -> np.ndarray:
@@ -62,11 +63,9 @@ def quality_table(gans: dict[str, dict[str, Any]]) -> list[str]:
              "|---|---|---|---|---|---|---|---|---|---|"]
     for name, g in gans.items():
         q = g["quality"]
-        swd = q.get("swd")  # absent in a figure computed before the SWD figure existed
-        swd_text = f"{swd['relative']:.3f} ({swd['threshold']})" if swd else "–"
         lines.append(f"| {name} | {g['arch']} | {g['seed']} | {q['fd']:.3f} | {q['fd_real']:.3f} | "
                      f"{q['fd_noise']:.2f} | {q['fd_blobs']:.2f} | {q['relative']:.3f} ({q['threshold']}) | "
-                     f"{swd_text} | {'yes' if q['passed'] else '**no**'} |")
+                     f"{swd_cell(q)} | {'yes' if q['passed'] else '**no**'} |")
     return lines
 
 

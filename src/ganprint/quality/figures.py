@@ -26,6 +26,13 @@ def gan_quality(model, real_reference: np.ndarray, samples: np.ndarray, *, seed:
     return {**fd, "fd_passed": fd["passed"], "swd": swd, "passed": bool(fd["passed"] and swd["passed"])}
 
 
+def swd_cell(q: dict[str, Any]) -> str:
+    """The SWD figure for a report table, ``"relative (threshold)"``, or ``"–"`` for a figure
+    computed before the SWD figure existed."""
+    swd = q.get("swd")
+    return f"{swd['relative']:.3f} ({swd['threshold']})" if swd else "–"
+
+
 def describe(q: dict[str, Any]) -> str:
     """One line: both relative figures and the verdict (a figure computed before the SWD figure
     existed shows the Fréchet one only)."""

@@ -101,13 +101,18 @@ class PretextNet(nn.Module):
         return self.head(self._stages(x)[1].mean((2, 3)))
 
 
-def _to_float_nchw(images: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """uint8 NHWC (or float NHWC in [0, 1]) -> float NCHW in [-1, 1]."""
+def unit_nchw(images: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """RGB images, uint8 NHWC (or float NHWC in [0, 1]) -> float NCHW in [0, 1]."""
     x = torch.as_tensor(np.asarray(images))
     if x.ndim != 4 or x.shape[-1] != 3:
         raise ValueError(f"expected RGB images (N, H, W, 3), got shape {tuple(x.shape)}")
     x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
-    return x.permute(0, 3, 1, 2).contiguous() * 2 - 1
+    return x.permute(0, 3, 1, 2).contiguous()
+
+
+def _to_float_nchw(images: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """uint8 NHWC (or float NHWC in [0, 1]) -> float NCHW in [-1, 1]."""
+    return unit_nchw(images) * 2 - 1
 
 
 PRETEXT_TASKS = ("rot0", "rot90", "rot180", "rot270", "tiles")
@@ -302,6 +307,13 @@ def comparison_sets(real_reference: np.ndarray, samples: np.ndarray, *, seed: in
             "samples": samples[rng.permutation(len(samples))[:n]], **failures}
 
 
+def relative_figure(value: float, real: float, noise: float, blobs: float) -> tuple[float, float]:
+    """``(trivial, relative)``: the nearer trivial failure's distance, and ``value`` placed between
+    the real floor (0) and it (1): ``(value - real) / (trivial - real)``."""
+    trivial = min(noise, blobs)
+    return trivial, (value - real) / max(trivial - real, 1e-12)
+
+
 def quality_figure(model: QualityModel, real_reference: np.ndarray, samples: np.ndarray, *,
                    seed: int = 0, threshold: float = PASS_RELATIVE) -> dict[str, Any]:
     """The quality figure of a GAN's ``samples`` against held-out ``real_reference`` images
@@ -323,7 +335,6 @@ def quality_figure(model: QualityModel, real_reference: np.ndarray, samples: np.
 
     fd, fd_real = fd_to_a(sets["samples"]), fd_to_a(sets["real"])
     fd_noise, fd_blobs = fd_to_a(sets["noise"]), fd_to_a(sets["blobs"])
-    fd_trivial = min(fd_noise, fd_blobs)
-    relative = (fd - fd_real) / max(fd_trivial - fd_real, 1e-12)
+    fd_trivial, relative = relative_figure(fd, fd_real, fd_noise, fd_blobs)
     return {"fd": fd, "fd_real": fd_real, "fd_noise": fd_noise, "fd_blobs": fd_blobs, "fd_trivial": fd_trivial,
             "relative": float(relative), "threshold": threshold, "passed": bool(relative <= threshold), "n": int(n)}

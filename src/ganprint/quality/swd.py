@@ -38,6 +38,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ganprint.quality.frechet import comparison_sets, relative_figure, unit_nchw
+
 PASS_RELATIVE = 0.35
 """A GAN passes when ``(swd - swd_real) / (swd_trivial - swd_real) <= PASS_RELATIVE`` (see the module docstring)."""
 
@@ -61,17 +63,6 @@ class SwdConfig:
                 raise ValueError(f"SwdConfig.{name} must be a positive integer, got {value!r}")
         if self.min_side < self.patch:
             raise ValueError(f"SwdConfig.min_side ({self.min_side}) must be at least the patch size ({self.patch})")
-
-
-def _as_float_nchw(images: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """uint8 or float [0, 1] images, NHWC (NumPy) or NCHW (tensor), to float32 NCHW in [0, 1]."""
-    x = torch.as_tensor(np.asarray(images)) if not isinstance(images, torch.Tensor) else images
-    if x.ndim != 4:
-        raise ValueError(f"expected a batch of images (N, H, W, C), got shape {tuple(x.shape)}")
-    if not isinstance(images, torch.Tensor):
-        x = x.permute(0, 3, 1, 2)
-    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
-    return x.contiguous()
 
 
 def _binomial(x: torch.Tensor) -> torch.Tensor:
@@ -140,11 +131,11 @@ class SwdReference:
     """A set of real images prepared once (pyramid, patches, standardisation, directions), to
     measure the sliced Wasserstein distance of other sets of the same size against it."""
 
-    def __init__(self, images: np.ndarray | torch.Tensor, config: SwdConfig = SwdConfig(),  # noqa: B008 - frozen
+    def __init__(self, images: np.ndarray, config: SwdConfig = SwdConfig(),  # noqa: B008 - frozen
                  seed: int = 0) -> None:
         self.config = config
         self.seed = seed
-        x = _as_float_nchw(images)
+        x = unit_nchw(images)
         self.n, self.shape = len(x), tuple(x.shape[1:])
         if min(self.shape[-2:]) < config.patch:
             raise ValueError(f"images of {self.shape[-2]}x{self.shape[-1]} are smaller than a "
@@ -168,9 +159,9 @@ class SwdReference:
         c = self.shape[0]
         return ((d.view(len(d), c, -1) - self.mean[level][:, None]) / self.std[level][:, None]).reshape(len(d), -1)
 
-    def levels(self, images: np.ndarray | torch.Tensor, seed: int | None = None) -> list[float]:
+    def levels(self, images: np.ndarray, seed: int | None = None) -> list[float]:
         """The distance of ``images`` (as many as the reference, of its size) per pyramid level, x 1,000."""
-        x = _as_float_nchw(images)
+        x = unit_nchw(images)
         if len(x) != self.n or tuple(x.shape[1:]) != self.shape:
             raise ValueError(f"need {self.n} images of shape {self.shape} (C, H, W), "
                              f"got {len(x)} of {tuple(x.shape[1:])}")
@@ -178,7 +169,7 @@ class SwdReference:
         return [1e3 * _w1(ref, _sorted_projections(self._standardise(d, i), self.directions[i], self.config.chunk))
                 for i, (ref, d) in enumerate(zip(self.sorted, self._descriptors(x, gen), strict=True))]
 
-    def distance(self, images: np.ndarray | torch.Tensor, seed: int | None = None) -> float:
+    def distance(self, images: np.ndarray, seed: int | None = None) -> float:
         """The sliced Wasserstein distance of ``images`` to the reference: the mean over the levels."""
         return float(np.mean(self.levels(images, seed)))
 
@@ -196,8 +187,6 @@ def swd_quality_figure(real_reference: np.ndarray, samples: np.ndarray, *, seed:
     (the samples' distance per pyramid level), ``relative``, ``threshold``, ``passed``, ``n`` and
     ``config``.
     """
-    from ganprint.quality.frechet import comparison_sets
-
     sets = comparison_sets(real_reference, samples, seed=seed, max_images=max_images)
     n = len(sets["samples"])
     reference = SwdReference(sets["reference"], config, seed=seed)
@@ -205,8 +194,7 @@ def swd_quality_figure(real_reference: np.ndarray, samples: np.ndarray, *, seed:
     swd = float(np.mean(per_level))
     swd_real = reference.distance(sets["real"])
     swd_noise, swd_blobs = reference.distance(sets["noise"]), reference.distance(sets["blobs"])
-    swd_trivial = min(swd_noise, swd_blobs)
-    relative = (swd - swd_real) / max(swd_trivial - swd_real, 1e-12)
+    swd_trivial, relative = relative_figure(swd, swd_real, swd_noise, swd_blobs)
     return {"swd": swd, "swd_real": swd_real, "swd_noise": swd_noise, "swd_blobs": swd_blobs,
             "swd_trivial": swd_trivial, "swd_levels": [float(v) for v in per_level],
             "relative": float(relative), "threshold": threshold, "passed": bool(relative <= threshold),
