@@ -1,6 +1,6 @@
 import torch
 
-from ganprint.gans.augment import AUGMENTS, cutout, diff_augment, translation
+from ganprint.gans.augment import AUGMENTS, color, cutout, diff_augment, translation
 
 
 def _img():
@@ -24,6 +24,17 @@ def test_cutout_only_removes():
     assert ((y == x) | (y == 0)).all() and (y == 0).sum() > 0
 
 
+def test_color_changes_each_image_by_one_affine_map_per_channel_mix():
+    x = torch.rand(6, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    y = color(x, torch.Generator().manual_seed(0))
+    assert y.shape == x.shape and not torch.allclose(y, x)
+    # brightness, saturation and contrast are affine in the pixels: a constant image stays constant
+    flat = torch.full((6, 3, 8, 8), 0.4)
+    z = color(flat, torch.Generator().manual_seed(0))
+    assert torch.allclose(z, z[:, :, :1, :1].expand_as(z))
+    assert torch.equal(color(x, torch.Generator().manual_seed(0)), y)
+
+
 def test_augmentation_is_differentiable_and_reproducible():
     x = _img().requires_grad_()
     y = diff_augment(x, ["translation", "cutout"], torch.Generator().manual_seed(3))
@@ -32,4 +43,4 @@ def test_augmentation_is_differentiable_and_reproducible():
     y2 = diff_augment(_img(), ["translation", "cutout"], torch.Generator().manual_seed(3))
     assert torch.equal(y.detach(), y2)
     assert torch.equal(diff_augment(_img(), [], torch.Generator()), _img())
-    assert set(AUGMENTS.names()) >= {"translation", "cutout"}
+    assert set(AUGMENTS.names()) >= {"translation", "cutout", "color"}

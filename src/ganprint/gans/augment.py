@@ -58,6 +58,24 @@ def cutout(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.5) -> torch.T
     return x * (~inside)[:, None].to(x.dtype)
 
 
+@AUGMENTS.register("color")
+def color(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """DiffAugment's colour policy on images in [0, 1]: a random brightness shift (up to a quarter
+    of the range either way, the original's +-0.5 on [-1, 1]), saturation scaled by a factor in
+    [0, 2) around each pixel's channel mean, and contrast by a factor in [0.5, 1.5) around the
+    image's mean."""
+    n = x.shape[0]
+
+    def factor() -> torch.Tensor:
+        return torch.rand(n, 1, 1, 1, generator=gen, device=gen.device).to(x.device, x.dtype)
+
+    x = x + (factor() - 0.5) * 0.5
+    mean = x.mean(dim=1, keepdim=True)
+    x = (x - mean) * (factor() * 2) + mean
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    return (x - mean) * (factor() + 0.5) + mean
+
+
 def diff_augment(x: torch.Tensor, policies: Sequence[str], gen: torch.Generator) -> torch.Tensor:
     """Apply the named policies in order (an empty sequence returns ``x`` unchanged)."""
     for name in policies:
