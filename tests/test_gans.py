@@ -87,7 +87,8 @@ def test_cli_trains_the_quick_recipe_with_architecture_options(tmp_path, ones):
     out = tmp_path / "gan"
     args = ["gan", "train", "--data", str(folder), "--out", str(out), "--steps", "2", "--batch-size", "8",
             "--width", "0.125", "--arch-option", "norm=batch", "--arch-option", "disc_dropout=0",
-            "--arch-option", "prior=mixture", "--mode-seeking", "0.03", "--device", "cpu", "--quiet"]
+            "--arch-option", "prior=mixture", "--mode-seeking", "0.03", "--latent-regression", "0.5", "--precise-bn",
+            "--lr-decay-start", "0.5", "--device", "cpu", "--quiet"]
     r = CliRunner().invoke(cli, args)
     assert r.exit_code == 0, r.output
     G, config = load_generator(out)
@@ -95,6 +96,9 @@ def test_cli_trains_the_quick_recipe_with_architecture_options(tmp_path, ones):
         "norm": "batch", "disc_dropout": 0, "prior": "mixture"}
     assert hasattr(G, "prior") and G.prior.mu.shape == (10, 100)
     assert config["train"]["mode_seeking"] == 0.03
+    assert (config["train"]["latent_regression"], config["train"]["precise_bn"], config["train"]["lr_decay_start"]) \
+        == (0.5, True, 0.5)
+    assert (out / "encoder.safetensors").is_file()
     bad = CliRunner().invoke(cli, [*args[:-3], "--arch-option", "prior", "--quiet"])
     assert bad.exit_code != 0 and "KEY=VALUE" in bad.output
 

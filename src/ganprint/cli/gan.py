@@ -63,6 +63,16 @@ def list_cmd() -> None:
 @click.option("--mode-seeking", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
               help="Weight of MSGAN's mode-seeking term in the generator's loss, against mode collapse "
                    "(0: none; 0.03 keeps MNIST samples about as varied as real digits).")
+@click.option("--latent-regression", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
+              help="Weight of the latent-reconstruction term (InfoGAN-style): the seed's inverse model trains "
+                   "beside the GAN and the generator is penalised by its error, so that every latent stays "
+                   "readable from the image; the encoder is saved in the GAN folder, where fit-inverter starts "
+                   "from it (0: none).")
+@click.option("--precise-bn", is_flag=True, default=False,
+              help="Recompute the generator's batch-norm statistics exactly (over a fixed latent stream) before "
+                   "each score and before saving, instead of keeping the running averages.")
+@click.option("--lr-decay-start", type=click.FloatRange(min=0.0, max=1.0, max_open=True), default=None,
+              help="Decay both learning rates linearly to 0 from this fraction of the steps on.")
 # the choices are ganprint.device.PRECISIONS, spelled out so that the CLI starts without importing torch
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "auto"]), default="fp32", show_default=True,
               help="Arithmetic of the training passes: bf16 autocast (fp32 weights and losses); auto = bf16 "
@@ -74,7 +84,8 @@ def train_cmd(arch: str, data_dir: Path | None, source: str | None, n_real: int,
               steps: int | None, batch_size: int, lr: float, width: float, arch_option_items: tuple[str, ...],
               image_size: str | None, beta1: float,
               beta2: float, n_critic: int, gp_weight: float | None, seed: int, checkpoint_every: int,
-              lr_d: float | None, augment: tuple[str, ...], ema: float | None, mode_seeking: float, precision: str,
+              lr_d: float | None, augment: tuple[str, ...], ema: float | None, mode_seeking: float,
+              latent_regression: float, precise_bn: bool, lr_decay_start: float | None, precision: str,
               device: str, threads: int | None, quiet: bool) -> None:
     """Train a GAN on a folder of images or a named real source (resumes an interrupted run).
 
@@ -117,7 +128,8 @@ def train_cmd(arch: str, data_dir: Path | None, source: str | None, n_real: int,
                              batch_size=batch_size, lr=lr, beta1=beta1, beta2=beta2, seed=seed,
                              checkpoint_every=checkpoint_every, lr_d=lr_d, augment=augment, ema=ema,
                              n_critic=n_critic, gp_weight=gp_weight, precision=precision,
-                             mode_seeking=mode_seeking)
+                             mode_seeking=mode_seeking, latent_regression=latent_regression, precise_bn=precise_bn,
+                             lr_decay_start=lr_decay_start)
     except (KeyError, ValueError, TypeError) as exc:
         fail(str(exc))
     channels, height, width_px = spec.image_shape

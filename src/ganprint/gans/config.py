@@ -33,6 +33,22 @@ class GanTrainConfig:
     ``mode_seeking`` is the weight of MSGAN's mode-seeking term in the generator's loss (Mao et al.
     2019, :func:`ganprint.gans.regularizers.mode_seeking_penalty`), against mode collapse; 0 (the
     seed's setting) means none.
+    ``latent_regression`` is the weight of a latent-reconstruction term in the generator's loss
+    (InfoGAN's mutual-information term with every latent as a continuous code; Chen et al. 2016):
+    the seed's inverse model (:class:`ganprint.inversion.encoder.InverseModel`) trains beside the
+    networks on each step's (z, G(z)) pairs with Adam at ``encoder_lr``, and the generator is
+    penalised by ``latent_regression * mean((E(G(z)) - z)^2)``, so that every latent direction stays
+    readable from the image (verification by inversion, seed 000 §3.3). The encoder is saved as
+    ``GAN_DIR/encoder.safetensors``, where ``ganprint gan fit-inverter`` starts from it. 0 (the
+    seed's setting) means none.
+    ``lr_decay_start`` (a fraction of the steps, when set) decays the generator's and the
+    discriminator's learning rates linearly from their value at that point to 0 at the last step (as
+    pix2pix and CycleGAN do), so that a run ends in a settled state instead of wherever its
+    oscillation happens to be; the latent-regression encoder keeps its rate.
+    ``precise_bn`` recomputes the batch-norm statistics of the generator that is scored and saved
+    as exact averages over a fixed latent stream before every score and before saving
+    (:func:`ganprint.gans.batch_norm.recalibrate_batch_norm`); off, it keeps the running averages
+    of the last training batches, as Keras does.
     """
 
     arch: str = "mnist-dcgan"
@@ -53,6 +69,10 @@ class GanTrainConfig:
     gp_weight: float | None = None
     precision: str = "fp32"
     mode_seeking: float = 0.0
+    latent_regression: float = 0.0
+    encoder_lr: float = 1e-3
+    precise_bn: bool = False
+    lr_decay_start: float | None = None
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -75,6 +95,12 @@ class GanTrainConfig:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.mode_seeking < 0:
             raise ValueError("mode_seeking must be >= 0")
+        if self.latent_regression < 0:
+            raise ValueError("latent_regression must be >= 0")
+        if self.encoder_lr <= 0:
+            raise ValueError("encoder_lr must be > 0")
+        if self.lr_decay_start is not None and not 0.0 <= self.lr_decay_start < 1.0:
+            raise ValueError("lr_decay_start must be in [0, 1)")
         if self.lr_d is not None and self.lr_d <= 0:
             raise ValueError("lr_d must be > 0")
         if self.ema is not None and not 0.0 < self.ema < 1.0:
@@ -88,6 +114,13 @@ class GanTrainConfig:
     @property
     def discriminator_lr(self) -> float:
         return self.lr if self.lr_d is None else self.lr_d
+
+    def lr_factor(self, step: int, total: int) -> float:
+        """The learning-rate multiplier of step ``step`` (0-based) of ``total`` (``lr_decay_start``)."""
+        if self.lr_decay_start is None:
+            return 1.0
+        start = self.lr_decay_start * total
+        return 1.0 if step < start else max(0.0, (total - step) / max(total - start, 1.0))
 
     def total_steps(self, n_images: int) -> int:
         if self.steps is not None:

@@ -5,6 +5,7 @@ A GAN folder (``GAN_DIR``) holds, once training has finished::
     config.json                 architecture, options, training config, data summary, status
     generator.safetensors       generator weights
     discriminator.safetensors   discriminator weights
+    encoder.safetensors         the latent-regression encoder, when trained with one
 
 and while training is under way ``checkpoint/`` with everything needed to continue bit for bit:
 both networks, both Adam states, the step counter and the three random streams (data order,
@@ -36,6 +37,7 @@ from tqdm.auto import tqdm
 from ganprint.checkpoint import load_optimizer, optimizer_tensors, prefixed, rng_tensor, unprefixed
 from ganprint.device import resolve_precision
 from ganprint.gans.augment import diff_augment
+from ganprint.gans.batch_norm import recalibrate_batch_norm
 from ganprint.gans.config import GanTrainConfig
 from ganprint.gans.objectives import create_objective
 from ganprint.gans.registry import GanSpec, create_gan
@@ -43,6 +45,9 @@ from ganprint.gans.regularizers import mode_seeking_penalty
 from ganprint.serialization import load_tensors, read_json, save_tensors, write_json
 
 CHECKPOINT_DIR = "checkpoint"
+PRECISE_BN_STREAM = 5_000_011  # latent stream of the batch-norm recalibration, offset by the training seed
+ENCODER_FILE = "encoder.safetensors"
+"""The latent-regression encoder a GAN trained with (``GanTrainConfig.latent_regression``) leaves in its folder."""
 SNAPSHOT_DIR = "snapshots"
 
 
@@ -104,6 +109,14 @@ def _with_label_channels(images: torch.Tensor, onehot: torch.Tensor) -> torch.Te
     return torch.cat([images, planes], 1)
 
 
+def latent_regression_loss(E: nn.Module, images: torch.Tensor, z: torch.Tensor,
+                           autocast: Callable[[], Any]) -> torch.Tensor:
+    """``mean((E(images) - z)^2)`` in fp32 (the encoder's pass under the trainer's autocast)."""
+    with autocast():
+        pred = E(images)
+    return F.mse_loss(pred.float(), z.float())
+
+
 class _StateHolder:
     """Adapts a plain state dict to ``prefixed`` (which calls ``.state_dict()``)."""
 
@@ -115,15 +128,21 @@ class _StateHolder:
 
 
 class _Monitor:
-    """Scores the generator periodically, remembers the best snapshot, decides when to stop."""
+    """Scores the generator periodically, remembers the best snapshot, decides when to stop.
 
-    def __init__(self, fn: Callable[[nn.Module, int], float] | None, every: int, stop_at: float | None) -> None:
+    A ``companion`` (the latent-regression encoder) is snapshotted with the best generator, so that
+    the two saved together belong together."""
+
+    def __init__(self, fn: Callable[[nn.Module, int], float] | None, every: int, stop_at: float | None,
+                 companion: nn.Module | None = None) -> None:
         self.fn = fn
         self.every = every
         self.stop_at = stop_at
+        self.companion = companion
         self.history: list[tuple[int, float]] = []
         self.best: tuple[int, float] | None = None
         self.best_state: dict[str, torch.Tensor] | None = None
+        self.best_companion: dict[str, torch.Tensor] | None = None
 
     @property
     def active(self) -> bool:
@@ -143,14 +162,29 @@ class _Monitor:
             self.history.append((step, score))
         if self.best is None or score >= self.best[1]:
             self.best = (step, score)
-            self.best_state = {k: v.detach().clone() for k, v in G.state_dict().items()}
+            self.best_state = _clone_state(G)
+            if self.companion is not None:
+                self.best_companion = _clone_state(self.companion)
         return self.stop_at is not None and score >= self.stop_at
 
-    def restore(self, history: list[tuple[int, float]], best_state: dict[str, torch.Tensor] | None) -> None:
+    def restore(self, history: list[tuple[int, float]], best_state: dict[str, torch.Tensor] | None,
+                best_companion: dict[str, torch.Tensor] | None = None) -> None:
         self.history = [(int(s), float(q)) for s, q in history]
         if self.history and best_state is not None:
             self.best = max(reversed(self.history), key=lambda h: h[1])
             self.best_state = best_state
+            self.best_companion = best_companion
+
+    def load_best(self, G: nn.Module) -> None:
+        """Put the best snapshot back into ``G`` (and its companion)."""
+        assert self.best_state is not None
+        G.load_state_dict(self.best_state)
+        if self.companion is not None and self.best_companion is not None:
+            self.companion.load_state_dict(self.best_companion)
+
+
+def _clone_state(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
 class GanTrainer:
@@ -221,6 +255,15 @@ class GanTrainer:
         G_out = G if G_ema is None else G_ema  # the generator that is scored and saved
         opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
         opt_d = torch.optim.Adam(D.parameters(), lr=cfg.discriminator_lr, betas=(cfg.beta1, cfg.beta2))
+        E, opt_e = None, None  # the latent-regression encoder (GanTrainConfig.latent_regression)
+        if cfg.latent_regression > 0:
+            from ganprint.inversion.encoder import InverseModel
+
+            E = InverseModel(spec.image_shape, spec.latent_dim).to(dev)
+            if dev.type == "cpu":
+                E.to(memory_format=torch.channels_last)
+            opt_e = torch.optim.Adam(E.parameters(), lr=cfg.encoder_lr)
+            monitor.companion = E  # kept with the best generator snapshot
         data_gen = torch.Generator().manual_seed(cfg.seed * 2 + 1)
         noise_gen = torch.Generator(device=dev).manual_seed(cfg.seed * 2 + 2)
         n = len(data)
@@ -229,7 +272,7 @@ class GanTrainer:
         step = 0
         ckpt = self.out_dir / CHECKPOINT_DIR
         if (ckpt / "state.json").is_file():
-            step, order = self._restore(ckpt, G, D, opt_g, opt_d, data_gen, noise_gen, monitor, G_ema)
+            step, order = self._restore(ckpt, G, D, opt_g, opt_d, data_gen, noise_gen, monitor, G_ema, E, opt_e)
         data = data.to(dev)
         onehot = onehot.to(dev) if onehot is not None else None
         channels = spec.image_shape[0]
@@ -241,6 +284,7 @@ class GanTrainer:
         staged = [m for m in (G, D, G_ema) if m is not None and hasattr(m, "set_progress")]
         prepare_real = getattr(D, "prepare_real", None)
         d_params = [p for p in D.parameters() if p.requires_grad]
+        frozen_for_g = d_params + (list(E.parameters()) if E is not None else [])
 
         precision = resolve_precision(cfg.precision, dev)
         bf16 = precision == "bf16"
@@ -260,6 +304,10 @@ class GanTrainer:
                 out = D(x) if y is None else D(x, y)
             return out.float()  # losses (and penalties) in fp32
 
+        def precise_bn() -> None:
+            if cfg.precise_bn:  # a function of the weights alone (fixed latent stream): resume stays exact
+                recalibrate_batch_norm(G_out, spec.latent_dim, seed=cfg.seed + PRECISE_BN_STREAM, device=dev)
+
         started = time.perf_counter()
         losses: dict[str, float] = {"d": float("nan"), "g": float("nan")}
         bar = tqdm(total=total, initial=step, desc=f"train {self.out_dir.name}", disable=not progress,
@@ -270,6 +318,11 @@ class GanTrainer:
         while step < total:
             for m in staged:  # the networks' stage is a function of the step (exact resume)
                 m.set_progress(step, total)
+            if cfg.lr_decay_start is not None:  # a function of the step too
+                factor = cfg.lr_factor(step, total)
+                for opt, lr in ((opt_g, cfg.lr), (opt_d, cfg.discriminator_lr)):
+                    for group in opt.param_groups:
+                        group["lr"] = lr * factor
             for _ in range(cfg.n_critic):
                 while len(order) < B:  # continue the permutation stream across epochs
                     order = torch.cat([order, torch.randperm(n, generator=data_gen)])
@@ -287,16 +340,24 @@ class GanTrainer:
                 opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
                 opt_d.step()
+            if E is not None:  # the encoder learns this step's (z, G(z)) pairs
+                loss_e = latent_regression_loss(E, fakes[0][:, :channels].detach(), z[:B], autocast)
+                opt_e.zero_grad(set_to_none=True)
+                loss_e.backward()
+                opt_e.step()
             # the generator's step uses the last critic step's samples (drawn before that update)
-            for p in d_params:  # no parameter gradients for D here: only the input's are needed
+            for p in frozen_for_g:  # no parameter gradients for D (or E) here: only the input's are needed
                 p.requires_grad_(False)
             loss_g = objective.generator_loss(critic, real, fakes, joint=joint)
             if cfg.mode_seeking > 0:
                 loss_g = loss_g + cfg.mode_seeking * mode_seeking_penalty(fakes[0][:, :channels], z[:B])
+            if E is not None:
+                loss_g = loss_g + cfg.latent_regression * latent_regression_loss(
+                    E, fakes[0][:, :channels], z[:B], autocast)
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
-            for p in d_params:
+            for p in frozen_for_g:
                 p.requires_grad_(True)
             step += 1
             if G_ema is not None:
@@ -310,26 +371,32 @@ class GanTrainer:
             if cfg.snapshot_every is not None and step % cfg.snapshot_every == 0:
                 path = snapshot_path(self.out_dir, step)
                 path.parent.mkdir(parents=True, exist_ok=True)
+                precise_bn()
                 save_tensors(path, G_out.state_dict())
             grown = all(getattr(m, "is_grown", True) for m in staged)  # a growing G is scored once grown
             if monitor.active and grown and (step % monitor.every == 0 or step == total):
+                precise_bn()
                 stopped = monitor.check(G_out, step)
                 if monitor.best is not None:
                     bar.set_postfix(d=f"{losses['d']:.3f}", g=f"{losses['g']:.3f}", q=f"{monitor.best[1]:.3f}")
                 if stopped:
                     break
             if step % cfg.checkpoint_every == 0 and step < total:
-                self._checkpoint(ckpt, step, order, G, D, opt_g, opt_d, data_gen, noise_gen, monitor, G_ema)
+                self._checkpoint(ckpt, step, order, G, D, opt_g, opt_d, data_gen, noise_gen, monitor, G_ema,
+                                 E, opt_e)
         bar.close()
         if monitor.best_state is not None:
-            G_out.load_state_dict(monitor.best_state)
-        self._finish(spec, G_out, D, step, n, losses, time.perf_counter() - started, monitor, precision)
+            monitor.load_best(G_out)
+        else:
+            precise_bn()
+        self._finish(spec, G_out, D, step, n, losses, time.perf_counter() - started, monitor, precision, E)
         shutil.rmtree(ckpt, ignore_errors=True)
 
     def _checkpoint(self, ckpt: Path, step: int, order: torch.Tensor, G: nn.Module, D: nn.Module,
                     opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
                     data_gen: torch.Generator, noise_gen: torch.Generator, monitor: _Monitor,
-                    G_ema: nn.Module | None) -> None:
+                    G_ema: nn.Module | None, E: nn.Module | None = None,
+                    opt_e: torch.optim.Optimizer | None = None) -> None:
         ckpt.mkdir(parents=True, exist_ok=True)
         tensors = {**prefixed("G", G), **prefixed("D", D),
                    **optimizer_tensors("optG", opt_g), **optimizer_tensors("optD", opt_d),
@@ -341,8 +408,12 @@ class GanTrainer:
             tensors["rng.cuda"] = rng_tensor(torch.cuda.get_rng_state(self.device))
         if monitor.best_state is not None:
             tensors.update(prefixed("Gbest", _StateHolder(monitor.best_state)))
+        if monitor.best_companion is not None:
+            tensors.update(prefixed("Ebest", _StateHolder(monitor.best_companion)))
         if G_ema is not None:
             tensors.update(prefixed("Gema", G_ema))
+        if E is not None and opt_e is not None:
+            tensors.update({**prefixed("E", E), **optimizer_tensors("optE", opt_e)})
         save_tensors(ckpt / "state.safetensors", tensors)
         write_json(ckpt / "state.json", {"step": step, "train": self.config.to_dict(),
                                          "quality_history": monitor.history})
@@ -350,7 +421,8 @@ class GanTrainer:
     def _restore(self, ckpt: Path, G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer,
                  opt_d: torch.optim.Optimizer, data_gen: torch.Generator,
                  noise_gen: torch.Generator, monitor: _Monitor,
-                 G_ema: nn.Module | None) -> tuple[int, torch.Tensor]:
+                 G_ema: nn.Module | None, E: nn.Module | None = None,
+                 opt_e: torch.optim.Optimizer | None = None) -> tuple[int, torch.Tensor]:
         meta = read_json(ckpt / "state.json")
         try:  # a checkpoint from before a field was added holds that field's default
             saved = json.loads(json.dumps(GanTrainConfig.from_dict(meta.get("train", {})).to_dict()))
@@ -372,16 +444,23 @@ class GanTrainer:
             torch.cuda.set_rng_state(t["rng.cuda"], self.device)
         if G_ema is not None:
             G_ema.load_state_dict(unprefixed("Gema", t))
-        best = unprefixed("Gbest", t)
+        if E is not None and opt_e is not None:
+            E.load_state_dict(unprefixed("E", t))
+            load_optimizer("optE", opt_e, t)
+        best, best_e = unprefixed("Gbest", t), unprefixed("Ebest", t)
         monitor.restore([tuple(h) for h in meta.get("quality_history", [])],
-                        {k: v.to(self.device) for k, v in best.items()} or None)
+                        {k: v.to(self.device) for k, v in best.items()} or None,
+                        {k: v.to(self.device) for k, v in best_e.items()} or None)
         return int(meta["step"]), t["order"].long()
 
     def _finish(self, spec: GanSpec, G: nn.Module, D: nn.Module, steps: int, n: int,
-                losses: dict[str, float], seconds: float, monitor: _Monitor, precision: str) -> None:
+                losses: dict[str, float], seconds: float, monitor: _Monitor, precision: str,
+                E: nn.Module | None = None) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         save_tensors(self.out_dir / "generator.safetensors", G.state_dict())
         save_tensors(self.out_dir / "discriminator.safetensors", D.state_dict())
+        if E is not None:
+            save_tensors(self.out_dir / ENCODER_FILE, E.state_dict())
         write_json(self.out_dir / "config.json", {
             "kind": "ganprint-gan",
             "arch": spec.name,

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from ganprint.device import PRECISIONS, resolve_precision
 from ganprint.inversion.encoder import InverseModel
 
 
@@ -22,7 +23,10 @@ class InverterTrainConfig:
     are rounded to 8 bits, as the image files a user checks are. ``n_holdout`` further pairs
     measure the cosine proximity. Adam with a cosine-decaying learning rate minimises the mean
     squared error between predicted and true latents (the seed trains for 100 epochs on 20,000
-    pairs; fewer epochs reach its cosine here).
+    pairs; fewer epochs reach its cosine here). ``warm_start`` starts from the encoder a GAN trained
+    beside its networks (``GanTrainConfig.latent_regression``; ``GAN_DIR/encoder.safetensors``)
+    where there is one, instead of from a fresh initialisation. ``precision`` ``"bf16"`` runs the
+    training passes under bfloat16 autocast (``"auto"``: where the device computes it natively).
     """
 
     n_pairs: int = 20_000
@@ -31,8 +35,12 @@ class InverterTrainConfig:
     batch_size: int = 128
     lr: float = 1e-3
     seed: int = 0
+    warm_start: bool = True
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.n_pairs < 1 or self.n_holdout < 1:
             raise ValueError("n_pairs and n_holdout must be >= 1")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
@@ -85,8 +93,10 @@ def predict_latents(model: nn.Module, images: torch.Tensor, batch_size: int = 50
 
 
 def fit_inverse_model(G: nn.Module, latent_dim: int, image_shape: tuple[int, int, int],
-                      config: InverterTrainConfig, *, progress: bool = True) -> tuple[InverseModel, dict[str, Any]]:
-    """Train the seed's inverse model for generator ``G`` (on G's device).
+                      config: InverterTrainConfig, *, progress: bool = True,
+                      init: dict[str, torch.Tensor] | None = None) -> tuple[InverseModel, dict[str, Any]]:
+    """Train the seed's inverse model for generator ``G`` (on G's device), from the weights
+    ``init`` when given (e.g. the encoder the GAN trained with), else from a fresh initialisation.
 
     Returns the model (eval mode) and a summary: ``holdout_cosine`` (cosine proximity on
     ``n_holdout`` unseen pairs), ``train_cosine`` and the per-epoch loss.
@@ -98,7 +108,11 @@ def fit_inverse_model(G: nn.Module, latent_dim: int, image_shape: tuple[int, int
     z_hold, x_hold = z[config.n_pairs:], images[config.n_pairs:]
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(config.seed)
-        model = InverseModel(image_shape, latent_dim).to(device)
+        model = InverseModel(image_shape, latent_dim)
+        if init is not None:
+            model.load_state_dict(init)
+        model.to(device)
+        bf16 = resolve_precision(config.precision, device) == "bf16"
         order_gen = torch.Generator().manual_seed(config.seed + 1)
         steps_per_epoch = math.ceil(config.n_pairs / config.batch_size)
         total = steps_per_epoch * config.epochs
@@ -113,7 +127,9 @@ def fit_inverse_model(G: nn.Module, latent_dim: int, image_shape: tuple[int, int
             for i in range(0, config.n_pairs, config.batch_size):
                 idx = perm[i:i + config.batch_size]
                 x = to_float(x_train[idx]).to(device)
-                loss = F.mse_loss(model(x), z_train[idx].to(device))
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                    pred = model(x)
+                loss = F.mse_loss(pred.float(), z_train[idx].to(device))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

@@ -30,6 +30,7 @@ from torch import nn
 
 from ganprint.data.decode import decode_or_error, iter_image_paths
 from ganprint.gans.sampling import chunk_latents, generate, load_generator
+from ganprint.gans.trainer import ENCODER_FILE
 from ganprint.inversion.encoder import InverseModel
 from ganprint.inversion.search import LatentSearchConfig, search_latents
 from ganprint.inversion.training import InverterTrainConfig, fit_inverse_model, predict_latents
@@ -171,7 +172,10 @@ def fit_verifier(gan_dir: str | Path, negatives: np.ndarray, config: FitInverter
     G, gan_cfg = load_generator(gan_dir, device)
     latent_dim = int(gan_cfg["latent_dim"])
     shape = tuple(int(s) for s in gan_cfg["image_shape"])
-    encoder, summary = fit_inverse_model(G, latent_dim, shape, config.train, progress=progress)  # type: ignore[arg-type]
+    warm = gan_dir / ENCODER_FILE
+    init = load_tensors(warm) if config.train.warm_start and warm.is_file() else None
+    encoder, summary = fit_inverse_model(G, latent_dim, shape, config.train, progress=progress,  # type: ignore[arg-type]
+                                         init=init)
     verifier = Verifier(G, encoder, latent_dim, shape, float("nan"), config.search)  # type: ignore[arg-type]
     pos = verifier.distances(generator_samples(G, latent_dim, config.n_validation, VALIDATION_SEED))
     neg = verifier.distances(negatives)
@@ -184,6 +188,7 @@ def fit_verifier(gan_dir: str | Path, negatives: np.ndarray, config: FitInverter
         "threshold": threshold,
         "search": config.search.to_dict(),
         "train": config.train.to_dict(),
+        "warm_started": init is not None,
         "cosine": summary["holdout_cosine"],
         "train_cosine": summary["train_cosine"],
         "history": summary["history"],
