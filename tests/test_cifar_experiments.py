@@ -53,6 +53,12 @@ def test_tiny_run_writes_results_and_report_and_resumes_without_retraining(name,
         q = results["quality"]["GAN_1"]
         assert q["passed"] == (q["fd_passed"] and q["swd"]["passed"])  # both quality figures must pass
         assert "SWD relative" in (tmp_path / "report.md").read_text()
+        # the profile's monitor scored each GAN while it trained; the inverse model started from the
+        # encoder the GAN trained with (latent regression)
+        assert all(g["quality_history"] for g in results["gans"].values())
+        assert results["gans"]["GAN_2"]["steps"] == 3  # per-GAN settings over the profile's
+        assert (tmp_path / "gans" / "GAN_1" / "encoder.safetensors").is_file()
+        assert results["inversion_by_gan"]["GAN_1"]["warm_started"]
     elif name == "gan-epochs":
         steps = [row["step"] for row in results["snapshots"]]
         assert steps == [2, 4] and [row["epoch"] for row in results["snapshots"]] == [1.0, 2.0]

@@ -4,10 +4,14 @@ images, each GAN's quality figure, and verification by inversion.
 Stages, each skipped on a rerun when its output exists:
 
 1. real 32x32 crops (``photos``: split by photo; or CIFAR-10) for GAN training, classifier splits
-   and the quality model;
-2. GAN 1 and GAN 2 (``cifar-gan1``/``cifar-gan2``) trained on the real training crops;
+   and the quality model, and the quality figure's feature network (``quality-model/``);
+2. GAN 1 and GAN 2 (``cifar-gan1``/``cifar-gan2``) trained on the real training crops, side by side
+   (one process per core, :mod:`ganprint.experiments.gan_pool`); with the profile's ``monitor``,
+   each is scored by both quality figures every so many training images on real crops the report
+   does not use, the best snapshot is kept and training stops once both pass with a margin;
 3. per GAN, classifier images from three latent streams (train/val/test);
-4. the quality figure of each GAN (Fréchet distance on a small network trained on real crops);
+4. the quality figures of each GAN (Fréchet distance on a small network trained on real crops, and
+   the network-free SWD figure);
 5. the seed's classifier (``seed-cifar-cnn``) on GAN 1 / GAN 2 / real and on GAN 1 / GAN 2;
 6. verification by inversion for each listed GAN: the seed's inverse model, latent search, the
    threshold chosen on validation (fresh own samples against the other GAN and real validation
@@ -25,26 +29,35 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from ganprint.experiments.gan_pool import GanJob, train_gan_jobs
 from ganprint.experiments.gan_studies import (
     SPLITS,
     GanEntry,
     attribute,
     cached,
+    finished_gan_info,
     gan_config,
     gan_splits,
     quality_figures,
     sample_images,
     save_image_grid,
-    train_gan,
 )
-from ganprint.experiments.protocol import fit_config, load_protocol_dict, profile_settings
+from ganprint.experiments.protocol import (
+    attributor_representation,
+    fit_config,
+    load_protocol_dict,
+    profile_settings,
+)
 from ganprint.quality.figures import describe, swd_cell
+from ganprint.quality.frechet import cached_quality_model
+from ganprint.quality.monitor import QualityStop, check_settings
 from ganprint.serialization import write_json
 
 if TYPE_CHECKING:
     from ganprint.experiments.runners import RunRequest
 
 REAL = "real"
+MONITOR_REAL_OFFSET = 9  # real crops of the training monitor: seed + 9 (the report's reference is seed + 8)
 # latent streams of the verification images (validation positives use VALIDATION_SEED of fit_verifier)
 OTHER_VAL_STREAM, OWN_TEST_STREAM, OTHER_TEST_STREAM = 101, 202, 303
 
@@ -61,12 +74,22 @@ class CifarGansProfile:
     quality_real: int
     inversion: dict[str, Any]
     deviations: tuple[str, ...] = ()
+    gan_by_name: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    monitor: dict[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, name: str, d: dict[str, Any]) -> CifarGansProfile:
         images = {s: int(d["images_per_class"][s]) for s in SPLITS}
+        monitor = dict(d["monitor"]) if d.get("monitor") else None
+        if monitor is not None:
+            check_settings(monitor)
         return cls(name, dict(d["gan"]), int(d["gan_images"]), images, dict(d["attributor"]),
-                   int(d.get("quality_real", 2000)), dict(d.get("inversion", {})), tuple(d.get("deviations", ())))
+                   int(d.get("quality_real", 2000)), dict(d.get("inversion", {})), tuple(d.get("deviations", ())),
+                   {k: dict(v or {}) for k, v in (d.get("gans") or {}).items()}, monitor)
+
+    def gan_settings(self, name: str) -> dict[str, Any]:
+        """The profile's ``gan`` settings with GAN ``name``'s own (``gans: {name: {...}}``) over them."""
+        return {**self.gan, **self.gan_by_name.get(name, {})}
 
 
 def run_experiment(request: RunRequest) -> dict[str, Any]:
@@ -133,6 +156,15 @@ class CifarGansRun:
     def gan_dir(self, name: str) -> Path:
         return self.out / "gans" / name
 
+    def _quality_stop(self, cfg) -> QualityStop | None:
+        """The training monitor of one GAN (profile ``monitor``), or None."""
+        m = self.profile.monitor
+        if not m:
+            return None
+        reference = self.real("train", int(m.get("reference", 1000)), self.seed + MONITOR_REAL_OFFSET)
+        return QualityStop.from_settings(m, self.out / "quality-model", reference, batch_size=cfg.batch_size,
+                                         seed=self.seed)
+
     def run(self) -> dict[str, Any]:
         t0 = time.perf_counter()
         self.out.mkdir(parents=True, exist_ok=True)
@@ -140,43 +172,55 @@ class CifarGansRun:
         gan_train = self._timed("real data", lambda: self.real("train", p.gan_images, self.seed))
         real = self._timed("real data", lambda: {
             s: self.real(s, p.images[s], self.seed + 1 + i) for i, s in enumerate(SPLITS)})
-        gan_info = {name: self._timed(f"train {name}", lambda e=e: train_gan(
-            self.gan_dir(e.name), gan_config(e, p.gan), gan_train, device=self.device, progress=self.progress,
-            data_info={"source": self.real_source, "split": "train"})) for name, e in self.gans.items()}
+        quality_model = self._timed("quality model", lambda: cached_quality_model(
+            self.out / "quality-model", lambda: self.real("train", p.quality_real, self.seed + 7), seed=self.seed,
+            device=self.device))
+        configs = {name: gan_config(e, p.gan_settings(name)) for name, e in self.gans.items()}
+        jobs = [GanJob(self.gan_dir(name), cfg, gan_train, {"source": self.real_source, "split": "train"},
+                       self._quality_stop(cfg)) for name, cfg in configs.items()]
+        gan_seconds = self._timed("GAN training", lambda: train_gan_jobs(jobs, device=self.device,
+                                                                         progress=self.progress))
+        gan_info = {name: finished_gan_info(self.gan_dir(name), cfg) for name, cfg in configs.items()}
         samples = self._timed("generation", lambda: {
             name: gan_splits(self.gan_dir(name), p.images, device=self.device) for name in self.gans})
         for name, s in samples.items():
             save_image_grid(s["test"][:64], self.out / "report" / "samples" / f"{name}.png")
         save_image_grid(real["test"][:64], self.out / "report" / "samples" / f"{REAL}.png")
         quality = self._timed("quality", lambda: cached(self.out / "quality.json", lambda: quality_figures(
-            self.real("train", p.quality_real, self.seed + 7), self.real("train", p.quality_real, self.seed + 8),
-            {name: s["test"] for name, s in samples.items()}, seed=self.seed, device=self.device),
-            settings=[p.gan, p.images, p.quality_real]))
+            None, self.real("train", p.quality_real, self.seed + 8),
+            {name: s["test"] for name, s in samples.items()}, seed=self.seed, device=self.device,
+            model=quality_model), settings=[{n: c.to_dict() for n, c in configs.items()}, p.images, p.quality_real]))
         fit = fit_config(p.attributor, self.seed)
+        representation = attributor_representation(p.attributor)
         arch = self.protocol.get("attributor_arch", "seed-cifar-cnn")
         names = list(self.gans)
-        fit_settings = [arch, p.gan, p.images, fit.to_dict()]
+        gan_settings = {n: c.to_dict() for n, c in configs.items()}
+        fit_settings = [arch, representation, gan_settings, p.images, fit.to_dict()]
         three = self._timed("three-class classifier", lambda: cached(
             self.out / "models" / "three_class.json",
             lambda: attribute(arch, {**samples, REAL: real}, fit, device=self.device, progress=self.progress,
+                              representation=representation,
                               model_dir=self.out / "models" / "three_class"), fit_settings))
         two = self._timed("two-class classifier", lambda: cached(
             self.out / "models" / "two_class.json",
             lambda: attribute(arch, samples, fit, device=self.device, progress=self.progress,
+                              representation=representation,
                               model_dir=self.out / "models" / "two_class"), fit_settings))
         inversion = {}
         for name in p.inversion.get("gans", names[:1]):
             other = next(n for n in names if n != name)
             inversion[name] = self._timed(f"inversion {name}", lambda n=name, o=other: cached(
-                self.out / "inversion" / f"{n}.json", lambda: self._inversion(n, o), settings=[p.gan, p.inversion]))
+                self.out / "inversion" / f"{n}.json", lambda: self._inversion(n, o),
+                settings=[gan_settings[n], p.inversion]))
         first = inversion[next(iter(inversion))] if inversion else {}
         results = {
             "experiment": "cifar-gans", "profile": p.name, "real_source": self.real_source,
             "seed_figures": self.protocol.get("seed_figures", {}),
             "three_class_accuracy": three["accuracy"], "two_class_accuracy": two["accuracy"],
             "three_class": three, "two_class": two,
-            "gans": {name: {k: info.get(k) for k in ("arch", "arch_options", "steps", "train")}
-                     for name, info in gan_info.items()},
+            "gans": {name: {**{k: info.get(k) for k in ("arch", "arch_options", "steps", "kept_step", "train",
+                                                         "quality_history")},
+                            "train_seconds": gan_seconds.get(name)} for name, info in gan_info.items()},
             "quality": quality,
             "all_gans_pass_quality": bool(quality) and all(bool(quality[n]["passed"]) for n in names),
             "inversion": {k: first.get(k) for k in ("gan", "cosine", "verification_accuracy", "verification_auc")},
@@ -207,7 +251,8 @@ class CifarGansRun:
         val_negatives = np.concatenate([sample_images(self.gan_dir(other), n_val, OTHER_VAL_STREAM),
                                         self.real("val", n_val, self.seed + 11)])
         config = FitInverterConfig(
-            train=InverterTrainConfig(**{k: cfg[k] for k in ("n_pairs", "epochs", "lr", "batch_size") if k in cfg}),
+            train=InverterTrainConfig(**{k: cfg[k] for k in ("n_pairs", "epochs", "lr", "batch_size", "warm_start",
+                                                              "precision") if k in cfg}),
             search=LatentSearchConfig(steps=int(cfg.get("search_steps", 40))), n_validation=n_val)
         t0 = time.perf_counter()
         info = fit_verifier(self.gan_dir(name), val_negatives, config, device=self.device, progress=self.progress)
@@ -224,6 +269,8 @@ class CifarGansRun:
         spectrum = identifiability_report(G, int(gan_cfg["latent_dim"]), n=int(cfg.get("jacobian_latents", 4)),
                                           seed=self.seed)
         return {"gan": name, "negatives": [other, REAL], "cosine": info["cosine"], "identifiability": spectrum,
+                "warm_started": info["warm_started"],
+                "latent_regression": float(gan_cfg["train"].get("latent_regression", 0.0)),
                 "train_cosine": info["train_cosine"], "threshold": info["threshold"],
                 "validation_accuracy": info["validation"]["accuracy"],
                 "verification_accuracy": test["accuracy"], "verification_auc": test["auc"], "test": test,
@@ -244,6 +291,10 @@ class CifarGansRun:
                  f"Profile **{results['profile']}**, real images: `{results['real_source']}`, wall time "
                  f"{results['wall_seconds']:.0f} s on {results['device']} ({results['threads']} thread(s)).", "",
                  "## Attribution with the seed's classifier", "",
+                 f"`seed-cifar-cnn` (§3.2.3, layer for layer) on "
+                 f"`{results['three_class'].get('representation', 'pixels')}` "
+                 "input (`dct`: the log-scaled 2-D DCT spectrum of each channel, standardised on the training images, "
+                 "Frank et al. 2020; `pixels`: the image itself).", "",
                  "| task | seed | ours | test images |", "|---|---|---|---|"]
         for key, title in (("three_class", "GAN 1 / GAN 2 / real"), ("two_class", "GAN 1 / GAN 2")):
             r = results[key]
@@ -260,8 +311,14 @@ class CifarGansRun:
                   "the same way. A GAN passes when both relative figures are at most their thresholds.", "",
                   *quality_table(results["quality"])]
         lines += ["", "Samples: " + " ".join(f"{n} ![{n}](report/samples/{n}.png)" for n in [*self.gans, REAL]),
-                  "", "## Verification by inversion", "",
-                  "| verified GAN | cosine (held-out pairs; seed 0.91) | threshold | val accuracy | "
+                  "", "## Verification by inversion", ""]
+        for name, inv in inversion.items():
+            if inv.get("warm_started"):
+                lines += [f"{name} trained with a latent-regression term (weight {inv['latent_regression']:g}): the "
+                          "seed's inverse model learned each step's (z, G(z)) pairs beside the GAN, and the "
+                          "generator was penalised by its error, as InfoGAN does for its codes. The inverse "
+                          "model starts from that encoder and is fine-tuned on pairs of the final generator.", ""]
+        lines += ["| verified GAN | cosine (held-out pairs; seed 0.91) | threshold | val accuracy | "
                   "**test accuracy** (seed 0.868) | test ROC-AUC | per negative set (accuracy / AUC) |",
                   "|---|---|---|---|---|---|---|"]
         for name, inv in inversion.items():
@@ -273,7 +330,7 @@ class CifarGansRun:
             plot_distance_histogram({f"own ({name})" if k == "own" else k: v for k, v in t["distances"].items()},
                                     inv["threshold"], fig / f"distances_{name}.png",
                                     title=f"reconstruction distances, verifying {name}")
-            lines += ["", f"![{name}](report/distances_{name}.png)", ""]
+        lines += ["", *(f"![{name}](report/distances_{name}.png)" for name in inversion), ""]
         spectra = {n: inv["identifiability"] for n, inv in inversion.items() if "identifiability" in inv}
         if spectra:
             lines += ["Why the cosine is what it is: singular values of the generator's Jacobian dG/dz (image "

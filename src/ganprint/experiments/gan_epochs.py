@@ -29,7 +29,12 @@ from ganprint.experiments.gan_studies import (
     save_image_grid,
     train_gan,
 )
-from ganprint.experiments.protocol import fit_config, load_protocol_dict, profile_settings
+from ganprint.experiments.protocol import (
+    attributor_representation,
+    fit_config,
+    load_protocol_dict,
+    profile_settings,
+)
 from ganprint.serialization import write_json
 
 if TYPE_CHECKING:
@@ -151,7 +156,8 @@ class GanEpochsRun:
             save_image_grid(x["test"][:32], self.out / "report" / "samples" / f"{name}_step_{step:07d}.png")
         data = {**images, **({REAL: real} if real is not None else {})}
         report = attribute(self.protocol.get("attributor_arch", "seed-cifar-cnn"), data,
-                           fit_config(p.attributor, self.seed), device=self.device, progress=self.progress)
+                           fit_config(p.attributor, self.seed), device=self.device, progress=self.progress,
+                           representation=attributor_representation(p.attributor))
         row = {"step": step, "epoch": step / p.steps_per_epoch(), "val_accuracy": report["val_accuracy"],
                "test_accuracy": report["accuracy"], "confusion_matrix": report["confusion_matrix"],
                "labels": report["labels"], "fit_seconds": report["fit_seconds"]}

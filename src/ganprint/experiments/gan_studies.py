@@ -62,13 +62,19 @@ def train_gan(out_dir: Path, config, images: np.ndarray, *, device: str = "cpu",
               data_info: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train (or resume, or skip when finished) one GAN in ``out_dir``; returns its ``config.json``.
     A finished GAN trained with other settings is an error (a changed profile needs another run folder)."""
-    import json
-
     from ganprint.gans.trainer import GanTrainer
 
     trainer = GanTrainer(config, out_dir, device=device, data_info=data_info)
     if not trainer.is_finished():
         trainer.fit(images, progress=progress)
+    return finished_gan_info(out_dir, config)
+
+
+def finished_gan_info(out_dir: Path, config) -> dict[str, Any]:
+    """The ``config.json`` of a finished GAN folder, checked against the training ``config`` it
+    should have been trained with (a changed profile needs another run folder)."""
+    import json
+
     info = read_json(Path(out_dir) / "config.json")
     if info.get("train") != json.loads(json.dumps(config.to_dict())):
         raise ValueError(f"{out_dir} holds a GAN trained with other settings; use another output folder")
@@ -94,10 +100,12 @@ def gan_splits(gan_dir: Path, counts: Mapping[str, int], *, step: int | None = N
 
 
 def attribute(arch: str, data: Mapping[str, Mapping[str, np.ndarray]], fit: FitConfig, *,
-              device: str = "cpu", progress: bool = True, model_dir: Path | None = None) -> dict[str, Any]:
-    """Fit attributor ``arch`` on ``data[class][split]`` (uint8 (N, H, W[, C]) images) and score it
-    on the test split: accuracy, per-class figures, confusion matrix (labels in ``data``'s order),
-    fit seconds and epochs run. The model is saved to ``model_dir`` when one is given."""
+              device: str = "cpu", progress: bool = True, model_dir: Path | None = None,
+              representation: str = "pixels") -> dict[str, Any]:
+    """Fit attributor ``arch`` on ``data[class][split]`` (uint8 (N, H, W[, C]) images; input
+    ``representation``) and score it on the test split: accuracy, per-class figures, confusion
+    matrix (labels in ``data``'s order), fit seconds and epochs run. The model is saved to
+    ``model_dir`` when one is given."""
     from ganprint.attribution.attributor import Attributor, Preprocessing
     from ganprint.attribution.metrics import classification_report
 
@@ -112,7 +120,7 @@ def attribute(arch: str, data: Mapping[str, Mapping[str, np.ndarray]], fit: FitC
         return x, y.astype(str)
 
     (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = (stack(s) for s in SPLITS)
-    model = Attributor(arch=arch, preprocessing=pre, fit_config=fit, device=device)
+    model = Attributor(arch=arch, preprocessing=pre, fit_config=fit, device=device, representation=representation)
     t0 = time.perf_counter()
     model.fit(x_tr, y_tr, x_va, y_va, progress=progress)
     seconds = time.perf_counter() - t0
@@ -123,7 +131,8 @@ def attribute(arch: str, data: Mapping[str, Mapping[str, np.ndarray]], fit: FitC
     true = np.asarray([classes.index(c) for c in y_te])
     report = classification_report(true, pred, classes)
     return {**report, "val_accuracy": float(model.score(x_va, y_va)), "fit_seconds": round(seconds, 2),
-            "epochs_run": model.history_.get("epochs_run"), "train_images": int(len(x_tr))}
+            "epochs_run": model.history_.get("epochs_run"), "train_images": int(len(x_tr)),
+            "representation": representation}
 
 
 def cached(path: Path, compute: Callable[[], dict[str, Any]], settings: Any = None) -> dict[str, Any]:
@@ -159,17 +168,19 @@ def save_image_grid(images: np.ndarray, path: Path, cols: int = 8, scale: int = 
     pic.resize((pic.width * scale, pic.height * scale), Image.Resampling.NEAREST).save(path)
 
 
-def quality_figures(real_train: np.ndarray, real_reference: np.ndarray, samples: Mapping[str, np.ndarray], *,
-                    seed: int = 0, device: str = "cpu") -> dict[str, dict[str, Any]]:
+def quality_figures(real_train: np.ndarray | None, real_reference: np.ndarray, samples: Mapping[str, np.ndarray], *,
+                    seed: int = 0, device: str = "cpu", model=None) -> dict[str, dict[str, Any]]:
     """Each generator's quality figures (:func:`ganprint.quality.figures.gan_quality`: a Fréchet
     distance on the features of a small network trained on ``real_train`` and the network-free
     sliced Wasserstein distance, both against ``real_reference`` images of the GANs' training
     distribution that no GAN trained on, with the real floor, the trivial failures and the pass
-    rule)."""
+    rule). ``model``, when given, is the Fréchet feature network to use instead of training one on
+    ``real_train``."""
     from ganprint.quality.figures import gan_quality
     from ganprint.quality.frechet import fit_quality_model
 
-    model = fit_quality_model(real_train, seed=seed, device=device)
+    if model is None:
+        model = fit_quality_model(real_train, seed=seed, device=device)
     return {name: _plain(gan_quality(model, real_reference, x, seed=seed)) for name, x in samples.items()}
 
 

@@ -152,7 +152,10 @@ class MnistGroupsProtocol:
 
 def fit_config(d: dict[str, Any], seed: int = 0) -> FitConfig:
     """A :class:`FitConfig` from a protocol's ``attributor`` mapping; a setting FitConfig does not
-    have is an error, not silently dropped (``seed`` defaults to the protocol's)."""
+    have is an error, not silently dropped (``seed`` defaults to the protocol's). The mapping's
+    ``representation`` (the classifier's input, see :func:`attributor_representation`) is not a
+    training setting and is left out."""
+    d = {k: v for k, v in d.items() if k != "representation"}
     unknown = set(d) - set(FitConfig.__dataclass_fields__)
     if unknown:
         raise ValueError(f"unknown attributor settings {sorted(unknown)}")
@@ -164,3 +167,9 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     for k, v in over.items():
         out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
+
+
+def attributor_representation(d: dict[str, Any]) -> str:
+    """The input representation a protocol's ``attributor`` mapping names (``pixels`` when none:
+    see :mod:`ganprint.data.representations`)."""
+    return str(d.get("representation", "pixels"))

@@ -41,9 +41,10 @@ SPLITS = ("train", "val", "test")
 REAL = "real"
 SAMPLING_SEEDS = {"train": 1000, "val": 1001, "test": 1002}
 """Latent stream per split: a GAN's train, val and test images never share a latent vector."""
-REAL_ROLES = {"gan": 0, "attr": 1, "quality": 7, "reference": 8}
+REAL_ROLES = {"gan": 0, "attr": 1, "quality": 7, "reference": 8, "monitor": 9}
 """Offset per role of real images (added to the run's seed; times the GANs' image count skipped on
-CelebA): the GANs, the attributor's real class and the quality figure never share real images."""
+CelebA): the GANs, the attributor's real class, the quality figure and the training monitor never
+share real images."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,19 +69,25 @@ class YuProfile:
     attributors: dict[str, dict[str, Any]]
     quality: dict[str, int]
     deviations: tuple[str, ...] = ()
+    monitor: dict[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, name: str, d: dict[str, Any]) -> YuProfile:
+        from ganprint.quality.monitor import check_settings
+
         per = d["images_per_source"]
         if isinstance(per, int):
             raise ValueError("images_per_source must map split -> count, e.g. {train: 1200, val: 300, test: 500}")
         counts = {s: int(per.get(s, 0)) for s in SPLITS}
         if counts["train"] < 1 or counts["test"] < 1:
             raise ValueError("images_per_source needs train and test counts >= 1")
+        monitor = dict(d["monitor"]) if d.get("monitor") else None
+        if monitor is not None:
+            check_settings(monitor)
         return cls(name=name, gan=dict(d.get("gan", {})), gan_train_images=int(d["gan_train_images"]),
                    images_per_source=counts, attributors={k: dict(v or {}) for k, v in d["attributors"].items()},
                    quality={k: int(v) for k, v in d.get("quality", {}).items()},
-                   deviations=tuple(d.get("deviations", ())))
+                   deviations=tuple(d.get("deviations", ())), monitor=monitor)
 
     def gan_config(self, gan: GanSource):
         """The :class:`GanTrainConfig` of one GAN: the family's quick settings when the profile says
@@ -204,25 +211,54 @@ class YuRun:
         return load_real(self.real_source, split, n, self.seed + REAL_ROLES[role], skip=skip)
 
     def train_gans(self) -> dict[str, dict[str, Any]]:
-        """Train (or resume) every GAN; returns per GAN its folder, config and training seconds."""
+        """Train (or resume) every GAN, side by side (one process per core on a CPU,
+        :mod:`ganprint.experiments.gan_pool`), each scored by the profile's ``monitor`` while it
+        trains when there is one; returns per GAN its folder, config, steps and kept step."""
+        from ganprint.experiments.gan_pool import GanJob, train_gan_jobs
         from ganprint.gans.trainer import GanTrainer
 
         images = None
+        jobs = []
+        for gan in self.protocol.gans:
+            folder, cfg = self.gan_dir(gan.name), self.profile.gan_config(gan)
+            if GanTrainer(cfg, folder).is_finished():
+                continue
+            if images is None:
+                images = self.real("train", self.profile.gan_train_images, "gan")
+            jobs.append(GanJob(folder, cfg, images, {"source": self.real_source,
+                                                     "n_images": self.profile.gan_train_images},
+                               self.quality_stop(cfg)))
+        for name, seconds in train_gan_jobs(jobs, device=self.device, progress=self.progress).items():
+            self.stage_seconds[f"gan {name}"] = seconds
         info = {}
         for gan in self.protocol.gans:
             folder = self.gan_dir(gan.name)
-            trainer = GanTrainer(self.profile.gan_config(gan), folder, device=self.device,
-                                 data_info={"source": self.real_source, "n_images": self.profile.gan_train_images})
-            if not trainer.is_finished():
-                if images is None:
-                    images = self.real("train", self.profile.gan_train_images, "gan")
-                t = time.perf_counter()
-                trainer.fit(images, progress=self.progress)
-                self.stage_seconds[f"gan {gan.name}"] = round(time.perf_counter() - t, 2)
             cfg = read_json(folder / "config.json")
             info[gan.name] = {"arch": gan.arch, "seed": gan.seed, "folder": str(folder), "steps": cfg.get("steps"),
-                              "train": cfg.get("train")}
+                              "kept_step": cfg.get("kept_step"), "train": cfg.get("train")}
         return info
+
+    def quality_model(self):
+        """The Fréchet figure's feature network, trained once on real crops and saved in ``quality-model/``."""
+        from ganprint.quality.frechet import QualityConfig, cached_quality_model
+
+        q = self.profile.quality
+        return cached_quality_model(self.out / "quality-model",
+                                    lambda: self.real("train", q.get("train_images", 4000), "quality"),
+                                    seed=self.seed, device=self.device,
+                                    config=QualityConfig(epochs=q.get("epochs", 4), seed=self.seed))
+
+    def quality_stop(self, cfg):
+        """The training monitor of one GAN (the profile's ``monitor``), or None."""
+        from ganprint.quality.monitor import QualityStop
+
+        m = self.profile.monitor
+        if not m:
+            return None
+        self.quality_model()  # the monitor reads the saved network
+        reference = self.real("train", int(m.get("reference", 1000)), "monitor")
+        return QualityStop.from_settings(m, self.out / "quality-model", reference, batch_size=cfg.batch_size,
+                                         seed=self.seed)
 
     def build_dataset(self) -> Path:
         """Write ``data/<split>/<source>/*.png`` (resumable: a complete source folder is kept)."""
@@ -306,7 +342,6 @@ class YuRun:
         SWD, of its test images against held-out real crops of the GANs' training photos); the
         Fréchet figure's feature network is trained once and saved."""
         from ganprint.quality.figures import gan_quality
-        from ganprint.quality.frechet import QualityConfig, cached_quality_model
 
         path = self.out / "quality.json"
         done = read_json(path) if path.is_file() else {}
@@ -315,10 +350,7 @@ class YuRun:
         if not missing:
             return done
         q = self.profile.quality
-        model = cached_quality_model(self.out / "quality-model",
-                                     lambda: self.real("train", q.get("train_images", 4000), "quality"),
-                                     seed=self.seed, device=self.device,
-                                     config=QualityConfig(epochs=q.get("epochs", 4), seed=self.seed))
+        model = self.quality_model()
         reference = self.real("train", q.get("reference_images", 1000), "reference")
         x_te, y_te, _ = data["test"]
         for name in missing:

@@ -40,3 +40,9 @@ def describe(q: dict[str, Any]) -> str:
     if "swd" in q:
         text += f", SWD relative {q['swd']['relative']:.3f}"
     return text + (" (passed)" if q["passed"] else " (FAILED)")
+
+
+def worst_ratio(q: dict[str, Any]) -> float:
+    """How far the worse of the two figures is along its threshold: ``max(fd / fd threshold,
+    swd / swd threshold)`` (relative figures). Both pass exactly when this is at most 1."""
+    return max(q["relative"] / q["threshold"], q["swd"]["relative"] / q["swd"]["threshold"])

@@ -1,0 +1,87 @@
+"""Training several GANs of a study at once: one process per CPU core.
+
+The GANs of a study are independent, and a small GAN does not keep two cores busy (its layers are
+too small for PyTorch's intra-op threads to pay off), so on a CPU the studies train them side by
+side, one single-threaded process each; on a GPU they train one after the other in this process.
+Every job resumes from its own checkpoint, so an interrupted pool picks up where it stopped.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ganprint.gans.config import GanTrainConfig
+from ganprint.quality.monitor import QualityStop
+
+
+@dataclass(frozen=True)
+class GanJob:
+    """One GAN to train: its folder, training config, training images (uint8 NHWC or NHW) and, when
+    set, the quality monitor that keeps the best snapshot and may stop it early."""
+
+    out_dir: Path
+    config: GanTrainConfig
+    images: np.ndarray = field(repr=False)
+    data_info: dict[str, Any] = field(default_factory=dict)
+    stop: QualityStop | None = None
+
+
+def _train(config: dict[str, Any], out_dir: str, images: np.ndarray, data_info: dict[str, Any],
+           stop: QualityStop | None, threads: int, device: str) -> float:
+    """Worker entry point: train (or resume) one GAN; returns the wall seconds it took."""
+    from ganprint.gans.registry import create_gan
+    from ganprint.gans.trainer import GanTrainer
+    from ganprint.quality.monitor import quality_monitor
+
+    if threads:
+        torch.set_num_threads(threads)
+    t0 = time.perf_counter()
+    cfg = GanTrainConfig.from_dict(config)
+    trainer = GanTrainer(cfg, out_dir, device, data_info)
+    if not trainer.is_finished():
+        monitor = None
+        if stop is not None:
+            monitor = quality_monitor(stop, create_gan(cfg.arch, **cfg.arch_options).latent_dim, device)
+        trainer.fit(images, progress=False, monitor=monitor, check_every=stop.every if stop else 250,
+                    stop_at=stop.stop_at if stop else None)
+    return time.perf_counter() - t0
+
+
+def train_gan_jobs(jobs: Sequence[GanJob], *, device: str = "cpu", workers: int | None = None,
+                   progress: bool = True) -> dict[str, float]:
+    """Train every job that is not finished; returns the wall seconds per job (by folder name).
+
+    On a CPU the jobs run in ``workers`` processes (default: one per core, at most one per job), each
+    with its share of the cores' threads; elsewhere, or with one worker, one after the other here.
+    """
+    from ganprint.gans.trainer import GanTrainer
+
+    todo = [j for j in jobs if not GanTrainer(j.config, j.out_dir).is_finished()]
+    if not todo:
+        return {}
+    cores = os.cpu_count() or 1
+    workers = max(1, min(len(todo), workers or cores))
+    seconds: dict[str, float] = {}
+    if torch.device(device).type != "cpu" or workers == 1:
+        for job in tqdm(todo, desc="GANs", disable=not progress):
+            seconds[job.out_dir.name] = _train(job.config.to_dict(), str(job.out_dir), job.images, job.data_info,
+                                               job.stop, 0, device)
+        return seconds
+    threads = max(1, cores // workers)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+        futures = {pool.submit(_train, job.config.to_dict(), str(job.out_dir), job.images, job.data_info,
+                               job.stop, threads, "cpu"): job.out_dir.name for job in todo}
+        for fut in tqdm(as_completed(futures), total=len(futures), desc="GANs trained", disable=not progress):
+            seconds[futures[fut]] = round(fut.result(), 2)
+    return seconds

@@ -1,0 +1,69 @@
+"""Training a study's GANs side by side, and scoring a colour GAN by its quality figures as it trains."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from ganprint.data.mnist import load_mnist_5k
+from ganprint.data.photos import PhotoCropConfig, load_photo_crops
+from ganprint.experiments.gan_pool import GanJob, train_gan_jobs
+from ganprint.gans.config import GanTrainConfig
+from ganprint.quality.frechet import QualityConfig, fit_quality_model
+from ganprint.quality.monitor import QualityStop, quality_monitor
+from ganprint.serialization import load_tensors
+
+
+def _jobs(root, digits):
+    return [GanJob(root / f"g{seed}", GanTrainConfig(arch="mnist-dcgan", arch_options={"width": 0.125}, steps=6,
+                                                     batch_size=16, seed=seed, checkpoint_every=3), digits)
+            for seed in (0, 1)]
+
+
+def test_the_pool_trains_each_gan_as_it_would_train_alone(tmp_path):
+    digits = load_mnist_5k().subset([3]).images[:64]
+    seconds = train_gan_jobs(_jobs(tmp_path / "pool", digits), workers=2, progress=False)  # one thread each
+    assert set(seconds) == {"g0", "g1"}
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        train_gan_jobs(_jobs(tmp_path / "alone", digits), workers=1, progress=False)
+    finally:
+        torch.set_num_threads(before)
+    for name in ("g0", "g1"):
+        a = load_tensors(tmp_path / "pool" / name / "generator.safetensors")
+        b = load_tensors(tmp_path / "alone" / name / "generator.safetensors")
+        for k in a:
+            torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+    assert train_gan_jobs(_jobs(tmp_path / "pool", digits), workers=2, progress=False) == {}  # all finished
+
+
+class _Bank(nn.Module):
+    """A 'generator' that draws the images of a bank (in order), whatever the latents."""
+
+    def __init__(self, images: np.ndarray) -> None:
+        super().__init__()
+        self.register_buffer("bank", torch.as_tensor(images).permute(0, 3, 1, 2).float() / 255)
+        self.dummy = nn.Parameter(torch.zeros(1))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.bank[: len(z)] + 0 * self.dummy
+
+
+@pytest.fixture(scope="module")
+def crops(tmp_path_factory):
+    return load_photo_crops("train", PhotoCropConfig(n=600, seed=0), tmp_path_factory.mktemp("photo-cache"))
+
+
+def test_the_monitor_keeps_the_latest_passing_snapshot_and_scores_noise_below(tmp_path, crops):
+    model = fit_quality_model(crops[:300], seed=0, config=QualityConfig(epochs=2, width=16))
+    model.save(tmp_path / "qm")
+    stop = QualityStop(str(tmp_path / "qm"), crops[300:500], samples=100, pass_fraction=0.9)
+    score = quality_monitor(stop, latent_dim=4)
+    real = _Bank(crops[500:600])
+    noise = _Bank(np.random.default_rng(0).integers(0, 256, (100, 32, 32, 3), dtype=np.uint8))
+    assert score(real, 300) == 300.0 and score(real, 700) == 700.0  # real crops pass: a later step is kept
+    assert score(noise, 800) < -1.0  # noise fails: minus how far its worse figure is past the threshold
+    assert stop.stop_at is None and QualityStop("qm", crops[:20], stop=True).stop_at == 1.0
+    with pytest.raises(ValueError, match="pass_fraction"):
+        QualityStop("qm", crops[:20], pass_fraction=1.5)
