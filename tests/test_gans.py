@@ -263,6 +263,19 @@ def test_monitor_stops_training_at_the_first_good_check(tmp_path, ones):
     assert config["quality_history"] == [[4, 0.1], [8, 0.9]]
 
 
+def test_monitor_checks_from_a_given_step_and_always_at_the_end(tmp_path, ones):
+    seen = []
+
+    def monitor(G, step):
+        seen.append(step)
+        return float(step)
+
+    gan = GanTrainer(_cfg(steps=14), tmp_path / "g").fit(ones, progress=False, monitor=monitor, check_every=4,
+                                                         check_from=6)
+    assert seen == [8, 12, 14]
+    assert load_generator(gan)[1]["kept_step"] == 14
+
+
 def test_monitor_keeps_the_best_snapshot_not_the_last(tmp_path, ones):
     snapshots = {}
 
@@ -361,7 +374,7 @@ def test_conditional_gan_draws_each_class_from_its_component_and_resumes_exactly
     images, labels = _zeros_and_ones()
     options = {"width": 0.125, "norm": "batch", "disc_dropout": 0.0, "prior": "mixture",
                "prior_components": 2, "conditional": True}
-    gan = GanTrainer(_cfg(arch_options=options, steps=150, batch_size=32, lr=2e-3, checkpoint_every=1000),
+    gan = GanTrainer(_cfg(arch_options=options, steps=300, batch_size=32, lr=2e-3, checkpoint_every=1000),
                      tmp_path / "c").fit(images, labels, progress=False)
     G, config = load_generator(gan)
     assert config["arch_options"]["conditional"] is True
