@@ -134,9 +134,10 @@ class _Monitor:
     the two saved together belong together."""
 
     def __init__(self, fn: Callable[[nn.Module, int], float] | None, every: int, stop_at: float | None,
-                 companion: nn.Module | None = None) -> None:
+                 companion: nn.Module | None = None, start: int = 0) -> None:
         self.fn = fn
         self.every = every
+        self.start = start
         self.stop_at = stop_at
         self.companion = companion
         self.history: list[tuple[int, float]] = []
@@ -147,6 +148,10 @@ class _Monitor:
     @property
     def active(self) -> bool:
         return self.fn is not None
+
+    def due(self, step: int, total: int) -> bool:
+        """Whether ``step`` is scored: every ``every`` steps from ``start`` on, and the last step."""
+        return self.active and (step == total or (step >= self.start and step % self.every == 0))
 
     def check(self, G: nn.Module, step: int) -> bool:
         """Score ``G`` at ``step``; keep it if it is the best so far; True when training should stop."""
@@ -206,11 +211,11 @@ class GanTrainer:
             progress: bool = True,
             on_step: Callable[[int], None] | None = None,
             monitor: Callable[[nn.Module, int], float] | None = None, check_every: int = 250,
-            stop_at: float | None = None) -> Path:
+            stop_at: float | None = None, check_from: int = 0) -> Path:
         """Train to the configured number of steps (resuming if a checkpoint exists).
 
         ``monitor(generator, step)``, if given, scores the generator (higher is better) every
-        ``check_every`` steps and at the end. The generator that is saved is then the
+        ``check_every`` steps from step ``check_from`` on, and at the end. The generator that is saved is then the
         best-scoring snapshot, not merely the last one (GAN training oscillates and can
         collapse), and training stops early once a score reaches ``stop_at``. The scores go to
         ``config.json`` as ``quality_history``. ``monitor`` must not draw from torch's global
@@ -222,8 +227,8 @@ class GanTrainer:
         """
         if stop_at is not None and monitor is None:
             raise ValueError("stop_at needs a monitor")
-        if check_every < 1:
-            raise ValueError("check_every must be >= 1")
+        if check_every < 1 or check_from < 0:
+            raise ValueError("check_every must be >= 1 and check_from >= 0")
         if self.is_finished():
             return self.out_dir
         data = to_unit_tensor(images)
@@ -239,7 +244,8 @@ class GanTrainer:
                 raise ValueError(f"{cfg.arch} expects images of shape {spec.image_shape}, "
                                  f"got {tuple(data.shape[1:])}")
             onehot = _onehot_labels(labels, len(data), spec.classes, cfg.arch)
-            self._fit(spec, data, onehot, progress, on_step, _Monitor(monitor, check_every, stop_at))
+            self._fit(spec, data, onehot, progress, on_step, _Monitor(monitor, check_every, stop_at,
+                                                                               start=check_from))
         return self.out_dir
 
     # -- internals --------------------------------------------------------------------------
@@ -374,7 +380,7 @@ class GanTrainer:
                 precise_bn()
                 save_tensors(path, G_out.state_dict())
             grown = all(getattr(m, "is_grown", True) for m in staged)  # a growing G is scored once grown
-            if monitor.active and grown and (step % monitor.every == 0 or step == total):
+            if grown and monitor.due(step, total):
                 precise_bn()
                 stopped = monitor.check(G_out, step)
                 if monitor.best is not None:

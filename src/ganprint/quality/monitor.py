@@ -30,10 +30,10 @@ from torch import nn
 MONITOR_STREAM = 4_000_037
 """Latent stream of the monitor's samples (no experiment split uses it)."""
 
-SETTINGS = frozenset({"every_images", "samples", "reference", "pass_fraction", "stop"})
-"""Keys of an experiment profile's ``monitor``: score every ``every_images`` training images on
-``samples`` samples against ``reference`` real images; ``pass_fraction`` and ``stop`` as in
-:class:`QualityStop`."""
+SETTINGS = frozenset({"every_images", "from_images", "samples", "reference", "pass_fraction", "stop"})
+"""Keys of an experiment profile's ``monitor``: score every ``every_images`` training images once
+``from_images`` have been seen (default 0), on ``samples`` samples against ``reference`` real
+images; ``pass_fraction`` and ``stop`` as in :class:`QualityStop`."""
 
 
 def check_settings(settings: dict[str, Any]) -> None:
@@ -47,33 +47,36 @@ def check_settings(settings: dict[str, Any]) -> None:
 class QualityStop:
     """How a colour GAN is scored while it trains: every ``every`` steps, ``samples`` images against
     the ``reference`` real images (uint8 NHWC) with the Fréchet network saved in ``quality_model``.
-    A snapshot passes when both figures are at most ``pass_fraction`` of their thresholds (a
-    margin for the figures' sampling noise); the latest passing snapshot is kept, and with ``stop``
-    training ends at the first one (module docstring)."""
+    Scoring starts at step ``start`` (the last step is always scored). A snapshot passes when both
+    figures are at most ``pass_fraction`` of their thresholds (a margin for the figures' sampling
+    noise); the latest passing snapshot is kept, and with ``stop`` training ends at the first one
+    (module docstring)."""
 
     quality_model: str
     reference: np.ndarray
     every: int = 250
+    start: int = 0
     samples: int = 500
     pass_fraction: float = 0.9
     stop: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.every < 1 or self.samples < 10:
-            raise ValueError("every must be >= 1 and samples >= 10")
+        if self.every < 1 or self.start < 0 or self.samples < 10:
+            raise ValueError("every must be >= 1, start >= 0 and samples >= 10")
         if not 0 < self.pass_fraction <= 1:
             raise ValueError("pass_fraction must be in (0, 1]")
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any], quality_model: str | Path, reference: np.ndarray, *,
                       batch_size: int, seed: int = 0) -> QualityStop:
-        """From an experiment profile's ``monitor`` mapping (:data:`SETTINGS`): ``every_images`` is
-        turned into steps of ``batch_size``; ``reference`` is drawn by the caller (``settings``'
+        """From an experiment profile's ``monitor`` mapping (:data:`SETTINGS`): ``every_images`` and
+        ``from_images`` are turned into steps of ``batch_size``; ``reference`` is drawn by the caller (``settings``'
         ``reference`` is its size)."""
         check_settings(settings)
         every = max(1, math.ceil(int(settings.get("every_images", 8000)) / batch_size))
-        return cls(str(quality_model), reference, every=every, samples=int(settings.get("samples", 500)),
+        start = math.ceil(int(settings.get("from_images", 0)) / batch_size)
+        return cls(str(quality_model), reference, every=every, start=start, samples=int(settings.get("samples", 500)),
                    pass_fraction=float(settings.get("pass_fraction", 0.9)), stop=bool(settings.get("stop", False)),
                    seed=seed)
 
