@@ -1,5 +1,9 @@
 """Training a study's GANs side by side, and scoring a colour GAN by its quality figures as it trains."""
 
+import json
+import threading
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -7,7 +11,7 @@ from torch import nn
 
 from ganprint.data.mnist import load_mnist_5k
 from ganprint.data.photos import PhotoCropConfig, load_photo_crops
-from ganprint.experiments.gan_pool import GanJob, train_gan_jobs
+from ganprint.experiments.gan_pool import REBALANCE_EVERY, GanJob, _Share, train_gan_jobs
 from ganprint.gans.config import GanTrainConfig
 from ganprint.quality.frechet import QualityConfig, fit_quality_model
 from ganprint.quality.monitor import QualityStop, quality_monitor
@@ -22,7 +26,8 @@ def _jobs(root, digits):
 
 def test_the_pool_trains_each_gan_as_it_would_train_alone(tmp_path):
     digits = load_mnist_5k().subset([3]).images[:64]
-    seconds = train_gan_jobs(_jobs(tmp_path / "pool", digits), workers=2, progress=False)  # one thread each
+    seconds = train_gan_jobs(_jobs(tmp_path / "pool", digits), workers=2, progress=False,
+                             rebalance=False)  # one thread each throughout
     assert set(seconds) == {"g0", "g1"}
     before = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -36,6 +41,33 @@ def test_the_pool_trains_each_gan_as_it_would_train_alone(tmp_path):
         for k in a:
             torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
     assert train_gan_jobs(_jobs(tmp_path / "pool", digits), workers=2, progress=False) == {}  # all finished
+
+
+def test_jobs_still_running_take_over_the_cores_of_finished_ones(tmp_path):
+    digits = load_mnist_5k().subset([3]).images[:64]
+    jobs = [GanJob(tmp_path / f"g{steps}", GanTrainConfig(arch="mnist-dcgan", arch_options={"width": 0.125},
+                                                          steps=steps, batch_size=16, seed=0), digits)
+            for steps in (4, 60)]
+    seconds = train_gan_jobs(jobs, workers=2, progress=False)  # rebalancing: the long job ends on all cores
+    assert set(seconds) == {"g4", "g60"}
+    for job in jobs:
+        assert GanTrainConfig.from_dict(json.loads((job.out_dir / "config.json").read_text())["train"]) == job.config
+
+
+def test_a_workers_share_of_the_cores_grows_as_jobs_end():
+    remaining = SimpleNamespace(value=5)
+    share = _Share(remaining, threading.Lock(), cores=4, workers=2)
+    before = torch.get_num_threads()
+    try:
+        share(REBALANCE_EVERY)
+        assert torch.get_num_threads() == 2  # five jobs left for two workers: half the cores each
+        share.done(), share.done(), share.done(), share.done()
+        share(REBALANCE_EVERY + 1)
+        assert torch.get_num_threads() == 2  # only looks every REBALANCE_EVERY steps
+        share(2 * REBALANCE_EVERY)
+        assert remaining.value == 1 and torch.get_num_threads() == 4  # the last job takes every core
+    finally:
+        torch.set_num_threads(before)
 
 
 class _Bank(nn.Module):

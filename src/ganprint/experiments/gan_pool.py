@@ -3,7 +3,10 @@
 The GANs of a study are independent, and a small GAN does not keep two cores busy (its layers are
 too small for PyTorch's intra-op threads to pay off), so on a CPU the studies train them side by
 side, one single-threaded process each; on a GPU they train one after the other in this process.
-Every job resumes from its own checkpoint, so an interrupted pool picks up where it stopped.
+When jobs end and fewer remain than workers, the jobs still running take over the freed cores
+(every :data:`REBALANCE_EVERY` steps a worker reads how many jobs remain and sets its thread count
+to its share), so a study whose GANs differ in length does not leave a core idle. Every job
+resumes from its own checkpoint, so an interrupted pool picks up where it stopped.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from tqdm.auto import tqdm
 from ganprint.gans.config import GanTrainConfig
 from ganprint.quality.monitor import QualityStop
 
+REBALANCE_EVERY = 25
+"""Steps between a worker's looks at how many jobs remain."""
+
 
 @dataclass(frozen=True)
 class GanJob:
@@ -37,9 +43,32 @@ class GanJob:
     stop: QualityStop | None = None
 
 
+@dataclass
+class _Share:
+    """A worker's share of the pool's cores: ``cores`` over the jobs running, which are the
+    ``workers`` or, once fewer jobs remain (``remaining``, a counter shared by the pool's processes),
+    those; applied to torch's intra-op threads every :data:`REBALANCE_EVERY` steps (``on_step``)."""
+
+    remaining: Any
+    lock: Any
+    cores: int
+    workers: int
+
+    def __call__(self, step: int) -> None:
+        if step % REBALANCE_EVERY == 0:
+            threads = max(1, self.cores // max(1, min(self.workers, self.remaining.value)))
+            if threads != torch.get_num_threads():
+                torch.set_num_threads(threads)
+
+    def done(self) -> None:
+        with self.lock:
+            self.remaining.value -= 1
+
+
 def _train(config: dict[str, Any], out_dir: str, images: np.ndarray, data_info: dict[str, Any],
-           stop: QualityStop | None, threads: int, device: str) -> float:
-    """Worker entry point: train (or resume) one GAN; returns the wall seconds it took."""
+           stop: QualityStop | None, threads: int, device: str, share: _Share | None = None) -> float:
+    """Worker entry point: train (or resume) one GAN; returns the wall seconds it took. With ``share``
+    the worker's threads follow its share of the cores, and it counts itself out when it ends."""
     from ganprint.gans.registry import create_gan
     from ganprint.gans.trainer import GanTrainer
     from ganprint.quality.monitor import quality_monitor
@@ -49,21 +78,28 @@ def _train(config: dict[str, Any], out_dir: str, images: np.ndarray, data_info: 
     t0 = time.perf_counter()
     cfg = GanTrainConfig.from_dict(config)
     trainer = GanTrainer(cfg, out_dir, device, data_info)
-    if not trainer.is_finished():
-        monitor = None
-        if stop is not None:
-            monitor = quality_monitor(stop, create_gan(cfg.arch, **cfg.arch_options).latent_dim, device)
-        trainer.fit(images, progress=False, monitor=monitor, check_every=stop.every if stop else 250,
-                    stop_at=stop.stop_at if stop else None)
+    try:
+        if not trainer.is_finished():
+            monitor = None
+            if stop is not None:
+                monitor = quality_monitor(stop, create_gan(cfg.arch, **cfg.arch_options).latent_dim, device)
+            trainer.fit(images, progress=False, on_step=share, monitor=monitor,
+                        check_every=stop.every if stop else 250, check_from=stop.start if stop else 0,
+                        stop_at=stop.stop_at if stop else None)
+    finally:
+        if share is not None:
+            share.done()
     return time.perf_counter() - t0
 
 
 def train_gan_jobs(jobs: Sequence[GanJob], *, device: str = "cpu", workers: int | None = None,
-                   progress: bool = True) -> dict[str, float]:
+                   progress: bool = True, rebalance: bool = True) -> dict[str, float]:
     """Train every job that is not finished; returns the wall seconds per job (by folder name).
 
     On a CPU the jobs run in ``workers`` processes (default: one per core, at most one per job), each
-    with its share of the cores' threads; elsewhere, or with one worker, one after the other here.
+    with its share of the cores' threads, re-shared as jobs end when ``rebalance`` (module
+    docstring; a change of thread count can change a run's last bits, so pass False where runs
+    must be bitwise reproducible); elsewhere, or with one worker, one after the other here.
     """
     from ganprint.gans.trainer import GanTrainer
 
@@ -78,10 +114,12 @@ def train_gan_jobs(jobs: Sequence[GanJob], *, device: str = "cpu", workers: int 
             seconds[job.out_dir.name] = _train(job.config.to_dict(), str(job.out_dir), job.images, job.data_info,
                                                job.stop, 0, device)
         return seconds
-    threads = max(1, cores // workers)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+    ctx = mp.get_context("spawn")
+    with ctx.Manager() as manager, ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        share = _Share(manager.Value("i", len(todo)), manager.Lock(), cores, workers) if rebalance else None
         futures = {pool.submit(_train, job.config.to_dict(), str(job.out_dir), job.images, job.data_info,
-                               job.stop, threads, "cpu"): job.out_dir.name for job in todo}
+                               job.stop, max(1, cores // workers), "cpu", share): job.out_dir.name
+                   for job in todo}
         for fut in tqdm(as_completed(futures), total=len(futures), desc="GANs trained", disable=not progress):
             seconds[futures[fut]] = round(fut.result(), 2)
     return seconds
