@@ -21,6 +21,7 @@ from ganprint.inversion import (
     choose_threshold,
     cosine_proximity,
     fit_verifier,
+    l2_distance,
     search_latents,
     verification_metrics,
 )
@@ -74,12 +75,19 @@ def test_latent_search_lowers_the_distance_and_batching_changes_nothing(tiny_gan
     with torch.no_grad():
         x = G(z_true)
     z0 = torch.randn(6, 100, generator=gen)
-    _, d0 = search_latents(G, x, z0, LatentSearchConfig(steps=0))
-    _, d_all = search_latents(G, x, z0, LatentSearchConfig(steps=10, batch_size=6))
-    _, d_split = search_latents(G, x, z0, LatentSearchConfig(steps=10, batch_size=2))
+    _, d0 = search_latents(G, x, z0, LatentSearchConfig(steps=0, precision="fp32"))
+    _, d_all = search_latents(G, x, z0, LatentSearchConfig(steps=10, batch_size=6, precision="fp32"))
+    _, d_split = search_latents(G, x, z0, LatentSearchConfig(steps=10, batch_size=2, precision="fp32"))
     assert (d_all < d0).all()
     np.testing.assert_allclose(d_all, d_split, rtol=1e-4, atol=1e-6)
     assert all(p.requires_grad for p in G.parameters())  # restored
+    # under bf16 autocast the search still descends, and reports the float32 distance of its latents
+    z16, d16 = search_latents(G, x, z0, LatentSearchConfig(steps=10, precision="bf16"))
+    assert (d16 < d0).all()
+    with torch.no_grad():
+        np.testing.assert_allclose(d16, l2_distance(G(z16), x).numpy(), rtol=1e-5)
+    with pytest.raises(ValueError, match="precision"):
+        LatentSearchConfig(precision="fp16")
 
 
 def _noise_images(n, seed):

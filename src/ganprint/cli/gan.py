@@ -226,7 +226,7 @@ def sample_cmd(gan_dir: Path, n: int, out_dir: Path, seed: int, start: int, devi
 @click.option("--n", "n_pairs", type=click.IntRange(min=1), default=20_000, show_default=True,
               help="(z, G(z)) pairs the inverse model is trained on.")
 @click.option("--epochs", type=click.IntRange(min=1), default=15, show_default=True)
-@click.option("--search-steps", type=click.IntRange(min=0), default=40, show_default=True,
+@click.option("--search-steps", type=click.IntRange(min=0), default=150, show_default=True,
               help="Adam steps of latent optimisation per image.")
 @click.option("--n-validation", type=click.IntRange(min=1), default=200, show_default=True,
               help="Fresh generator samples used as validation positives.")

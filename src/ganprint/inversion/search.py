@@ -4,6 +4,14 @@ For each image ``x`` the search minimises ``mean((G(z) - x)^2)`` over ``z`` with
 from the inverse model's estimate, and keeps the best ``z`` seen. Adam's update is per coordinate,
 and every latent belongs to one image, so batching images changes nothing but the speed. The
 generator's weights are frozen (and in eval mode: batch norm uses its running statistics).
+
+With ``precision`` ``"bf16"`` (or ``"auto"`` where bf16 is native) the generator's passes run under
+bf16 autocast, about three times faster on a CPU with bf16 units; the latents and Adam stay in
+float32 and the returned distances are recomputed in float32 for the kept latents. On the
+``cifar-gans`` generators this changed the median distance by under 0.5% and the verification
+figures not at all (docs/verification.md). The defaults, 150 steps of learning rate 0.02, are the
+measured choice there: at learning rate 0.05 a few of a generator's own images overshoot into a
+poor basin and look foreign.
 """
 
 from __future__ import annotations
@@ -15,18 +23,24 @@ import numpy as np
 import torch
 from torch import nn
 
+from ganprint.device import PRECISIONS, resolve_precision
+
 
 @dataclass(frozen=True)
 class LatentSearchConfig:
-    """``steps`` Adam steps of learning rate ``lr`` on the latents, ``batch_size`` images at a time."""
+    """``steps`` Adam steps of learning rate ``lr`` on the latents, ``batch_size`` images at a time,
+    the generator run at ``precision`` (``"fp32"``, ``"bf16"`` or ``"auto"``, module docstring)."""
 
-    steps: int = 40
-    lr: float = 0.05
+    steps: int = 150
+    lr: float = 0.02
     batch_size: int = 256
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         if self.steps < 0 or self.batch_size < 1 or self.lr <= 0:
             raise ValueError("steps must be >= 0, batch_size >= 1 and lr > 0")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -47,6 +61,7 @@ def search_latents(G: nn.Module, images: torch.Tensor, z0: torch.Tensor,
     if len(images) != len(z0):
         raise ValueError("images and z0 differ in length")
     device = next(G.parameters()).device
+    bf16 = resolve_precision(config.precision, device) == "bf16"
     was_training = G.training
     flags = [p.requires_grad for p in G.parameters()]
     G.eval()
@@ -61,7 +76,9 @@ def search_latents(G: nn.Module, images: torch.Tensor, z0: torch.Tensor,
             keep_z = z.detach().clone()
             keep_d = torch.full((len(x),), float("inf"), device=device)
             for step in range(config.steps + 1):
-                err = (G(z) - x).flatten(1).pow(2).sum(dim=1)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                    g = G(z)
+                err = (g.float() - x).flatten(1).pow(2).sum(dim=1)
                 with torch.no_grad():
                     d = err.sqrt()
                     better = d < keep_d
@@ -72,6 +89,9 @@ def search_latents(G: nn.Module, images: torch.Tensor, z0: torch.Tensor,
                 opt.zero_grad(set_to_none=True)
                 err.sum().backward()
                 opt.step()
+            if bf16:  # the reported distance in float32
+                with torch.no_grad():
+                    keep_d = l2_distance(G(keep_z), x)
             best_z.append(keep_z.cpu())
             best_d.append(keep_d.double().cpu())
     finally:
