@@ -19,15 +19,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from ganprint.experiments.gan_pool import GanJob, train_gan_jobs
 from ganprint.experiments.gan_studies import (
     SPLITS,
     GanEntry,
     attribute,
     cached,
+    finished_gan_info,
     gan_config,
     gan_splits,
     save_image_grid,
-    train_gan,
 )
 from ganprint.experiments.protocol import (
     attributor_representation,
@@ -120,10 +121,11 @@ class GanEpochsRun:
         every = p.snapshot_every_steps()
         gan_train = self.real("train", p.gan_images, self.seed)
         t = time.perf_counter()
-        for name, entry in self.gans.items():
-            train_gan(self.out / "gans" / name, gan_config(entry, p.gan, snapshot_every=every), gan_train,
-                      device=self.device, progress=self.progress,
-                      data_info={"source": self.real_source, "split": "train"})
+        configs = {name: gan_config(entry, p.gan, snapshot_every=every) for name, entry in self.gans.items()}
+        train_gan_jobs([GanJob(self.out / "gans" / name, cfg, gan_train, {"source": self.real_source, "split": "train"})
+                        for name, cfg in configs.items()], device=self.device, progress=self.progress)
+        for name, cfg in configs.items():
+            finished_gan_info(self.out / "gans" / name, cfg)
         gan_seconds = time.perf_counter() - t
         steps = sorted(set.intersection(*(set(list_snapshots(self.out / "gans" / n)) for n in self.gans)))
         real = {s: self.real(s, p.images[s], self.seed + 1 + i) for i, s in enumerate(SPLITS)} if self.with_real \

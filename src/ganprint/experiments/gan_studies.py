@@ -58,18 +58,6 @@ def gan_config(entry: GanEntry, profile_gan: Mapping[str, Any], *, snapshot_ever
                           snapshot_every=snapshot_every, checkpoint_every=checkpoint_every, **settings)
 
 
-def train_gan(out_dir: Path, config, images: np.ndarray, *, device: str = "cpu", progress: bool = True,
-              data_info: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Train (or resume, or skip when finished) one GAN in ``out_dir``; returns its ``config.json``.
-    A finished GAN trained with other settings is an error (a changed profile needs another run folder)."""
-    from ganprint.gans.trainer import GanTrainer
-
-    trainer = GanTrainer(config, out_dir, device=device, data_info=data_info)
-    if not trainer.is_finished():
-        trainer.fit(images, progress=progress)
-    return finished_gan_info(out_dir, config)
-
-
 def finished_gan_info(out_dir: Path, config) -> dict[str, Any]:
     """The ``config.json`` of a finished GAN folder, checked against the training ``config`` it
     should have been trained with (a changed profile needs another run folder)."""

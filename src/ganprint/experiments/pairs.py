@@ -25,15 +25,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from ganprint.experiments.gan_pool import GanJob, train_gan_jobs
 from ganprint.experiments.gan_studies import (
     SPLITS,
     GanEntry,
     attribute,
     cached,
+    finished_gan_info,
     gan_config,
     gan_splits,
     save_image_grid,
-    train_gan,
 )
 from ganprint.experiments.protocol import fit_config, load_protocol_dict, profile_settings
 from ganprint.serialization import write_json
@@ -117,12 +118,11 @@ class PairsRun:
         digits = load_digits_source(self.real_source).images
         steps_per_epoch = math.ceil(len(digits) / int(p.gan.get("batch_size", 256)))
         needed = sorted({g for s in self.studies.values() for g in s.pair})
-        gan_seconds = {}
-        for name in needed:
-            t = time.perf_counter()
-            train_gan(self.out / "gans" / name, gan_config(self.gans[name], p.gan, snapshot_every=p.snapshot_every),
-                      digits, device=self.device, progress=self.progress, data_info={"source": self.real_source})
-            gan_seconds[name] = round(time.perf_counter() - t, 2)
+        configs = {name: gan_config(self.gans[name], p.gan, snapshot_every=p.snapshot_every) for name in needed}
+        gan_seconds = train_gan_jobs([GanJob(self.out / "gans" / name, cfg, digits, {"source": self.real_source})
+                                      for name, cfg in configs.items()], device=self.device, progress=self.progress)
+        for name, cfg in configs.items():
+            finished_gan_info(self.out / "gans" / name, cfg)
         snapshots = {name: set(list_snapshots(self.out / "gans" / name)) for name in needed}
         t = time.perf_counter()
         images: dict[tuple[str, int], dict[str, np.ndarray]] = {}
