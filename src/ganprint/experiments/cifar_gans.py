@@ -91,6 +91,11 @@ class CifarGansProfile:
         """The profile's ``gan`` settings with GAN ``name``'s own (``gans: {name: {...}}``) over them."""
         return {**self.gan, **self.gan_by_name.get(name, {})}
 
+    def inversion_settings(self, name: str) -> dict[str, Any]:
+        """The ``inversion`` settings for one GAN: the shared ones with its ``by_gan`` entry on top."""
+        shared = {k: v for k, v in self.inversion.items() if k != "by_gan"}
+        return {**shared, **dict((self.inversion.get("by_gan") or {}).get(name) or {})}
+
 
 def run_experiment(request: RunRequest) -> dict[str, Any]:
     """Runner of the ``cifar-gans`` protocol (see :mod:`ganprint.experiments.runners`)."""
@@ -188,8 +193,9 @@ class CifarGansRun:
         save_image_grid(real["test"][:64], self.out / "report" / "samples" / f"{REAL}.png")
         quality = self._timed("quality", lambda: cached(self.out / "quality.json", lambda: quality_figures(
             None, self.real("train", p.quality_real, self.seed + 8),
-            {name: s["test"] for name, s in samples.items()}, seed=self.seed, device=self.device,
-            model=quality_model), settings=[{n: c.to_dict() for n, c in configs.items()}, p.images, p.quality_real]))
+            {name: np.concatenate([s[split] for split in SPLITS]) for name, s in samples.items()}, seed=self.seed,
+            device=self.device, model=quality_model),
+            settings=[{n: c.to_dict() for n, c in configs.items()}, p.images, p.quality_real, "all splits"]))
         fit = fit_config(p.attributor, self.seed)
         representation = attributor_representation(p.attributor)
         arch = self.protocol.get("attributor_arch", "seed-cifar-cnn")
@@ -211,7 +217,7 @@ class CifarGansRun:
             other = next(n for n in names if n != name)
             inversion[name] = self._timed(f"inversion {name}", lambda n=name, o=other: cached(
                 self.out / "inversion" / f"{n}.json", lambda: self._inversion(n, o),
-                settings=[gan_settings[n], p.inversion]))
+                settings=[gan_settings[n], p.inversion_settings(n)]))
         first = inversion[next(iter(inversion))] if inversion else {}
         results = {
             "experiment": "cifar-gans", "profile": p.name, "real_source": self.real_source,
@@ -246,14 +252,16 @@ class CifarGansRun:
             fit_verifier,
         )
 
-        cfg = self.profile.inversion
+        cfg = self.profile.inversion_settings(name)
         n_val, n_test = int(cfg.get("n_val", 150)), int(cfg.get("n_test", 300))
         val_negatives = np.concatenate([sample_images(self.gan_dir(other), n_val, OTHER_VAL_STREAM),
                                         self.real("val", n_val, self.seed + 11)])
         config = FitInverterConfig(
             train=InverterTrainConfig(**{k: cfg[k] for k in ("n_pairs", "epochs", "lr", "batch_size", "warm_start",
                                                               "precision") if k in cfg}),
-            search=LatentSearchConfig(steps=int(cfg.get("search_steps", 40))), n_validation=n_val)
+            search=LatentSearchConfig(**{k.removeprefix("search_"): cfg[k] for k in ("search_steps", "search_lr",
+                                                                                     "search_precision") if k in cfg}),
+            n_validation=n_val)
         t0 = time.perf_counter()
         info = fit_verifier(self.gan_dir(name), val_negatives, config, device=self.device, progress=self.progress)
         fit_seconds = time.perf_counter() - t0
