@@ -8,7 +8,8 @@ Stages, each skipped on a rerun when its output exists:
 2. GAN 1 and GAN 2 (``cifar-gan1``/``cifar-gan2``) trained on the real training crops, side by side
    (one process per core, :mod:`ganprint.experiments.gan_pool`); with the profile's ``monitor``,
    each is scored by both quality figures every so many training images on real crops the report
-   does not use, the best snapshot is kept and training stops once both pass with a margin;
+   does not use, and the latest snapshot within a margin of both thresholds is kept
+   (:mod:`ganprint.quality.monitor`);
 3. per GAN, classifier images from three latent streams (train/val/test);
 4. the quality figures of each GAN (Fréchet distance on a small network trained on real crops, and
    the network-free SWD figure);
@@ -50,7 +51,7 @@ from ganprint.experiments.protocol import (
 )
 from ganprint.quality.figures import describe, swd_cell
 from ganprint.quality.frechet import cached_quality_model
-from ganprint.quality.monitor import QualityStop, check_settings
+from ganprint.quality.monitor import QualityStop, profile_monitor
 from ganprint.serialization import write_json
 
 if TYPE_CHECKING:
@@ -80,12 +81,9 @@ class CifarGansProfile:
     @classmethod
     def from_dict(cls, name: str, d: dict[str, Any]) -> CifarGansProfile:
         images = {s: int(d["images_per_class"][s]) for s in SPLITS}
-        monitor = dict(d["monitor"]) if d.get("monitor") else None
-        if monitor is not None:
-            check_settings(monitor)
         return cls(name, dict(d["gan"]), int(d["gan_images"]), images, dict(d["attributor"]),
                    int(d.get("quality_real", 2000)), dict(d.get("inversion", {})), tuple(d.get("deviations", ())),
-                   {k: dict(v or {}) for k, v in (d.get("gans") or {}).items()}, monitor)
+                   {k: dict(v or {}) for k, v in (d.get("gans") or {}).items()}, profile_monitor(d))
 
     def gan_settings(self, name: str) -> dict[str, Any]:
         """The profile's ``gan`` settings with GAN ``name``'s own (``gans: {name: {...}}``) over them."""
@@ -161,14 +159,16 @@ class CifarGansRun:
     def gan_dir(self, name: str) -> Path:
         return self.out / "gans" / name
 
-    def _quality_stop(self, cfg) -> QualityStop | None:
-        """The training monitor of one GAN (profile ``monitor``), or None."""
+    def _quality_stops(self, configs: dict[str, Any]) -> dict[str, QualityStop | None]:
+        """The training monitor of each GAN (profile ``monitor``; all against one set of real
+        crops), or None for each when the profile has none."""
         m = self.profile.monitor
         if not m:
-            return None
+            return dict.fromkeys(configs)
         reference = self.real("train", int(m.get("reference", 1000)), self.seed + MONITOR_REAL_OFFSET)
-        return QualityStop.from_settings(m, self.out / "quality-model", reference, batch_size=cfg.batch_size,
-                                         seed=self.seed)
+        return {name: QualityStop.from_settings(m, self.out / "quality-model", reference,
+                                                batch_size=cfg.batch_size, seed=self.seed)
+                for name, cfg in configs.items()}
 
     def run(self) -> dict[str, Any]:
         t0 = time.perf_counter()
@@ -181,8 +181,9 @@ class CifarGansRun:
             self.out / "quality-model", lambda: self.real("train", p.quality_real, self.seed + 7), seed=self.seed,
             device=self.device))
         configs = {name: gan_config(e, p.gan_settings(name)) for name, e in self.gans.items()}
+        stops = self._quality_stops(configs)
         jobs = [GanJob(self.gan_dir(name), cfg, gan_train, {"source": self.real_source, "split": "train"},
-                       self._quality_stop(cfg)) for name, cfg in configs.items()]
+                       stops[name]) for name, cfg in configs.items()]
         gan_seconds = self._timed("GAN training", lambda: train_gan_jobs(jobs, device=self.device,
                                                                          progress=self.progress))
         gan_info = {name: finished_gan_info(self.gan_dir(name), cfg) for name, cfg in configs.items()}

@@ -73,7 +73,7 @@ class YuProfile:
 
     @classmethod
     def from_dict(cls, name: str, d: dict[str, Any]) -> YuProfile:
-        from ganprint.quality.monitor import check_settings
+        from ganprint.quality.monitor import profile_monitor
 
         per = d["images_per_source"]
         if isinstance(per, int):
@@ -81,13 +81,10 @@ class YuProfile:
         counts = {s: int(per.get(s, 0)) for s in SPLITS}
         if counts["train"] < 1 or counts["test"] < 1:
             raise ValueError("images_per_source needs train and test counts >= 1")
-        monitor = dict(d["monitor"]) if d.get("monitor") else None
-        if monitor is not None:
-            check_settings(monitor)
         return cls(name=name, gan=dict(d.get("gan", {})), gan_train_images=int(d["gan_train_images"]),
                    images_per_source=counts, attributors={k: dict(v or {}) for k, v in d["attributors"].items()},
                    quality={k: int(v) for k, v in d.get("quality", {}).items()},
-                   deviations=tuple(d.get("deviations", ())), monitor=monitor)
+                   deviations=tuple(d.get("deviations", ())), monitor=profile_monitor(d))
 
     def gan_config(self, gan: GanSource):
         """The :class:`GanTrainConfig` of one GAN: the family's quick settings when the profile says
@@ -217,17 +214,15 @@ class YuRun:
         from ganprint.experiments.gan_pool import GanJob, train_gan_jobs
         from ganprint.gans.trainer import GanTrainer
 
-        images = None
+        pending = {gan.name: self.profile.gan_config(gan) for gan in self.protocol.gans
+                   if not GanTrainer(self.profile.gan_config(gan), self.gan_dir(gan.name)).is_finished()}
         jobs = []
-        for gan in self.protocol.gans:
-            folder, cfg = self.gan_dir(gan.name), self.profile.gan_config(gan)
-            if GanTrainer(cfg, folder).is_finished():
-                continue
-            if images is None:
-                images = self.real("train", self.profile.gan_train_images, "gan")
-            jobs.append(GanJob(folder, cfg, images, {"source": self.real_source,
-                                                     "n_images": self.profile.gan_train_images},
-                               self.quality_stop(cfg)))
+        if pending:
+            images = self.real("train", self.profile.gan_train_images, "gan")
+            stops = self.quality_stops(pending)
+            jobs = [GanJob(self.gan_dir(name), cfg, images, {"source": self.real_source,
+                                                             "n_images": self.profile.gan_train_images}, stops[name])
+                    for name, cfg in pending.items()]
         for name, seconds in train_gan_jobs(jobs, device=self.device, progress=self.progress).items():
             self.stage_seconds[f"gan {name}"] = seconds
         info = {}
@@ -248,17 +243,19 @@ class YuRun:
                                     seed=self.seed, device=self.device,
                                     config=QualityConfig(epochs=q.get("epochs", 4), seed=self.seed))
 
-    def quality_stop(self, cfg):
-        """The training monitor of one GAN (the profile's ``monitor``), or None."""
+    def quality_stops(self, configs: dict[str, Any]) -> dict[str, Any]:
+        """The training monitor of each GAN (the profile's ``monitor``; all against one set of real
+        crops), or None for each when the profile has none."""
         from ganprint.quality.monitor import QualityStop
 
         m = self.profile.monitor
         if not m:
-            return None
-        self.quality_model()  # the monitor reads the saved network
+            return dict.fromkeys(configs)
+        self.quality_model()  # the monitors read the saved network
         reference = self.real("train", int(m.get("reference", 1000)), "monitor")
-        return QualityStop.from_settings(m, self.out / "quality-model", reference, batch_size=cfg.batch_size,
-                                         seed=self.seed)
+        return {name: QualityStop.from_settings(m, self.out / "quality-model", reference,
+                                                batch_size=cfg.batch_size, seed=self.seed)
+                for name, cfg in configs.items()}
 
     def build_dataset(self) -> Path:
         """Write ``data/<split>/<source>/*.png`` (resumable: a complete source folder is kept)."""

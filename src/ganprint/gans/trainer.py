@@ -215,9 +215,9 @@ class GanTrainer:
         """Train to the configured number of steps (resuming if a checkpoint exists).
 
         ``monitor(generator, step)``, if given, scores the generator (higher is better) every
-        ``check_every`` steps from step ``check_from`` on, and at the end. The generator that is saved is then the
-        best-scoring snapshot, not merely the last one (GAN training oscillates and can
-        collapse), and training stops early once a score reaches ``stop_at``. The scores go to
+        ``check_every`` steps from step ``check_from`` on, and at the end. The generator that is
+        saved is then the best-scoring snapshot, not merely the last one (GAN training oscillates
+        and can collapse), and training stops early once a score reaches ``stop_at``. The scores go to
         ``config.json`` as ``quality_history``. ``monitor`` must not draw from torch's global
         random stream (it should use its own generator), so that a resumed run makes the same
         decisions.

@@ -43,6 +43,16 @@ def check_settings(settings: dict[str, Any]) -> None:
         raise ValueError(f"unknown monitor settings {sorted(unknown)}; known: {sorted(SETTINGS)}")
 
 
+def profile_monitor(profile: dict[str, Any]) -> dict[str, Any] | None:
+    """A copy of an experiment profile's ``monitor`` mapping, checked (:func:`check_settings`), or
+    None when the profile has none."""
+    if not profile.get("monitor"):
+        return None
+    settings = dict(profile["monitor"])
+    check_settings(settings)
+    return settings
+
+
 @dataclass(frozen=True)
 class QualityStop:
     """How a colour GAN is scored while it trains: every ``every`` steps, ``samples`` images against
