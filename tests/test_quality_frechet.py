@@ -92,3 +92,19 @@ def test_fit_is_deterministic_and_rejects_bad_input(photos):
         fit_quality_model(small[..., 0], config=cfg)
     with pytest.raises(ValueError):
         quality_figure(a, small[:10], small[:5])
+
+
+def test_prepared_figures_score_each_sample_set_as_a_fresh_figure(photos, quality_model):
+    """The reference side prepared once (as the training monitor uses it) scores every sample set
+    exactly as the one-shot figure does, and refuses sets of another size."""
+    from ganprint.quality.figures import QualityFigures, gan_quality
+
+    _, held_out = photos
+    reference, probe = held_out[:400], held_out[400:600]
+    blurred = gaussian_filter(probe.astype(float), (0, 1, 1, 0)).round().clip(0, 255).astype(np.uint8)
+    prepared = QualityFigures(quality_model, reference, len(probe), seed=2)
+    for samples in (probe, blurred, probe):
+        assert prepared(samples) == gan_quality(quality_model, reference, samples, seed=2)
+    assert prepared(blurred)["relative"] > prepared(probe)["relative"]
+    with pytest.raises(ValueError, match="drawn for"):
+        prepared(probe[:100])

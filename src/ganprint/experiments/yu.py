@@ -338,7 +338,7 @@ class YuRun:
         """The quality figures of every GAN (:func:`ganprint.quality.figures.gan_quality`: Fréchet and
         SWD, of its test images against held-out real crops of the GANs' training photos); the
         Fréchet figure's feature network is trained once and saved."""
-        from ganprint.quality.figures import gan_quality
+        from ganprint.quality.figures import QualityFigures
 
         path = self.out / "quality.json"
         done = read_json(path) if path.is_file() else {}
@@ -350,9 +350,12 @@ class YuRun:
         model = self.quality_model()
         reference = self.real("train", q.get("reference_images", 1000), "reference")
         x_te, y_te, _ = data["test"]
+        prepared: dict[int, QualityFigures] = {}  # the reference side once per sample count
         for name in missing:
             samples = x_te[y_te == name][:q.get("samples", 1000)]
-            done[name] = gan_quality(model, reference, samples, seed=self.seed)
+            if len(samples) not in prepared:
+                prepared[len(samples)] = QualityFigures(model, reference, len(samples), seed=self.seed)
+            done[name] = prepared[len(samples)](samples)
             write_json(path, done)
         done_model = {"quality_model": model.report}
         write_json(self.out / "quality-model.json", done_model)

@@ -17,6 +17,14 @@ from ganprint.serialization import load_tensors, read_json
 CHUNK = 500  # images per latent chunk; chunk k's latents depend only on (seed, k)
 
 
+def generation_batch(device: torch.device | str) -> int:
+    """Images per generator pass: 64 on a CPU, where larger batches fall out of the caches (a
+    32x32 ``cifar-gan2`` draws 2.4x faster per image at 50 than at 500: the upsampled activations
+    of 500 images are a quarter gigabyte), 1,000 on an accelerator. The images do not depend on it
+    (measured bitwise on the ``cifar-gans`` generators)."""
+    return 64 if torch.device(device).type == "cpu" else 1000
+
+
 def load_generator(gan_dir: str | Path, device: torch.device | str = "cpu",
                    step: int | None = None) -> tuple[nn.Module, dict[str, Any]]:
     """The generator of a finished GAN folder (or its snapshot at training ``step``), in eval mode, plus its config."""
@@ -49,9 +57,11 @@ def chunk_latents(seed: int, chunk: int, latent_dim: int, n: int = CHUNK) -> tor
 
 
 @torch.inference_mode()
-def generate(G: nn.Module, z: torch.Tensor, batch_size: int = 1000) -> np.ndarray:
-    """Images from latents: uint8 (N, H, W, C), rounded from the generator's [0, 1] output."""
+def generate(G: nn.Module, z: torch.Tensor, batch_size: int | None = None) -> np.ndarray:
+    """Images from latents: uint8 (N, H, W, C), rounded from the generator's [0, 1] output,
+    ``batch_size`` (default :func:`generation_batch`) at a time."""
     device = next(G.parameters()).device
+    batch_size = batch_size or generation_batch(device)
     out = []
     for start in range(0, len(z), batch_size):
         x = G(z[start:start + batch_size].to(device)).float().clamp_(0, 1)

@@ -24,20 +24,23 @@ import torch
 from torch import nn
 
 from ganprint.device import PRECISIONS, resolve_precision
+from ganprint.gans.sampling import generation_batch
 
 
 @dataclass(frozen=True)
 class LatentSearchConfig:
-    """``steps`` Adam steps of learning rate ``lr`` on the latents, ``batch_size`` images at a time,
-    the generator run at ``precision`` (``"fp32"``, ``"bf16"`` or ``"auto"``, module docstring)."""
+    """``steps`` Adam steps of learning rate ``lr`` on the latents, ``batch_size`` images at a time
+    (None: :func:`~ganprint.gans.sampling.generation_batch`, 64 on a CPU, where the ``cifar-gans``
+    generators search 1.2-1.4x faster per image than at 256), the generator run at ``precision``
+    (``"fp32"``, ``"bf16"`` or ``"auto"``, module docstring)."""
 
     steps: int = 150
     lr: float = 0.02
-    batch_size: int = 256
+    batch_size: int | None = None
     precision: str = "auto"
 
     def __post_init__(self) -> None:
-        if self.steps < 0 or self.batch_size < 1 or self.lr <= 0:
+        if self.steps < 0 or (self.batch_size is not None and self.batch_size < 1) or self.lr <= 0:
             raise ValueError("steps must be >= 0, batch_size >= 1 and lr > 0")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
@@ -67,11 +70,12 @@ def search_latents(G: nn.Module, images: torch.Tensor, z0: torch.Tensor,
     G.eval()
     for p in G.parameters():
         p.requires_grad_(False)
+    batch_size = config.batch_size or generation_batch(device)
     best_z, best_d = [], []
     try:
-        for start in range(0, len(images), config.batch_size):
-            x = images[start:start + config.batch_size].to(device).float()
-            z = z0[start:start + config.batch_size].to(device).float().clone().requires_grad_(True)
+        for start in range(0, len(images), batch_size):
+            x = images[start:start + batch_size].to(device).float()
+            z = z0[start:start + batch_size].to(device).float().clone().requires_grad_(True)
             opt = torch.optim.Adam([z], lr=config.lr)
             keep_z = z.detach().clone()
             keep_d = torch.full((len(x),), float("inf"), device=device)

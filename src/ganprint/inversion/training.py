@@ -12,6 +12,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ganprint.device import PRECISIONS, resolve_precision
+from ganprint.gans.sampling import generation_batch
 from ganprint.inversion.encoder import InverseModel
 
 
@@ -62,10 +63,12 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def sample_pairs(G: nn.Module, n: int, latent_dim: int, *, seed: int,
-                 batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+                 batch_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` latents from N(0, I) (CPU generator seeded with ``seed``) and their generated images
-    as uint8 (N, C, H, W) on the CPU. ``G`` must be in eval mode."""
+    as uint8 (N, C, H, W) on the CPU, ``batch_size`` (default
+    :func:`~ganprint.gans.sampling.generation_batch`) at a time. ``G`` must be in eval mode."""
     device = next(G.parameters()).device
+    batch_size = batch_size or generation_batch(device)
     gen = torch.Generator().manual_seed(seed)
     z = torch.randn(n, latent_dim, generator=gen)
     images = [quantize(G(z[i:i + batch_size].to(device))).cpu() for i in range(0, n, batch_size)]

@@ -13,17 +13,30 @@ from typing import Any
 import numpy as np
 
 
+class QualityFigures:
+    """Both figures against one real reference, prepared once for ``n_samples`` samples at a time
+    (:class:`~ganprint.quality.frechet.FrechetFigure`, :class:`~ganprint.quality.swd.SwdFigure`):
+    calling it on samples gives what :func:`gan_quality` gives, at the cost of the samples alone."""
+
+    def __init__(self, model, real_reference: np.ndarray, n_samples: int, *, seed: int = 0) -> None:
+        from ganprint.quality.frechet import FrechetFigure
+        from ganprint.quality.swd import SwdFigure
+
+        self.frechet = FrechetFigure(model, real_reference, n_samples, seed=seed)
+        self.swd = SwdFigure(real_reference, n_samples, seed=seed)
+
+    def __call__(self, samples: np.ndarray) -> dict[str, Any]:
+        fd, swd = self.frechet(samples), self.swd(samples)
+        return {**fd, "fd_passed": fd["passed"], "swd": swd, "passed": bool(fd["passed"] and swd["passed"])}
+
+
 def gan_quality(model, real_reference: np.ndarray, samples: np.ndarray, *, seed: int = 0) -> dict[str, Any]:
     """The Fréchet figure's keys (``fd``, ``fd_real``, ..., ``relative``, ``threshold``), its own
     verdict as ``fd_passed``, the SWD figure under ``swd`` (``relative``, ``threshold``,
     ``passed``, ...), and ``passed``: both passed. ``model`` is the Fréchet figure's
     :class:`~ganprint.quality.frechet.QualityModel`."""
-    from ganprint.quality.frechet import quality_figure
-    from ganprint.quality.swd import swd_quality_figure
-
-    fd = quality_figure(model, real_reference, samples, seed=seed)
-    swd = swd_quality_figure(real_reference, samples, seed=seed)
-    return {**fd, "fd_passed": fd["passed"], "swd": swd, "passed": bool(fd["passed"] and swd["passed"])}
+    samples = np.asarray(samples)
+    return QualityFigures(model, real_reference, len(samples), seed=seed)(samples)
 
 
 def swd_cell(q: dict[str, Any]) -> str:

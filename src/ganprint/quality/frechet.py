@@ -289,22 +289,45 @@ def trivial_failures(n: int, size: int, seed: int) -> dict[str, np.ndarray]:
     return {"noise": noise, "blobs": blobs}
 
 
-def comparison_sets(real_reference: np.ndarray, samples: np.ndarray, *, seed: int = 0,
-                    max_images: int | None = None) -> dict[str, np.ndarray]:
-    """The sets a relative quality figure compares, all of the same ``n`` images, ``n`` = min(half
-    the reference, number of samples, ``max_images``): ``reference`` and ``real`` (two disjoint
-    halves of ``real_reference``), ``samples`` (a random subset) and the trivial failures ``noise``
-    and ``blobs``. Deterministic for a seed."""
-    real_reference, samples = np.asarray(real_reference), np.asarray(samples)
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(real_reference))
-    n = min(len(real_reference) // 2, len(samples), max_images or len(samples))
-    if n < 10:
-        raise ValueError(f"need at least 10 samples and 20 reference images (got {len(samples)}, "
-                         f"{len(real_reference)})")
-    failures = trivial_failures(n, real_reference.shape[1], seed + 1)
-    return {"reference": real_reference[order[:n]], "real": real_reference[order[n:2 * n]],
-            "samples": samples[rng.permutation(len(samples))[:n]], **failures}
+@dataclass(frozen=True)
+class ComparisonSets:
+    """The fixed side of a relative quality figure for ``n_samples`` samples: ``n`` = min(half the
+    reference, ``n_samples``, ``max_images``) images each of ``reference`` and ``real`` (two
+    disjoint halves of the real reference) and of the trivial failures ``noise`` and ``blobs``, and
+    ``sample_index``: which ``n`` of the ``n_samples`` samples are compared. Deterministic for a
+    seed."""
+
+    reference: np.ndarray
+    real: np.ndarray
+    noise: np.ndarray
+    blobs: np.ndarray
+    sample_index: np.ndarray
+    n_samples: int
+
+    @classmethod
+    def draw(cls, real_reference: np.ndarray, n_samples: int, *, seed: int = 0,
+             max_images: int | None = None) -> ComparisonSets:
+        real_reference = np.asarray(real_reference)
+        rng = np.random.default_rng(seed)
+        order = rng.permutation(len(real_reference))
+        n = min(len(real_reference) // 2, n_samples, max_images or n_samples)
+        if n < 10:
+            raise ValueError(f"need at least 10 samples and 20 reference images (got {n_samples}, "
+                             f"{len(real_reference)})")
+        failures = trivial_failures(n, real_reference.shape[1], seed + 1)
+        return cls(real_reference[order[:n]], real_reference[order[n:2 * n]], failures["noise"], failures["blobs"],
+                   rng.permutation(n_samples)[:n], n_samples)
+
+    @property
+    def n(self) -> int:
+        return len(self.sample_index)
+
+    def samples(self, samples: np.ndarray) -> np.ndarray:
+        """The compared subset of ``samples`` (as many as the sets were drawn for)."""
+        samples = np.asarray(samples)
+        if len(samples) != self.n_samples:
+            raise ValueError(f"these comparison sets are drawn for {self.n_samples} samples, got {len(samples)}")
+        return samples[self.sample_index]
 
 
 def relative_figure(value: float, real: float, noise: float, blobs: float) -> tuple[float, float]:
@@ -312,6 +335,32 @@ def relative_figure(value: float, real: float, noise: float, blobs: float) -> tu
     the real floor (0) and it (1): ``(value - real) / (trivial - real)``."""
     trivial = min(noise, blobs)
     return trivial, (value - real) / max(trivial - real, 1e-12)
+
+
+class FrechetFigure:
+    """The Fréchet figure against one real reference, prepared for ``n_samples`` samples at a time:
+    the reference's features and the real and trivial-failure distances are computed once, so that
+    scoring many sample sets (a GAN's snapshots while it trains) costs one feature pass each.
+    ``FrechetFigure(model, ref, len(samples), seed=s)(samples)`` equals
+    :func:`quality_figure` ``(model, ref, samples, seed=s)``."""
+
+    def __init__(self, model: QualityModel, real_reference: np.ndarray, n_samples: int, *, seed: int = 0,
+                 threshold: float = PASS_RELATIVE) -> None:
+        self.model, self.threshold = model, threshold
+        self.sets = ComparisonSets.draw(real_reference, n_samples, seed=seed)
+        self._stats_a = feature_statistics(model.features(self.sets.reference))
+        self.fd_real, self.fd_noise, self.fd_blobs = (self._fd_to_a(x) for x in
+                                                      (self.sets.real, self.sets.noise, self.sets.blobs))
+
+    def _fd_to_a(self, images: np.ndarray) -> float:
+        return frechet_distance(*self._stats_a, *feature_statistics(self.model.features(images)))
+
+    def __call__(self, samples: np.ndarray) -> dict[str, Any]:
+        fd = self._fd_to_a(self.sets.samples(samples))
+        fd_trivial, relative = relative_figure(fd, self.fd_real, self.fd_noise, self.fd_blobs)
+        return {"fd": fd, "fd_real": self.fd_real, "fd_noise": self.fd_noise, "fd_blobs": self.fd_blobs,
+                "fd_trivial": fd_trivial, "relative": float(relative), "threshold": self.threshold,
+                "passed": bool(relative <= self.threshold), "n": self.sets.n}
 
 
 def quality_figure(model: QualityModel, real_reference: np.ndarray, samples: np.ndarray, *,
@@ -326,15 +375,5 @@ def quality_figure(model: QualityModel, real_reference: np.ndarray, samples: np.
     Returns ``fd``, ``fd_real``, ``fd_noise``, ``fd_blobs``, ``fd_trivial``, ``relative``,
     ``threshold``, ``passed`` and ``n``.
     """
-    sets = comparison_sets(real_reference, samples, seed=seed)
-    n = len(sets["samples"])
-    stats_a = feature_statistics(model.features(sets["reference"]))
-
-    def fd_to_a(images: np.ndarray) -> float:
-        return frechet_distance(*stats_a, *feature_statistics(model.features(images)))
-
-    fd, fd_real = fd_to_a(sets["samples"]), fd_to_a(sets["real"])
-    fd_noise, fd_blobs = fd_to_a(sets["noise"]), fd_to_a(sets["blobs"])
-    fd_trivial, relative = relative_figure(fd, fd_real, fd_noise, fd_blobs)
-    return {"fd": fd, "fd_real": fd_real, "fd_noise": fd_noise, "fd_blobs": fd_blobs, "fd_trivial": fd_trivial,
-            "relative": float(relative), "threshold": threshold, "passed": bool(relative <= threshold), "n": int(n)}
+    samples = np.asarray(samples)
+    return FrechetFigure(model, real_reference, len(samples), seed=seed, threshold=threshold)(samples)

@@ -102,14 +102,17 @@ def quality_monitor(stop: QualityStop, latent_dim: int,
     passes (``QualityStop.pass_fraction``), else ``-worst_ratio`` of its samples. Deterministic and
     free of torch's global random stream (resumed runs decide the same)."""
     from ganprint.gans.sampling import chunk_latents, generate
-    from ganprint.quality.figures import gan_quality, worst_ratio
+    from ganprint.quality.figures import QualityFigures, worst_ratio
     from ganprint.quality.frechet import QualityModel
 
     model = QualityModel.load(Path(stop.quality_model), device=device)
     z = chunk_latents(MONITOR_STREAM, 0, latent_dim, stop.samples)
+    figures: list[QualityFigures] = []  # the reference side, prepared at the first check
 
     def score(G: nn.Module, step: int) -> float:
-        q: dict[str, Any] = gan_quality(model, stop.reference, generate(G, z.to(device)), seed=stop.seed)
+        if not figures:
+            figures.append(QualityFigures(model, stop.reference, stop.samples, seed=stop.seed))
+        q: dict[str, Any] = figures[0](generate(G, z.to(device)))
         ratio = worst_ratio(q)
         return float(step) if ratio <= stop.pass_fraction else -ratio
 

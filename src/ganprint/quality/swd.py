@@ -38,7 +38,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ganprint.quality.frechet import comparison_sets, relative_figure, unit_nchw
+from ganprint.quality.frechet import ComparisonSets, relative_figure, unit_nchw
 
 PASS_RELATIVE = 0.35
 """A GAN passes when ``(swd - swd_real) / (swd_trivial - swd_real) <= PASS_RELATIVE`` (see the module docstring)."""
@@ -174,6 +174,31 @@ class SwdReference:
         return float(np.mean(self.levels(images, seed)))
 
 
+class SwdFigure:
+    """The SWD figure against one real reference, prepared for ``n_samples`` samples at a time (the
+    reference's patches and the real and trivial-failure distances once; see
+    :class:`ganprint.quality.frechet.FrechetFigure`). ``SwdFigure(ref, len(samples), seed=s)(samples)``
+    equals :func:`swd_quality_figure` ``(ref, samples, seed=s)``."""
+
+    def __init__(self, real_reference: np.ndarray, n_samples: int, *, seed: int = 0,
+                 threshold: float = PASS_RELATIVE, config: SwdConfig = SwdConfig(),  # noqa: B008 - frozen
+                 max_images: int = 1000) -> None:
+        self.threshold, self.config = threshold, config
+        self.sets = ComparisonSets.draw(real_reference, n_samples, seed=seed, max_images=max_images)
+        self.reference = SwdReference(self.sets.reference, config, seed=seed)
+        self.swd_real, self.swd_noise, self.swd_blobs = (self.reference.distance(x) for x in
+                                                         (self.sets.real, self.sets.noise, self.sets.blobs))
+
+    def __call__(self, samples: np.ndarray) -> dict[str, Any]:
+        per_level = self.reference.levels(self.sets.samples(samples))
+        swd = float(np.mean(per_level))
+        swd_trivial, relative = relative_figure(swd, self.swd_real, self.swd_noise, self.swd_blobs)
+        return {"swd": swd, "swd_real": self.swd_real, "swd_noise": self.swd_noise, "swd_blobs": self.swd_blobs,
+                "swd_trivial": swd_trivial, "swd_levels": [float(v) for v in per_level],
+                "relative": float(relative), "threshold": self.threshold, "passed": bool(relative <= self.threshold),
+                "n": self.sets.n, "config": asdict(self.config)}
+
+
 def swd_quality_figure(real_reference: np.ndarray, samples: np.ndarray, *, seed: int = 0,
                        threshold: float = PASS_RELATIVE, config: SwdConfig = SwdConfig(),  # noqa: B008 - frozen
                        max_images: int = 1000) -> dict[str, Any]:
@@ -187,15 +212,6 @@ def swd_quality_figure(real_reference: np.ndarray, samples: np.ndarray, *, seed:
     (the samples' distance per pyramid level), ``relative``, ``threshold``, ``passed``, ``n`` and
     ``config``.
     """
-    sets = comparison_sets(real_reference, samples, seed=seed, max_images=max_images)
-    n = len(sets["samples"])
-    reference = SwdReference(sets["reference"], config, seed=seed)
-    per_level = reference.levels(sets["samples"])
-    swd = float(np.mean(per_level))
-    swd_real = reference.distance(sets["real"])
-    swd_noise, swd_blobs = reference.distance(sets["noise"]), reference.distance(sets["blobs"])
-    swd_trivial, relative = relative_figure(swd, swd_real, swd_noise, swd_blobs)
-    return {"swd": swd, "swd_real": swd_real, "swd_noise": swd_noise, "swd_blobs": swd_blobs,
-            "swd_trivial": swd_trivial, "swd_levels": [float(v) for v in per_level],
-            "relative": float(relative), "threshold": threshold, "passed": bool(relative <= threshold),
-            "n": int(n), "config": asdict(config)}
+    samples = np.asarray(samples)
+    return SwdFigure(real_reference, len(samples), seed=seed, threshold=threshold, config=config,
+                     max_images=max_images)(samples)
