@@ -65,6 +65,47 @@ def test_family_builds_at_larger_sizes(name, size):
         assert spec.discriminator(x).shape[0] == 2
 
 
+def test_resize_conv_kernel_is_upsampling_then_a_3x3_convolution():
+    """The transposed kernel computes exactly nearest 2x upsampling followed by the 3x3 kernel."""
+    import torch.nn.functional as F
+
+    from ganprint.gans.standard_cnn import resize_conv_kernel
+
+    gen = torch.Generator().manual_seed(0)
+    k3 = torch.randn(4, 5, 3, 3, generator=gen)
+    x = torch.randn(2, 5, 8, 8, generator=gen)
+    out = F.conv_transpose2d(x, resize_conv_kernel(k3), stride=2, padding=1)
+    expected = F.conv2d(F.interpolate(x, scale_factor=2, mode="nearest"), k3, padding=1)
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError):
+        resize_conv_kernel(torch.randn(4, 5, 4, 4))
+
+
+@pytest.mark.parametrize("name", ["sngan", "cramergan", "mmdgan"])
+def test_resize_init_starts_without_a_checkerboard(name):
+    """On a flat input, the four output phases (the pixels at even/odd rows and columns) of the
+    first transposed convolution are equal with ``resize_init`` and differ with PyTorch's random
+    4x4 kernel: that difference is the checkerboard. The parameter count is the same."""
+    def phase_spread(spec) -> float:
+        conv = next(m for m in spec.generator.body if isinstance(m, torch.nn.ConvTranspose2d))
+        x = torch.ones(1, conv.in_channels, 6, 6)  # a flat input: any phase difference is the checkerboard
+        with torch.no_grad():
+            y = conv(x)[..., 2:-2, 2:-2] - conv.bias[:, None, None]
+        phases = torch.stack([y[..., i::2, j::2] for i in (0, 1) for j in (0, 1)])
+        return float(phases.std(0).mean() / phases.abs().mean())
+
+    torch.manual_seed(0)
+    plain = create_gan(name, **SMALL[name])
+    torch.manual_seed(0)
+    resized = create_gan(name, resize_init=True, **SMALL[name])
+    assert resized.options["resize_init"] is True
+    assert phase_spread(resized) < 1e-5 < 0.05 < phase_spread(plain)
+    def count(spec) -> int:
+        return sum(p.numel() for p in spec.generator.parameters())
+
+    assert count(resized) == count(plain)
+
+
 def test_unsupported_image_size_is_refused():
     for name in FAMILIES:
         with pytest.raises(ValueError, match="image_size"):

@@ -24,7 +24,7 @@ LATENT_DIM = 128
 
 @GANS.register("cramergan")
 def cramergan(image_size: int = 32, width: float = 1.0, disc_width: float | None = None,
-              latent_dim: int = LATENT_DIM, features: int = 64) -> GanSpec:
+              latent_dim: int = LATENT_DIM, features: int = 64, resize_init: bool = False) -> GanSpec:
     """Cramér GAN: feature-space critic ``h`` with gradient penalty, two generator batches per step."""
     n_stages(image_size)
     disc_width = width if disc_width is None else disc_width
@@ -32,9 +32,9 @@ def cramergan(image_size: int = 32, width: float = 1.0, disc_width: float | None
         name="cramergan",
         latent_dim=latent_dim,
         image_shape=(3, image_size, image_size),
-        generator=StandardGenerator(image_size, width, latent_dim),
+        generator=StandardGenerator(image_size, width, latent_dim, resize_init),
         discriminator=StandardCritic(image_size, disc_width, out_dim=features),
         options={"image_size": image_size, "width": width, "disc_width": disc_width, "latent_dim": latent_dim,
-                 "features": features},
+                 "features": features, "resize_init": resize_init},
         objective="cramer-gp",
     )

@@ -23,7 +23,7 @@ LATENT_DIM = 128
 
 @GANS.register("sngan")
 def sngan(image_size: int = 32, width: float = 1.0, disc_width: float | None = None,
-          latent_dim: int = LATENT_DIM) -> GanSpec:
+          latent_dim: int = LATENT_DIM, resize_init: bool = False) -> GanSpec:
     """SNGAN with the standard CNN (spectrally normalised critic, hinge loss)."""
     n_stages(image_size)
     disc_width = width if disc_width is None else disc_width
@@ -31,8 +31,9 @@ def sngan(image_size: int = 32, width: float = 1.0, disc_width: float | None = N
         name="sngan",
         latent_dim=latent_dim,
         image_shape=(3, image_size, image_size),
-        generator=StandardGenerator(image_size, width, latent_dim),
+        generator=StandardGenerator(image_size, width, latent_dim, resize_init),
         discriminator=StandardCritic(image_size, disc_width, out_dim=1, sn=True),
-        options={"image_size": image_size, "width": width, "disc_width": disc_width, "latent_dim": latent_dim},
+        options={"image_size": image_size, "width": width, "disc_width": disc_width, "latent_dim": latent_dim,
+                 "resize_init": resize_init},
         objective="hinge",
     )

@@ -13,6 +13,14 @@ capped at 512 (at 64 and 128 the extra stages keep 512 channels at the low resol
 critic body serves all three families so that they differ only in what defines them: spectral
 normalisation and the hinge loss (SNGAN), a feature-space critic under the Cramér or MMD loss with
 a gradient penalty (Cramér GAN, MMD GAN). The paper's 32x32 network is ``width=1``.
+
+``resize_init`` starts every transposed convolution as a *resize-convolution*: nearest-neighbour
+upsampling followed by a 3x3 convolution (Odena, Dumoulin & Olah, "Deconvolution and Checkerboard
+Artifacts", Distill 2016; the same idea as ICNR, Aitken et al. 2017). A 4x4 stride-2 transposed
+convolution can express that map exactly (:func:`resize_conv_kernel`), so the architecture and its
+parameter count do not change, only the starting point: from a random 4x4 kernel the four output
+phases start unrelated and the generator draws a checkerboard that short CPU runs do not train
+away (docs/gan-families.md).
 """
 
 from __future__ import annotations
@@ -40,8 +48,34 @@ def scaled(base: int, width: float) -> int:
     return max(4, round(base * width))
 
 
+_PHASES = torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+"""Row ``a`` of the 4x4 transposed kernel sums the taps of a 3x3 kernel that land on it."""
+
+
+def resize_conv_kernel(kernel3: torch.Tensor) -> torch.Tensor:
+    """The weight (in, out, 4, 4) of a ``ConvTranspose2d(k=4, stride=2, padding=1)`` that computes
+    exactly ``conv2d(upsample_nearest_2x(x), kernel3, padding=1)`` for a 3x3 kernel (out, in, 3, 3)."""
+    if kernel3.dim() != 4 or tuple(kernel3.shape[-2:]) != (3, 3):
+        raise ValueError(f"need a (out, in, 3, 3) kernel, got {tuple(kernel3.shape)}")
+    m = _PHASES.to(kernel3)
+    return torch.einsum("ak,oikl,bl->ioab", m, kernel3, m)
+
+
+@torch.no_grad()
+def resize_conv_init_(module: nn.ConvTranspose2d) -> None:
+    """Set a 4x4 stride-2 transposed convolution to a resize-convolution with a 3x3 kernel drawn as
+    PyTorch draws a ``Conv2d``'s (Kaiming uniform); the bias is kept."""
+    if module.kernel_size != (4, 4) or module.stride != (2, 2) or module.padding != (1, 1):
+        raise ValueError("resize-convolution init needs ConvTranspose2d(kernel 4, stride 2, padding 1)")
+    cin, cout = module.weight.shape[:2]
+    kernel3 = torch.empty(cout, cin, 3, 3)
+    nn.init.kaiming_uniform_(kernel3, a=math.sqrt(5))
+    module.weight.copy_(resize_conv_kernel(kernel3))
+
+
 class StandardGenerator(nn.Module):
-    def __init__(self, image_size: int = 32, width: float = 1.0, latent_dim: int = 128) -> None:
+    def __init__(self, image_size: int = 32, width: float = 1.0, latent_dim: int = 128,
+                 resize_init: bool = False) -> None:
         super().__init__()
         n = n_stages(image_size)
         ch = [scaled(min(512, 64 * 2**(n - i)), width) for i in range(n + 1)]  # 512, 256, 128, 64 at 32x32
@@ -53,6 +87,10 @@ class StandardGenerator(nn.Module):
             layers += [nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1), nn.BatchNorm2d(cout), nn.ReLU()]
         layers.append(nn.Conv2d(ch[-1], 3, 3, padding=1))
         self.body = nn.Sequential(*layers)
+        if resize_init:
+            for m in self.body:
+                if isinstance(m, nn.ConvTranspose2d):
+                    resize_conv_init_(m)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = self.bn0(self.fc(z).view(len(z), self.c0, 4, 4))
