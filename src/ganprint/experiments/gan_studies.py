@@ -164,18 +164,13 @@ def quality_figures(real_train: np.ndarray | None, real_reference: np.ndarray, s
     distribution that no GAN trained on, with the real floor, the trivial failures and the pass
     rule). ``model``, when given, is the Fréchet feature network to use instead of training one on
     ``real_train``."""
-    from ganprint.quality.figures import QualityFigures
+    from ganprint.quality.figures import quality_scorer
     from ganprint.quality.frechet import fit_quality_model
 
     if model is None:
         model = fit_quality_model(real_train, seed=seed, device=device)
-    prepared: dict[int, QualityFigures] = {}  # the reference side once per sample count
-    out = {}
-    for name, x in samples.items():
-        if len(x) not in prepared:
-            prepared[len(x)] = QualityFigures(model, real_reference, len(x), seed=seed)
-        out[name] = _plain(prepared[len(x)](x))
-    return out
+    score = quality_scorer(model, real_reference, seed=seed)
+    return {name: _plain(score(x)) for name, x in samples.items()}
 
 
 def _plain(d: Mapping[str, Any]) -> dict[str, Any]:

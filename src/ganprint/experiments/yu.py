@@ -338,7 +338,7 @@ class YuRun:
         """The quality figures of every GAN (:func:`ganprint.quality.figures.gan_quality`: Fréchet and
         SWD, of its test images against held-out real crops of the GANs' training photos); the
         Fréchet figure's feature network is trained once and saved."""
-        from ganprint.quality.figures import QualityFigures
+        from ganprint.quality.figures import quality_scorer
 
         path = self.out / "quality.json"
         done = read_json(path) if path.is_file() else {}
@@ -350,12 +350,9 @@ class YuRun:
         model = self.quality_model()
         reference = self.real("train", q.get("reference_images", 1000), "reference")
         x_te, y_te, _ = data["test"]
-        prepared: dict[int, QualityFigures] = {}  # the reference side once per sample count
+        score = quality_scorer(model, reference, seed=self.seed)
         for name in missing:
-            samples = x_te[y_te == name][:q.get("samples", 1000)]
-            if len(samples) not in prepared:
-                prepared[len(samples)] = QualityFigures(model, reference, len(samples), seed=self.seed)
-            done[name] = prepared[len(samples)](samples)
+            done[name] = score(x_te[y_te == name][:q.get("samples", 1000)])
             write_json(path, done)
         done_model = {"quality_model": model.report}
         write_json(self.out / "quality-model.json", done_model)

@@ -8,6 +8,7 @@ within 0.08, but sees only local patch statistics. Each covers the other's blind
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,20 @@ def gan_quality(model, real_reference: np.ndarray, samples: np.ndarray, *, seed:
     :class:`~ganprint.quality.frechet.QualityModel`."""
     samples = np.asarray(samples)
     return QualityFigures(model, real_reference, len(samples), seed=seed)(samples)
+
+
+def quality_scorer(model, real_reference: np.ndarray, *, seed: int = 0) -> Callable[[np.ndarray], dict[str, Any]]:
+    """``samples -> gan_quality(model, real_reference, samples, seed=seed)`` for many sample sets
+    (the GANs of a study), the reference side prepared once per sample count."""
+    prepared: dict[int, QualityFigures] = {}
+
+    def score(samples: np.ndarray) -> dict[str, Any]:
+        samples = np.asarray(samples)
+        if len(samples) not in prepared:
+            prepared[len(samples)] = QualityFigures(model, real_reference, len(samples), seed=seed)
+        return prepared[len(samples)](samples)
+
+    return score
 
 
 def swd_cell(q: dict[str, Any]) -> str:
