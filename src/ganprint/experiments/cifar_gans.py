@@ -51,7 +51,7 @@ from ganprint.experiments.protocol import (
 )
 from ganprint.quality.figures import describe, swd_cell
 from ganprint.quality.frechet import cached_quality_model
-from ganprint.quality.monitor import QualityStop, profile_monitor
+from ganprint.quality.monitor import profile_monitor, quality_stops
 from ganprint.serialization import write_json
 
 if TYPE_CHECKING:
@@ -159,17 +159,6 @@ class CifarGansRun:
     def gan_dir(self, name: str) -> Path:
         return self.out / "gans" / name
 
-    def _quality_stops(self, configs: dict[str, Any]) -> dict[str, QualityStop | None]:
-        """The training monitor of each GAN (profile ``monitor``; all against one set of real
-        crops), or None for each when the profile has none."""
-        m = self.profile.monitor
-        if not m:
-            return dict.fromkeys(configs)
-        reference = self.real("train", int(m.get("reference", 1000)), self.seed + MONITOR_REAL_OFFSET)
-        return {name: QualityStop.from_settings(m, self.out / "quality-model", reference,
-                                                batch_size=cfg.batch_size, seed=self.seed)
-                for name, cfg in configs.items()}
-
     def run(self) -> dict[str, Any]:
         t0 = time.perf_counter()
         self.out.mkdir(parents=True, exist_ok=True)
@@ -181,7 +170,8 @@ class CifarGansRun:
             self.out / "quality-model", lambda: self.real("train", p.quality_real, self.seed + 7), seed=self.seed,
             device=self.device))
         configs = {name: gan_config(e, p.gan_settings(name)) for name, e in self.gans.items()}
-        stops = self._quality_stops(configs)
+        stops = quality_stops(self.profile.monitor, self.out / "quality-model",
+                              lambda n: self.real("train", n, self.seed + MONITOR_REAL_OFFSET), configs, seed=self.seed)
         jobs = [GanJob(self.gan_dir(name), cfg, gan_train, {"source": self.real_source, "split": "train"},
                        stops[name]) for name, cfg in configs.items()]
         gan_seconds = self._timed("GAN training", lambda: train_gan_jobs(jobs, device=self.device,

@@ -214,8 +214,8 @@ class YuRun:
         from ganprint.experiments.gan_pool import GanJob, train_gan_jobs
         from ganprint.gans.trainer import GanTrainer
 
-        pending = {gan.name: self.profile.gan_config(gan) for gan in self.protocol.gans
-                   if not GanTrainer(self.profile.gan_config(gan), self.gan_dir(gan.name)).is_finished()}
+        configs = {gan.name: self.profile.gan_config(gan) for gan in self.protocol.gans}
+        pending = {name: cfg for name, cfg in configs.items() if not GanTrainer(cfg, self.gan_dir(name)).is_finished()}
         jobs = []
         if pending:
             images = self.real("train", self.profile.gan_train_images, "gan")
@@ -246,16 +246,12 @@ class YuRun:
     def quality_stops(self, configs: dict[str, Any]) -> dict[str, Any]:
         """The training monitor of each GAN (the profile's ``monitor``; all against one set of real
         crops), or None for each when the profile has none."""
-        from ganprint.quality.monitor import QualityStop
+        from ganprint.quality.monitor import quality_stops
 
-        m = self.profile.monitor
-        if not m:
-            return dict.fromkeys(configs)
-        self.quality_model()  # the monitors read the saved network
-        reference = self.real("train", int(m.get("reference", 1000)), "monitor")
-        return {name: QualityStop.from_settings(m, self.out / "quality-model", reference,
-                                                batch_size=cfg.batch_size, seed=self.seed)
-                for name, cfg in configs.items()}
+        if self.profile.monitor:
+            self.quality_model()  # the monitors read the saved network
+        return quality_stops(self.profile.monitor, self.out / "quality-model",
+                             lambda n: self.real("train", n, "monitor"), configs, seed=self.seed)
 
     def build_dataset(self) -> Path:
         """Write ``data/<split>/<source>/*.png`` (resumable: a complete source folder is kept)."""

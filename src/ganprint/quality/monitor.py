@@ -96,6 +96,18 @@ class QualityStop:
         return 1.0 if self.stop else None
 
 
+def quality_stops(settings: dict[str, Any] | None, quality_model: str | Path, reference: Callable[[int], np.ndarray],
+                  configs: dict[str, Any], *, seed: int = 0) -> dict[str, QualityStop | None]:
+    """Each GAN's monitor from a profile's ``monitor`` mapping (None for each when there is none),
+    all against one set of real crops: ``reference(n)`` is called once, only when there is a
+    monitor. ``configs`` maps GAN name to its :class:`~ganprint.gans.config.GanTrainConfig`."""
+    if not settings:
+        return dict.fromkeys(configs)
+    images = reference(int(settings.get("reference", 1000)))
+    return {name: QualityStop.from_settings(settings, quality_model, images, batch_size=cfg.batch_size, seed=seed)
+            for name, cfg in configs.items()}
+
+
 def quality_monitor(stop: QualityStop, latent_dim: int,
                     device: torch.device | str = "cpu") -> Callable[[nn.Module, int], float]:
     """A trainer monitor: ``(generator, step) -> score`` (higher is kept): the step for a snapshot that
@@ -107,12 +119,10 @@ def quality_monitor(stop: QualityStop, latent_dim: int,
 
     model = QualityModel.load(Path(stop.quality_model), device=device)
     z = chunk_latents(MONITOR_STREAM, 0, latent_dim, stop.samples)
-    figures: list[QualityFigures] = []  # the reference side, prepared at the first check
+    figures = QualityFigures(model, stop.reference, stop.samples, seed=stop.seed)  # the reference side, once
 
     def score(G: nn.Module, step: int) -> float:
-        if not figures:
-            figures.append(QualityFigures(model, stop.reference, stop.samples, seed=stop.seed))
-        q: dict[str, Any] = figures[0](generate(G, z.to(device)))
+        q: dict[str, Any] = figures(generate(G, z.to(device)))
         ratio = worst_ratio(q)
         return float(step) if ratio <= stop.pass_fraction else -ratio
 
