@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from ganprint.attribution.augment import AUGMENTATIONS, augment_batch
 from ganprint.checkpoint import load_optimizer, optimizer_tensors, prefixed, rng_tensor, unprefixed
 from ganprint.device import PRECISIONS, resolve_precision
 from ganprint.serialization import load_tensors, read_json, save_tensors, write_json
@@ -47,6 +48,10 @@ class FitConfig:
     gradients, optimiser state and losses stay float32; validation and inference stay float32);
     ``"auto"`` does so where the device computes bf16 natively (:func:`ganprint.device.has_fast_bf16`:
     a CPU with AVX512-BF16 or AMX, where a small CNN trains about twice as fast, or a GPU).
+
+    ``augment`` ``"photometric"`` varies every training image's exposure, contrast, gamma and
+    saturation (:mod:`ganprint.attribution.augment`), so that tone and colour stop telling the
+    sources apart.
     """
 
     epochs: int = 10
@@ -63,8 +68,11 @@ class FitConfig:
     head_weight_decay: float | None = None
     precision: str = "fp32"     # or "bf16", or "auto": bf16 autocast where it is native
     stop_accuracy: float | None = None
+    augment: str = "none"       # or "photometric" (ganprint.attribution.augment), every class alike
 
     def __post_init__(self) -> None:
+        if self.augment not in AUGMENTATIONS:
+            raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {self.augment!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.schedule not in ("constant", "cosine"):
@@ -300,6 +308,8 @@ def fit_classifier(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tenso
                 if config.hflip:
                     flip = torch.rand(len(xb), generator=gen) < 0.5
                     xb[flip] = xb[flip].flip(-1)
+                if config.augment != "none":
+                    xb = augment_batch(config.augment, xb, gen)
                 if batch_transform is not None:
                     xb, yb = batch_transform(xb, yb, gen)
                 xb = xb.to(device)
