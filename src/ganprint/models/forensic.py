@@ -67,13 +67,16 @@ class PostPool(FeatureHeadClassifier):
     of post-pooling steps follows ``input_size`` (none at 32x32 or 28x28, whose third stage already
     ends at 4x4 / 3x3). Initialisation: Glorot-uniform by default; seed 003's "naive" N(0, 0.02)
     is ``init='normal'``, which trains far slower (0.50 vs 0.96 test accuracy after 5 / 10 epochs on
-    MNIST-GAN group 1). The head is the last Dense (not on pooled features): Grad-CAM applies,
+    MNIST-GAN group 1). ``width`` multiplies the three stages' filters (``width=4``: Yu et al.'s own
+    16-32-64-128). The head is the last Dense (not on pooled features): Grad-CAM applies,
     CAM does not.
     """
 
     def __init__(self, num_classes: int, in_chans: int = 1, input_size: int | tuple[int, int] = 28,
-                 init: str = "glorot", slope: float = 0.2) -> None:
+                 init: str = "glorot", slope: float = 0.2, width: int = 1) -> None:
         super().__init__()
+        if width < 1:
+            raise ValueError(f"width must be >= 1, got {width}")
 
         def conv(cin: int, cout: int) -> list[nn.Module]:
             return [nn.Conv2d(cin, cout, 3, padding=1), nn.LeakyReLU(slope, inplace=True)]
@@ -81,13 +84,14 @@ class PostPool(FeatureHeadClassifier):
         h, w = (s // 8 for s in as_hw(input_size))
         if h < 1 or w < 1:
             raise ValueError(f"postpool needs inputs of at least 8x8, got {input_size}")
-        layers: list[nn.Module] = [*conv(in_chans, 4), *conv(4, 8), nn.AvgPool2d(2),
-                                   *conv(8, 8), *conv(8, 16), nn.AvgPool2d(2),
-                                   *conv(16, 16), *conv(16, 32), nn.AvgPool2d(2)]
+        c = [4 * width, 8 * width, 16 * width, 32 * width]
+        layers: list[nn.Module] = [*conv(in_chans, c[0]), *conv(c[0], c[1]), nn.AvgPool2d(2),
+                                   *conv(c[1], c[1]), *conv(c[1], c[2]), nn.AvgPool2d(2),
+                                   *conv(c[2], c[2]), *conv(c[2], c[3]), nn.AvgPool2d(2)]
         while min(h, w) > 4:  # post-pooling down to 4x4
             layers.append(nn.AvgPool2d(2))
             h, w = h // 2, w // 2
-        layers += conv(32, 128)
+        layers += conv(c[3], 128)
         self.cam_target = layers[-1]
         self.features = nn.Sequential(*layers, nn.Flatten(), nn.Linear(128 * h * w, 128),
                                       nn.LeakyReLU(slope, inplace=True))
@@ -106,5 +110,5 @@ def gandct_conv(num_classes: int, in_chans: int = 1, input_size: int | tuple[int
 @register_model("postpool", tags=("baseline", "quick"),
                 fit={"epochs": 20, "lr": 3e-3, "schedule": "cosine", "patience": None})
 def postpool(num_classes: int, in_chans: int = 1, input_size: int | tuple[int, int] = 28,
-             init: str = "glorot") -> nn.Module:
-    return PostPool(num_classes, in_chans, input_size, init)
+             init: str = "glorot", width: int = 1) -> nn.Module:
+    return PostPool(num_classes, in_chans, input_size, init, width=width)
