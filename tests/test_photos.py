@@ -78,3 +78,26 @@ def test_cifar10_offline_fails_fast_with_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(torchvision.datasets, "CIFAR10", Offline)
     with pytest.raises(RuntimeError, match="photos"):
         load_cifar10_torchvision(tmp_path)
+
+
+def test_region_splits_never_overlap_and_share_the_training_photos():
+    from ganprint.data.photos import REGION_SPLITS
+
+    names = {photos for photos, _ in REGION_SPLITS.values()}
+    assert names == {PHOTO_SPLITS["train"]}
+    boxes = [box for _, box in REGION_SPLITS.values()]
+    for i, (t1, l1, b1, r1) in enumerate(boxes):
+        for t2, l2, b2, r2 in boxes[i + 1:]:
+            assert min(b1, b2) <= max(t1, t2) or min(r1, r2) <= max(l1, l2)  # disjoint rectangles
+
+
+def test_crops_stay_inside_their_box():
+    from ganprint.data.photos import PhotoCropConfig, photo_crops
+
+    photo = np.zeros((100, 200, 3), np.uint8)
+    photo[:, 150:] = 255  # only the right quarter is white
+    right = photo_crops([photo], PhotoCropConfig(n=20, scales=(16, 24), size=8, box=(0.0, 0.75, 1.0, 1.0)))
+    left = photo_crops([photo], PhotoCropConfig(n=20, scales=(16, 24), size=8, box=(0.0, 0.0, 1.0, 0.75)))
+    assert right.min() == 255 and left.max() == 0
+    with pytest.raises(ValueError, match="box"):
+        PhotoCropConfig(box=(0.5, 0.0, 0.2, 1.0))

@@ -19,7 +19,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -71,18 +71,34 @@ PHOTO_SPLITS: dict[str, tuple[str, ...]] = {
 }
 """Which photos each split's crops come from; no photo is in two splits."""
 
+HELD_OUT_COLUMNS = 0.75
+"""Where the region splits cut each training photo: columns left of this fraction are ``region-train``."""
+
+REGION_SPLITS: dict[str, tuple[tuple[str, ...], tuple[float, float, float, float]]] = {
+    "region-train": (PHOTO_SPLITS["train"], (0.0, 0.0, 1.0, HELD_OUT_COLUMNS)),
+    "region-val": (PHOTO_SPLITS["train"], (0.0, HELD_OUT_COLUMNS, 0.5, 1.0)),
+    "region-test": (PHOTO_SPLITS["train"], (0.5, HELD_OUT_COLUMNS, 1.0, 1.0)),
+}
+"""Splits of the *same* seven training photos by region, ``(photos, (top, left, bottom, right))`` as
+fractions of each photo: the left three quarters train, the right quarter's upper half validates and
+its lower half tests. Their crops never overlap, yet come from one distribution, as the real test
+images of a study on one dataset do (seed 004: CelebA's own test faces). The photo splits of
+:data:`PHOTO_SPLITS` instead test on photos never seen at all."""
+
 
 @dataclass(frozen=True)
 class PhotoCropConfig:
     """How crops are drawn: ``n`` crops of ``size`` x ``size`` pixels from squares whose side is
     drawn uniformly from ``scales`` (source pixels; sides larger than a photo are skipped for it),
-    spread evenly over the split's photos, flipped left-right with probability 1/2 if ``flip``."""
+    spread evenly over the split's photos, flipped left-right with probability 1/2 if ``flip``,
+    all inside the region ``box`` (top, left, bottom, right; fractions of each photo)."""
 
     n: int = 10_000
     size: int = 32
     scales: tuple[int, ...] = (32, 48, 64, 96, 128, 192)
     flip: bool = True
     seed: int = 0
+    box: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
 
     def __post_init__(self) -> None:
         if self.n < 0:
@@ -92,20 +108,30 @@ class PhotoCropConfig:
         object.__setattr__(self, "scales", tuple(int(s) for s in self.scales))
         if not self.scales or min(self.scales) < 1:
             raise ValueError("scales must be positive crop sides")
+        object.__setattr__(self, "box", tuple(float(v) for v in self.box))
+        top, left, bottom, right = self.box
+        if len(self.box) != 4 or not (0.0 <= top < bottom <= 1.0 and 0.0 <= left < right <= 1.0):
+            raise ValueError(f"box must be (top, left, bottom, right) fractions with top < bottom, left < right, "
+                             f"got {self.box}")
 
 
 def photo_crops(photos: Sequence[np.ndarray], config: PhotoCropConfig) -> np.ndarray:
     """Random square crops of ``photos`` (uint8 (H, W, 3) each) -> uint8 (n, size, size, 3).
 
-    Crop ``i`` comes from photo ``i % len(photos)``; everything else is drawn from
+    Crop ``i`` comes from (the ``box`` region of) photo ``i % len(photos)``; everything else is drawn from
     ``numpy.random.default_rng(config.seed)``, so the result depends only on its arguments.
     """
     if not photos:
         raise ValueError("no photos to crop")
     rng = np.random.default_rng(config.seed)
     out = np.empty((config.n, config.size, config.size, 3), dtype=np.uint8)
+    top, left, bottom, right = config.box
+    regions = []
+    for photo in photos:
+        h, w = photo.shape[:2]
+        regions.append(photo[round(top * h):round(bottom * h), round(left * w):round(right * w)])
     for i in range(config.n):
-        photo = photos[i % len(photos)]
+        photo = regions[i % len(regions)]
         h, w = photo.shape[:2]
         sides = [s for s in config.scales if s <= min(h, w)] or [min(h, w)]
         side = sides[rng.integers(len(sides))]
@@ -134,22 +160,31 @@ def load_photo(name: str) -> np.ndarray:
 
 def load_photo_crops(split: str = "train", config: PhotoCropConfig | None = None,
                      cache_dir: str | Path | None = None) -> np.ndarray:
-    """Crops of the bundled photos of ``split`` ('train', 'val', 'test'), cached as an array file.
+    """Crops of the bundled photos of ``split`` ('train', 'val', 'test' of :data:`PHOTO_SPLITS`, or a
+    region split of :data:`REGION_SPLITS`), cached as an array file.
 
     Returns uint8 (n, size, size, 3). The cache file's name holds a digest of the split, its
     photos and the config, so a different request never reads a stale file.
     """
     config = config or PhotoCropConfig()
-    if split not in PHOTO_SPLITS:
-        raise ValueError(f"unknown photo split {split!r}; known: {', '.join(PHOTO_SPLITS)}")
-    key = json.dumps({"split": split, "photos": PHOTO_SPLITS[split], **asdict(config), "v": 1}, sort_keys=True)
+    if split in REGION_SPLITS:
+        names, box = REGION_SPLITS[split]
+        config = replace(config, box=box)
+    elif split in PHOTO_SPLITS:
+        names = PHOTO_SPLITS[split]
+    else:
+        raise ValueError(f"unknown photo split {split!r}; known: {', '.join([*PHOTO_SPLITS, *REGION_SPLITS])}")
+    fields = asdict(config)
+    if config.box == (0.0, 0.0, 1.0, 1.0):
+        del fields["box"]  # the whole photo: the same cache key as before regions existed
+    key = json.dumps({"split": split, "photos": names, **fields, "v": 1}, sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cached = cache / f"photos_{split}_{config.n}x{config.size}_{digest}.npz"
     if cached.is_file():
         with np.load(cached, allow_pickle=False) as z:
             return z["images"]
-    crops = photo_crops([load_photo(name) for name in PHOTO_SPLITS[split]], config)
+    crops = photo_crops([load_photo(name) for name in names], config)
     cache.mkdir(parents=True, exist_ok=True)
     tmp = cached.with_name(f"{cached.stem}.{os.getpid()}.tmp.npz")
     np.savez(tmp, images=crops)

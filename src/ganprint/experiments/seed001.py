@@ -63,7 +63,8 @@ class Seed001Run(YuRun):
         self.view_tolerance = float(extra.get("view_tolerance", 0.01))
 
     def gan_dir(self, name: str) -> Path:
-        """A finished GAN of the ``reuse_from`` run with the very same training config, else our own."""
+        """A finished GAN of the ``reuse_from`` run with the very same training config and real images,
+        else our own."""
         if self.reuse_from is not None:
             other = self.reuse_from / "gans" / name
             gan = next(g for g in self.protocol.gans if g.name == name)
@@ -75,7 +76,9 @@ class Seed001Run(YuRun):
                 same = {k: v for k, v in asdict(wanted).items() if k != "checkpoint_every"} == \
                     {k: (tuple(v) if isinstance(v, list) else v) for k, v in cfg.get("train", {}).items()
                      if k != "checkpoint_every"}
-                if cfg.get("status") == "finished" and same:
+                # the same real images too (a GAN written before photo splits were recorded trained on "train")
+                same_data = {"split": "train", **cfg.get("data", {})} == {"split": "train", **self.gan_data_info()}
+                if cfg.get("status") == "finished" and same and same_data:
                     return other
         return super().gan_dir(name)
 
@@ -159,6 +162,7 @@ class Seed001Run(YuRun):
                                   scale=4)
         self.stage_seconds["tests"] = round(time.perf_counter() - t, 2)
         quality = self._timed("quality", self.quality, data)
+        unseen = self._timed("unseen photos", self.unseen_photo_figures, list(rows))
         gans = {n: {**g, "quality": quality[n]} for n, g in prepared["gans"].items()}
         main = tests[str(max(self.test_sizes))]
         results = {
@@ -170,6 +174,7 @@ class Seed001Run(YuRun):
             "target_met": bool(main["accuracy_tta"] >= self.protocol.target
                                and main["accuracy_tta"] >= main["accuracy_plain"]),
             "tests": tests, "tta": tta, "attributors": rows, "gans": gans,
+            "unseen_photos": unseen,
             "gans_reused_from": str(self.reuse_from) if any(
                 self.gan_dir(g.name) != self.out / "gans" / g.name for g in self.protocol.gans) else None,
             "all_gans_pass_quality": all(g["quality"]["passed"] for g in gans.values()),

@@ -128,6 +128,8 @@ class YuProtocol:
     target: float
     profiles: dict[str, dict[str, Any]] = dataclasses.field(repr=False)
     extra: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+    photo_splits: dict[str, str] = dataclasses.field(default_factory=lambda: {s: s for s in SPLITS})
+    unseen_photos: str | None = None
 
     @classmethod
     def load(cls, name_or_path: str | Path) -> YuProtocol:
@@ -140,11 +142,17 @@ class YuProtocol:
                 gans.append(GanSource(gname, str(g["arch"]), int(g.get("seed", seed + i)), dict(g.get("gan", {}))))
             if REAL in {g.name for g in gans}:
                 raise ValueError(f"a GAN may not be called {REAL!r}")
-            known = {"name", "title", "real_source", "seed", "primary", "gans", "seed_figures", "target", "profiles"}
+            photo_splits = {s: s for s in SPLITS} | {str(k): str(v) for k, v in (d.get("photo_splits") or {}).items()}
+            if set(photo_splits) != set(SPLITS):
+                raise ValueError(f"photo_splits maps the splits {', '.join(SPLITS)} to photo splits, "
+                                 f"got {sorted(photo_splits)}")
+            known = {"name", "title", "real_source", "seed", "primary", "gans", "seed_figures", "target", "profiles",
+                     "photo_splits", "unseen_photos"}
             return cls(name=d["name"], title=d.get("title", d["name"]), real_source=d.get("real_source", "photos"),
                        seed=seed, primary=d.get("primary", "postpool"), gans=tuple(gans),
                        seed_figures=dict(d.get("seed_figures", {})), target=float(d.get("target", 0.99)),
-                       profiles=d["profiles"], extra={k: v for k, v in d.items() if k not in known})
+                       profiles=d["profiles"], extra={k: v for k, v in d.items() if k not in known},
+                       photo_splits=photo_splits, unseen_photos=d.get("unseen_photos"))
         except KeyError as exc:
             raise ValueError(f"experiment file is missing the key {exc}") from None
 
@@ -205,7 +213,31 @@ class YuRun:
         from ganprint.experiments.yu_data import load_real
 
         skip = 0 if role == "gan" or split != "train" else self.profile.gan_train_images * REAL_ROLES[role]
+        if self.real_source == "photos":  # the protocol's photo split (a region of the photos, or other photos)
+            split = self.protocol.photo_splits[split]
         return load_real(self.real_source, split, n, self.seed + REAL_ROLES[role], skip=skip)
+
+    def unseen_photo_figures(self, names: list[str]) -> dict[str, dict[str, Any]]:
+        """Per attributor, how it labels real crops of photos that no split of the study shows (the
+        protocol's ``unseen_photos``, a split of :data:`ganprint.data.photos.PHOTO_SPLITS`): the share
+        called real and the count per predicted source. Empty unless the real source is ``photos``
+        and the protocol names such a split."""
+        if self.real_source != "photos" or not self.protocol.unseen_photos:
+            return {}
+        from ganprint.attribution.loading import load_model
+        from ganprint.data.photos import PHOTO_SPLITS
+        from ganprint.experiments.yu_data import load_real
+
+        split = self.protocol.unseen_photos
+        images = load_real("photos", split, self.profile.images_per_source["test"], self.seed + REAL_ROLES["attr"])
+        out = {}
+        for name in names:
+            predicted = np.asarray(load_model(self.out / "models" / name, device=self.device).predict(images))
+            sources, counts = np.unique(predicted, return_counts=True)
+            out[name] = {"photos": list(PHOTO_SPLITS[split]), "images": int(len(images)),
+                         "real_accuracy": float(np.mean(predicted == REAL)),
+                         "predicted": {str(k): int(v) for k, v in zip(sources, counts, strict=True)}}
+        return out
 
     def train_gans(self) -> dict[str, dict[str, Any]]:
         """Train (or resume) every GAN, side by side (one process per core on a CPU,
@@ -220,8 +252,7 @@ class YuRun:
         if pending:
             images = self.real("train", self.profile.gan_train_images, "gan")
             stops = self.quality_stops(pending)
-            jobs = [GanJob(self.gan_dir(name), cfg, images, {"source": self.real_source,
-                                                             "n_images": self.profile.gan_train_images}, stops[name])
+            jobs = [GanJob(self.gan_dir(name), cfg, images, self.gan_data_info(), stops[name])
                     for name, cfg in pending.items()]
         for name, seconds in train_gan_jobs(jobs, device=self.device, progress=self.progress).items():
             self.stage_seconds[f"gan {name}"] = seconds
@@ -231,6 +262,13 @@ class YuRun:
             cfg = read_json(folder / "config.json")
             info[gan.name] = {"arch": gan.arch, "seed": gan.seed, "folder": str(folder), "steps": cfg.get("steps"),
                               "kept_step": cfg.get("kept_step"), "train": cfg.get("train")}
+        return info
+
+    def gan_data_info(self) -> dict[str, Any]:
+        """What the GANs train on, as written in each GAN's ``config.json`` under ``data``."""
+        info: dict[str, Any] = {"source": self.real_source, "n_images": self.profile.gan_train_images}
+        if self.real_source == "photos":
+            info["split"] = self.protocol.photo_splits["train"]
         return info
 
     def quality_model(self):
@@ -370,6 +408,7 @@ class YuRun:
         attributors = {name: self._timed(f"attributor {name}", self.fit_attributor, name, spec, data)
                        for name, spec in self.profile.attributors.items()}
         quality = self._timed("quality", self.quality, data)
+        unseen = self._timed("unseen photos", self.unseen_photo_figures, list(attributors))
         primary_name = choose_primary(self.protocol.primary, attributors)
         primary = attributors[primary_name]
         gans = {name: {**g, "quality": quality[name]} for name, g in prepared["gans"].items()}
@@ -380,7 +419,7 @@ class YuRun:
             "confusion_matrix": primary["confusion_matrix"],
             "target": self.protocol.target, "target_met": bool(primary["accuracy"] >= self.protocol.target),
             "all_gans_pass_quality": all(g["quality"]["passed"] for g in gans.values()),
-            "attributors": attributors, "gans": gans,
+            "attributors": attributors, "gans": gans, "unseen_photos": unseen,
             "images_per_source": self.profile.images_per_source, "gan_train_images": self.profile.gan_train_images,
             "seed_figures": self.protocol.seed_figures, "deviations": list(self.profile.deviations),
             "stage_seconds": self.stage_seconds, "wall_seconds": round(time.perf_counter() - t0, 2),

@@ -88,6 +88,7 @@ def write_yu_report(out_dir: Path, results: dict[str, Any]) -> Path:
     lines += ["", f"Target (issue 6): accuracy >= {results['target']} with the primary attributor: "
               f"**{'met' if results['target_met'] else 'not met'}** ({results['accuracy']:.4f}).", ""]
     lines += seed_figure_lines(results)
+    lines += unseen_photo_lines(results)
     for name in results["attributors"]:
         lines += [f"![confusion matrix, {name}](figures/confusion_{name}.png)", ""]
     lines += ["## GAN quality (Fréchet distance on a self-supervised real-image network)", "",
@@ -105,6 +106,24 @@ def write_yu_report(out_dir: Path, results: dict[str, Any]) -> Path:
     path = out_dir / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def unseen_photo_lines(results: dict[str, Any]) -> list[str]:
+    """The attributors on real crops of photos that no split of the study shows (beyond the seed:
+    a real image of unseen content should still be called real)."""
+    unseen = results.get("unseen_photos") or {}
+    if not unseen:
+        return []
+    first = next(iter(unseen.values()))
+    lines = ["### Real crops of photos the study never shows", "",
+             f"{first['images']} crops of {', '.join(first['photos'])}: the real test split comes from the same "
+             "photos as the GANs' training images (as seed 004's CelebA test faces do); these photos test whether "
+             "the real class carries over to unseen content.", "",
+             "| attributor | called real | predicted sources |", "|---|---|---|"]
+    for name, row in unseen.items():
+        counts = ", ".join(f"{k} {v}" for k, v in row["predicted"].items())
+        lines.append(f"| {name} | {row['real_accuracy']:.4f} | {counts} |")
+    return [*lines, ""]
 
 
 def seed_figure_lines(results: dict[str, Any]) -> list[str]:
@@ -159,6 +178,7 @@ def write_seed001_report(out_dir: Path, results: dict[str, Any]) -> Path:
     lines += ["", f"Target (issue 6): >= {results['target']} on 150 images with TTA no worse than without: "
               f"**{'met' if results['target_met'] else 'not met'}**.", ""]
     lines += seed_figure_lines(results)
+    lines += unseen_photo_lines(results)
     acc = ", ".join(f"{v} {a:.4f}" for v, a in tta["val_accuracy_by_view"].items())
     lines += [f"Views voted over: {', '.join(tta['views'])} (chosen on the validation split: kept when within "
               f"{tta['tolerance']} of the accuracy on unchanged images; validation accuracy per view: {acc}).", ""]
