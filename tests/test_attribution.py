@@ -109,3 +109,17 @@ def test_cli_refuses_a_pickled_model(tmp_path):
     (m / "model.safetensors").write_bytes(pickle.dumps({"weights": 1}))
     r = CliRunner().invoke(cli, ["predict", "--model", str(m), str(tmp_path)])
     assert r.exit_code == 2 and "pickle" in r.output
+
+
+def test_cli_train_with_photometric_augmentation(tmp_path, digits):
+    root = tmp_path / "data"
+    pick = np.random.default_rng(1).permutation(len(digits))[:240]
+    for i, (img, label) in enumerate(zip(digits.images[pick], digits.labels[pick], strict=False)):
+        folder = root / ("train", "train", "val")[i % 3] / ("zeros" if label == 0 else "ones")
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img).save(folder / f"{i:04d}.png")
+    r = CliRunner().invoke(cli, ["train", "--data", str(root), "--out", str(tmp_path / "m"), "--epochs", "2",
+                                 "--augment", "photometric", "--device", "cpu", "-q"])
+    assert r.exit_code == 0, r.output
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["fit"]["augment"] == "photometric"

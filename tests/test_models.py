@@ -20,3 +20,14 @@ def test_registry_lists_names_and_rejects_unknown():
     assert "seed-mnist-cnn" in MODELS and "resnet-small" in MODELS.names()
     with pytest.raises(UnknownNameError, match="seed-mnist-cnn"):
         create_model("resnet-9000", num_classes=2)
+
+
+def test_postpool_width_scales_its_filters():
+    import torch
+
+    narrow = create_model("postpool", num_classes=5, in_chans=3, input_size=32)
+    wide = create_model("postpool", num_classes=5, in_chans=3, input_size=32, width=4)
+    convs = [m.out_channels for m in wide.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs[:6] == [16, 32, 32, 64, 64, 128]  # Yu et al.'s own widths
+    assert sum(p.numel() for p in wide.parameters()) > sum(p.numel() for p in narrow.parameters())
+    assert wide(torch.zeros(2, 3, 32, 32)).shape == (2, 5)

@@ -71,6 +71,9 @@ def _load_model(model_dir: Path, device: str):
 @click.option("--batch-size", type=int, default=None, help="Override the recipe's batch size.")
 @click.option("--lr", type=float, default=None, help="Override the recipe's learning rate.")
 @click.option("--patience", type=int, default=None, help="Early-stopping patience in epochs (recipe's default).")
+@click.option("--augment", type=click.Choice(["none", "photometric"]), default=None,
+              help="Training augmentation (recipe's default: none); photometric varies every image's exposure, "
+                   "contrast, gamma and saturation so that tone and colour stop telling sources apart.")
 @click.option("--size", type=int, default=28, show_default=True, help="Input side in pixels.")
 @click.option("--channels", type=click.Choice(["1", "3"]), default="1", show_default=True)
 @click.option("--real-class", default="real", show_default=True, help="The source name of real images.")
@@ -83,9 +86,9 @@ def _load_model(model_dir: Path, device: str):
 @threads_option
 @quiet_option
 def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str | None, recipe_name: str,
-              epochs: int | None, batch_size: int | None, lr: float | None, patience: int | None, size: int,
-              channels: str, real_class: str, accept_rate: float, unknown_score: str, seed: int, device: str,
-              threads: int | None, quiet: bool) -> None:
+              epochs: int | None, batch_size: int | None, lr: float | None, patience: int | None,
+              augment: str | None, size: int, channels: str, real_class: str, accept_rate: float,
+              unknown_score: str, seed: int, device: str, threads: int | None, quiet: bool) -> None:
     """Train an attributor on a folder dataset and save it as a model folder.
 
     With --arch two-stage, the recipe trains the primary (real vs fake) module; the secondary
@@ -116,7 +119,7 @@ def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str | No
         fail(f"unknown representation {representation!r}; known: {', '.join(REPRESENTATIONS.names())}")
     try:
         config = recipe(recipe_name, arch=arch, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
-                        seed=seed)
+                        augment=augment, seed=seed)
         dataset = scan_folder_dataset(data_dir)
     except ValueError as exc:
         fail(str(exc))
