@@ -2,8 +2,8 @@
 
 For each family (``ganprint.gans.families.QUICK_TRAIN``, optionally overridden) this trains one
 GAN on ``--n-real`` 32x32 crops of the training photos, records the wall time and seconds per step,
-writes an 8x8 sample grid, and scores the samples against held-out crops (the validation photo)
-with a simple figure that tells images from noise: the squared MMD (rational-quadratic kernel
+writes an 8x8 sample grid, and scores the samples against held-out crops (the experiment's
+validation split) with a simple figure that tells images from noise: the squared MMD (rational-quadratic kernel
 mixture, unbiased) between 8x8 average-pooled samples and real validation crops, next to the same
 figure for uniform noise and for a second set of real training crops. Lower is better; a GAN
 clearly better than noise scores far below the noise baseline. Each family also gets the quality
@@ -84,18 +84,21 @@ def main() -> None:
         overrides[name] = json.loads(text)
 
     args.out.mkdir(parents=True, exist_ok=True)
-    real = load_color_source("photos", "train", n=args.n_real, seed=args.seed)
-    val = load_color_source("photos", "val", n=N_SCORE, seed=args.seed)
+    protocol = load_protocol_dict("yu-sources")  # the experiment's own photo splits and quality settings
+    splits = {"train": "train", "val": "val", **protocol.get("photo_splits", {})}
+    real = load_color_source("photos", splits["train"], n=args.n_real, seed=args.seed)
+    val = load_color_source("photos", splits["val"], n=N_SCORE, seed=args.seed)
     rng = np.random.default_rng(args.seed)
     noise = rng.integers(0, 256, size=(N_SCORE, 32, 32, 3), dtype=np.uint8)
     results_path = args.out / "results.json"
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
-    q = load_protocol_dict("yu-sources")["profiles"]["quick"]["quality"]  # the experiment's own settings
+    q = protocol["profiles"]["quick"]["quality"]
     qmodel = cached_quality_model(
         args.out / "quality-model",
-        lambda: load_color_source("photos", "train", n=q["train_images"], seed=args.seed + REAL_ROLES["quality"]),
+        lambda: load_color_source("photos", splits["train"], n=q["train_images"],
+                                  seed=args.seed + REAL_ROLES["quality"]),
         seed=args.seed, config=QualityConfig(epochs=q["epochs"], seed=args.seed))
-    reference = load_color_source("photos", "train", n=q["reference_images"],
+    reference = load_color_source("photos", splits["train"], n=q["reference_images"],
                                   seed=args.seed + REAL_ROLES["reference"])
     results["baselines"] = {
         "mmd_noise": mmd_figure(noise, val),
@@ -108,7 +111,7 @@ def main() -> None:
         cfg = GanTrainConfig(seed=args.seed, **kwargs)
         gan_dir = args.out / family
         started = time.perf_counter()
-        trainer = GanTrainer(cfg, gan_dir, data_info={"source": "photos", "split": "train"})
+        trainer = GanTrainer(cfg, gan_dir, data_info={"source": "photos", "split": splits["train"]})
         fresh = not trainer.is_finished()
         trainer.fit(real, progress=False)
         seconds = time.perf_counter() - started

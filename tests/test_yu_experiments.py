@@ -55,6 +55,13 @@ def test_yu_sources_tiny_end_to_end_and_resume(sources_run, monkeypatch):
     assert "seed beside ours" not in report and "The seed's figures beside ours" in report
     assert "SWD relative" in report
     assert summary_lines(RunRequest("yu-sources", out), results)
+    gan_data = json.loads((out / "gans" / "ProGAN" / "config.json").read_text())["data"]
+    assert gan_data["split"] == "region-train"  # the GANs learn the region the real test crops share
+    for name, unseen in results["unseen_photos"].items():  # real crops of photos no split shows
+        assert name in results["attributors"] and unseen["photos"] == ["rocket", "flower"]
+        assert sum(unseen["predicted"].values()) == unseen["images"] == 12
+        assert unseen["real_accuracy"] == unseen["predicted"].get("real", 0) / 12
+    assert "photos the study never shows" in report
 
     _forbid_training(monkeypatch)
     again = run_experiment(RunRequest("yu-sources", out, profile="tiny", device="cpu", progress=False))
@@ -107,6 +114,20 @@ def test_protocols_validate_and_state_their_deviations():
         assert protocol.profile("quick").deviations
     with pytest.raises(ValueError, match="unknown profile"):
         YuProtocol.load("yu-sources").profile("huge")
+
+
+def test_protocol_photo_splits_are_checked(tmp_path):
+    import yaml
+
+    from ganprint.experiments.protocol import load_protocol_dict
+
+    protocol = YuProtocol.load("yu-sources")
+    assert protocol.photo_splits == {"train": "region-train", "val": "region-val", "test": "region-test"}
+    d = load_protocol_dict("yu-sources")
+    d["photo_splits"] = {"train": "region-trian"}
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(d))
+    with pytest.raises(ValueError, match="unknown photo split 'region-trian'"):
+        YuProtocol.load(tmp_path / "bad.yaml")
 
 
 def test_celeba_crop_and_grid():

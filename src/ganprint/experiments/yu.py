@@ -146,6 +146,12 @@ class YuProtocol:
             if set(photo_splits) != set(SPLITS):
                 raise ValueError(f"photo_splits maps the splits {', '.join(SPLITS)} to photo splits, "
                                  f"got {sorted(photo_splits)}")
+            from ganprint.data.photos import PHOTO_SPLITS, REGION_SPLITS
+
+            known_splits = [*PHOTO_SPLITS, *REGION_SPLITS]
+            for value in [*photo_splits.values(), *([d["unseen_photos"]] if d.get("unseen_photos") else [])]:
+                if value not in known_splits:
+                    raise ValueError(f"unknown photo split {value!r}; known: {', '.join(known_splits)}")
             known = {"name", "title", "real_source", "seed", "primary", "gans", "seed_figures", "target", "profiles",
                      "photo_splits", "unseen_photos"}
             return cls(name=d["name"], title=d.get("title", d["name"]), real_source=d.get("real_source", "photos"),
@@ -362,6 +368,11 @@ class YuRun:
                "detection_auc": report.get("detection_auc"), "ece": report.get("ece"),
                "test_images": int(len(y_te)), "train_images": int(len(y_tr)),
                "val_accuracy": float(model.score(x_va, y_va)) if len(y_va) else None}
+        losses = getattr(model, "history_", {}).get("train_loss") or []
+        if losses:  # a fit whose loss never left chance (ln of the number of sources) learned nothing
+            chance = float(np.log(len(report["labels"])))
+            row.update(final_train_loss=float(losses[-1]), chance_loss=chance,
+                       fit_failed=bool(losses[-1] > 0.9 * chance))
         write_json(result_file, row)
         import shutil
 

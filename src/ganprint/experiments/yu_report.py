@@ -85,6 +85,10 @@ def write_yu_report(out_dir: Path, results: dict[str, Any]) -> Path:
                      f"{row['balanced_accuracy']:.4f} | {row['fit_seconds']:.0f} | {row['test_images']} |")
         png = fig / f"confusion_{name}.png"
         plot_confusion(row["confusion_matrix"], row["labels"], f"{name}: accuracy {row['accuracy']:.4f}", png)
+    failed = [name for name, row in results["attributors"].items() if row.get("fit_failed")]
+    if failed:
+        lines += ["", f"**Did not train:** {', '.join(failed)} (final training loss within 10% of chance, "
+                  "ln of the number of sources)."]
     lines += ["", f"Target (issue 6): accuracy >= {results['target']} with the primary attributor: "
               f"**{'met' if results['target_met'] else 'not met'}** ({results['accuracy']:.4f}).", ""]
     lines += seed_figure_lines(results)
