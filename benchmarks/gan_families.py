@@ -34,7 +34,7 @@ from PIL import Image
 
 from ganprint.data.photos import load_color_source
 from ganprint.experiments.protocol import load_protocol_dict
-from ganprint.experiments.yu import REAL_ROLES, SAMPLING_SEEDS
+from ganprint.experiments.yu import REAL_ROLES, SAMPLING_SEEDS, YuProtocol
 from ganprint.gans.config import GanTrainConfig
 from ganprint.gans.families import FAMILIES, quick_train_kwargs
 from ganprint.gans.objectives import mmd2_unbiased
@@ -85,7 +85,7 @@ def main() -> None:
 
     args.out.mkdir(parents=True, exist_ok=True)
     protocol = load_protocol_dict("yu-sources")  # the experiment's own photo splits and quality settings
-    splits = {"train": "train", "val": "val", **protocol.get("photo_splits", {})}
+    splits = YuProtocol.load("yu-sources").photo_splits
     real = load_color_source("photos", splits["train"], n=args.n_real, seed=args.seed)
     val = load_color_source("photos", splits["val"], n=N_SCORE, seed=args.seed)
     rng = np.random.default_rng(args.seed)

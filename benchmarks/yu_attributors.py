@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganprint.data.photos import PHOTO_SPLITS, REGION_SPLITS, PhotoCropConfig, load_photo, photo_crops
+from ganprint.data.photos import PhotoCropConfig, load_photo, photo_crops, photo_split
 from ganprint.experiments.yu import REAL, REAL_ROLES, SAMPLING_SEEDS, YuRun, make_attributor
 from ganprint.gans.sampling import chunk_latents, generate, load_generator
 
@@ -67,8 +67,7 @@ def main() -> None:
     x_te, y_te, _ = run.load_split("test")
     held = None
     if args.holdout:
-        split = run.protocol.photo_splits["train"]
-        names, box = REGION_SPLITS[split] if split in REGION_SPLITS else (PHOTO_SPLITS[split], (0.0, 0.0, 1.0, 1.0))
+        names, box = photo_split(run.protocol.photo_splits["train"])
         if args.holdout not in names:
             ap.error(f"--holdout must be one of the training photos: {', '.join(names)}")
         keep = [load_photo(n) for n in names if n != args.holdout]

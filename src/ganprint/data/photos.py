@@ -86,6 +86,19 @@ images of a study on one dataset do (seed 004: CelebA's own test faces). The pho
 :data:`PHOTO_SPLITS` instead test on photos never seen at all."""
 
 
+WHOLE_PHOTO = (0.0, 0.0, 1.0, 1.0)
+"""The box (top, left, bottom, right) of a whole photo."""
+
+
+def photo_split(split: str) -> tuple[tuple[str, ...], tuple[float, float, float, float]]:
+    """``(photo names, box)`` of a split of :data:`PHOTO_SPLITS` (whole photos) or :data:`REGION_SPLITS`."""
+    if split in REGION_SPLITS:
+        return REGION_SPLITS[split]
+    if split in PHOTO_SPLITS:
+        return PHOTO_SPLITS[split], WHOLE_PHOTO
+    raise ValueError(f"unknown photo split {split!r}; known: {', '.join([*PHOTO_SPLITS, *REGION_SPLITS])}")
+
+
 @dataclass(frozen=True)
 class PhotoCropConfig:
     """How crops are drawn: ``n`` crops of ``size`` x ``size`` pixels from squares whose side is
@@ -98,7 +111,7 @@ class PhotoCropConfig:
     scales: tuple[int, ...] = (32, 48, 64, 96, 128, 192)
     flip: bool = True
     seed: int = 0
-    box: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
+    box: tuple[float, float, float, float] = WHOLE_PHOTO
 
     def __post_init__(self) -> None:
         if self.n < 0:
@@ -166,16 +179,10 @@ def load_photo_crops(split: str = "train", config: PhotoCropConfig | None = None
     Returns uint8 (n, size, size, 3). The cache file's name holds a digest of the split, its
     photos and the config, so a different request never reads a stale file.
     """
-    config = config or PhotoCropConfig()
-    if split in REGION_SPLITS:
-        names, box = REGION_SPLITS[split]
-        config = replace(config, box=box)
-    elif split in PHOTO_SPLITS:
-        names = PHOTO_SPLITS[split]
-    else:
-        raise ValueError(f"unknown photo split {split!r}; known: {', '.join([*PHOTO_SPLITS, *REGION_SPLITS])}")
+    names, box = photo_split(split)
+    config = replace(config or PhotoCropConfig(), box=box)
     fields = asdict(config)
-    if config.box == (0.0, 0.0, 1.0, 1.0):
+    if config.box == WHOLE_PHOTO:
         del fields["box"]  # the whole photo: the same cache key as before regions existed
     key = json.dumps({"split": split, "photos": names, **fields, "v": 1}, sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]

@@ -146,12 +146,10 @@ class YuProtocol:
             if set(photo_splits) != set(SPLITS):
                 raise ValueError(f"photo_splits maps the splits {', '.join(SPLITS)} to photo splits, "
                                  f"got {sorted(photo_splits)}")
-            from ganprint.data.photos import PHOTO_SPLITS, REGION_SPLITS
+            from ganprint.data.photos import photo_split
 
-            known_splits = [*PHOTO_SPLITS, *REGION_SPLITS]
             for value in [*photo_splits.values(), *([d["unseen_photos"]] if d.get("unseen_photos") else [])]:
-                if value not in known_splits:
-                    raise ValueError(f"unknown photo split {value!r}; known: {', '.join(known_splits)}")
+                photo_split(value)  # raises on an unknown split
             known = {"name", "title", "real_source", "seed", "primary", "gans", "seed_figures", "target", "profiles",
                      "photo_splits", "unseen_photos"}
             return cls(name=d["name"], title=d.get("title", d["name"]), real_source=d.get("real_source", "photos"),
@@ -225,13 +223,13 @@ class YuRun:
 
     def unseen_photo_figures(self, names: list[str]) -> dict[str, dict[str, Any]]:
         """Per attributor, how it labels real crops of photos that no split of the study shows (the
-        protocol's ``unseen_photos``, a split of :data:`ganprint.data.photos.PHOTO_SPLITS`): the share
+        protocol's ``unseen_photos``, a split of :func:`ganprint.data.photos.photo_split`): the share
         called real and the count per predicted source. Empty unless the real source is ``photos``
         and the protocol names such a split."""
         if self.real_source != "photos" or not self.protocol.unseen_photos:
             return {}
         from ganprint.attribution.loading import load_model
-        from ganprint.data.photos import PHOTO_SPLITS
+        from ganprint.data.photos import photo_split
         from ganprint.experiments.yu_data import load_real
 
         split = self.protocol.unseen_photos
@@ -240,7 +238,7 @@ class YuRun:
         for name in names:
             predicted = np.asarray(load_model(self.out / "models" / name, device=self.device).predict(images))
             sources, counts = np.unique(predicted, return_counts=True)
-            out[name] = {"photos": list(PHOTO_SPLITS[split]), "images": int(len(images)),
+            out[name] = {"photos": list(photo_split(split)[0]), "images": int(len(images)),
                          "real_accuracy": float(np.mean(predicted == REAL)),
                          "predicted": {str(k): int(v) for k, v in zip(sources, counts, strict=True)}}
         return out
