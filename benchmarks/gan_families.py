@@ -11,8 +11,11 @@ figures of the ``yu-sources`` experiment (:func:`ganprint.quality.figures.gan_qu
 distance on a self-supervised feature network and the network-free sliced Wasserstein distance,
 each relative to real images (0) and trivial failures (1); a GAN passes when the first is <= 0.25
 and the second <= 0.35), computed exactly as that experiment does (same crops, seeds, sample
-sizes and latent stream), so a change of ``QUICK_TRAIN`` can be judged before a full run. Finished
-GANs and the feature network are reused (rerun after an interruption resumes).
+sizes and latent stream; the Fréchet figure is the median over the experiment's feature networks,
+every network's figure listed beside it), so a change of ``QUICK_TRAIN`` can be judged before a full
+run. With ``--monitor`` each GAN is scored while it trains and the snapshot the experiment would keep
+is kept (the experiment's ``monitor`` settings); without it the last snapshot is scored. Finished
+GANs and the feature networks are reused (rerun after an interruption resumes).
 
 Example (single thread, as on a shared machine)::
 
@@ -38,10 +41,12 @@ from ganprint.experiments.yu import REAL_ROLES, SAMPLING_SEEDS, YuProtocol
 from ganprint.gans.config import GanTrainConfig
 from ganprint.gans.families import FAMILIES, quick_train_kwargs
 from ganprint.gans.objectives import mmd2_unbiased
+from ganprint.gans.registry import create_gan
 from ganprint.gans.sampling import chunk_latents, generate, load_generator
 from ganprint.gans.trainer import GanTrainer
 from ganprint.quality.figures import gan_quality
 from ganprint.quality.frechet import QualityConfig, cached_quality_model
+from ganprint.quality.monitor import profile_monitor, quality_monitor, quality_stops
 
 N_SCORE = 500  # images per side of the MMD figure
 
@@ -76,6 +81,7 @@ def main() -> None:
     ap.add_argument("--n-real", type=int, default=5000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--monitor", action="store_true", help="keep the snapshot the experiment's monitor keeps")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     overrides: dict[str, dict] = {}
@@ -97,7 +103,7 @@ def main() -> None:
         args.out / "quality-model",
         lambda: load_color_source("photos", splits["train"], n=q["train_images"],
                                   seed=args.seed + REAL_ROLES["quality"]),
-        seed=args.seed, config=QualityConfig(epochs=q["epochs"], seed=args.seed))
+        seed=args.seed, config=QualityConfig(epochs=q["epochs"], seed=args.seed), networks=q.get("networks", 1))
     reference = load_color_source("photos", splits["train"], n=q["reference_images"],
                                   seed=args.seed + REAL_ROLES["reference"])
     results["baselines"] = {
@@ -113,7 +119,16 @@ def main() -> None:
         started = time.perf_counter()
         trainer = GanTrainer(cfg, gan_dir, data_info={"source": "photos", "split": splits["train"]})
         fresh = not trainer.is_finished()
-        trainer.fit(real, progress=False)
+        if args.monitor and fresh:
+            stop = quality_stops(profile_monitor(protocol["profiles"]["quick"]), args.out / "quality-model",
+                                 lambda n: load_color_source("photos", splits["train"], n=n,
+                                                             seed=args.seed + REAL_ROLES["monitor"]),
+                                 {family: cfg}, seed=args.seed)[family]
+            trainer.fit(real, progress=False, monitor=quality_monitor(stop, create_gan(cfg.arch, **cfg.arch_options)
+                                                                       .latent_dim),
+                        check_every=stop.every, check_from=stop.start, stop_at=stop.stop_at)
+        else:
+            trainer.fit(real, progress=False)
         seconds = time.perf_counter() - started
         G, info = load_generator(gan_dir)
         samples = generate(G, chunk_latents(1000 + args.seed, 0, info["latent_dim"])[:N_SCORE])
@@ -126,6 +141,7 @@ def main() -> None:
             "steps": info["steps"],
             "mmd_val": mmd_figure(samples, val),
             "quality_relative": round(quality["relative"], 4),
+            "quality_networks": [round(v, 3) for v in quality["networks"]],
             "swd_relative": round(quality["swd"]["relative"], 4),
             "quality_passed": quality["passed"],  # both figures
         }

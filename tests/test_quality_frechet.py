@@ -8,10 +8,13 @@ from scipy.ndimage import gaussian_filter
 from ganprint.data.photos import PhotoCropConfig, load_photo_crops
 from ganprint.quality.frechet import (
     QualityConfig,
+    QualityEnsemble,
     QualityModel,
+    cached_quality_model,
     features_distance,
     fit_quality_model,
     frechet_distance,
+    load_quality_models,
     quality_figure,
     trivial_failures,
 )
@@ -108,3 +111,63 @@ def test_prepared_figures_score_each_sample_set_as_a_fresh_figure(photos, qualit
     assert prepared(blurred)["relative"] > prepared(probe)["relative"]
     with pytest.raises(ValueError, match="drawn for"):
         prepared(probe[:100])
+
+
+def test_ensemble_figure_is_the_median_networks_figure(photos):
+    """Under several networks the figure, its distances and its verdict are those of the network
+    whose relative figure is the median; every network's figure is listed beside it."""
+    train, held_out = photos
+    cfg = QualityConfig(epochs=1, width=8)
+    nets = [fit_quality_model(train[:300], seed=s, config=cfg) for s in (0, 1, 2)]
+    reference, probe = held_out[:400], held_out[400:600]
+    blurred = gaussian_filter(probe.astype(float), (0, 1.5, 1.5, 0)).round().clip(0, 255).astype(np.uint8)
+    for threshold in (0.0, 10.0):
+        single = [quality_figure(n, reference, blurred, seed=1, threshold=threshold) for n in nets]
+        got = quality_figure(QualityEnsemble(tuple(nets)), reference, blurred, seed=1, threshold=threshold)
+        relatives = [q["relative"] for q in single]
+        assert got["networks"] == pytest.approx(relatives)
+        assert got["relative"] == pytest.approx(float(np.median(relatives)))
+        median = single[int(np.argsort(relatives)[1])]
+        assert got["fd"] == pytest.approx(median["fd"]) and got["fd_real"] == pytest.approx(median["fd_real"])
+        assert got["passed"] == (got["relative"] <= threshold)
+        assert got["networks_passing"] == sum(q["passed"] for q in single)
+    # an ensemble of one is the single network's figure
+    one = quality_figure(QualityEnsemble((nets[0],)), reference, probe, seed=1)
+    assert one["relative"] == pytest.approx(quality_figure(nets[0], reference, probe, seed=1)["relative"])
+    with pytest.raises(ValueError):
+        QualityEnsemble(())
+
+
+def test_cached_ensemble_trains_each_network_once_and_resumes(photos, tmp_path):
+    train = photos[0][:200]
+    cfg = QualityConfig(epochs=1, width=8)
+    calls = []
+
+    def real_train():
+        calls.append(1)
+        return train
+
+    first = cached_quality_model(tmp_path / "q", real_train, seed=4, config=cfg, networks=3)
+    assert [m.report["seed"] for m in first.models] == [4, 5, 6] and len(calls) == 1
+    # saved: loaded again without the real images, identical features
+    again = cached_quality_model(tmp_path / "q", real_train, seed=4, config=cfg, networks=3)
+    assert len(calls) == 1
+    for a, b in zip(first.models, again.models, strict=True):
+        np.testing.assert_array_equal(a.features(train[:8]), b.features(train[:8]))
+    loaded = load_quality_models(tmp_path / "q")
+    assert len(loaded.models) == 3 and loaded.report["networks"] == 3
+    # an interrupted run keeps the finished networks: only the missing one trains
+    import shutil
+    shutil.rmtree(tmp_path / "q" / "net-2")
+    (tmp_path / "q" / "ensemble.json").unlink()
+    resumed = cached_quality_model(tmp_path / "q", real_train, seed=4, config=cfg, networks=3)
+    assert len(calls) == 2
+    np.testing.assert_array_equal(resumed.models[2].features(train[:8]), first.models[2].features(train[:8]))
+    # asking for more networks trains only the new ones
+    more = cached_quality_model(tmp_path / "q", real_train, seed=4, config=cfg, networks=4)
+    assert [m.report["seed"] for m in more.models] == [4, 5, 6, 7] and len(calls) == 3
+    # a single saved network (a run folder from before ensembles) loads as an ensemble of one
+    first.models[0].save(tmp_path / "single")
+    assert len(load_quality_models(tmp_path / "single").models) == 1
+    with pytest.raises(ValueError):
+        cached_quality_model(tmp_path / "r", real_train, networks=0)

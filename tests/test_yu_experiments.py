@@ -48,12 +48,14 @@ def test_yu_sources_tiny_end_to_end_and_resume(sources_run, monkeypatch):
         assert {"fd", "fd_real", "fd_noise", "fd_blobs", "relative", "passed", "fd_passed", "swd"} <= set(q)
         assert {"swd", "swd_real", "swd_trivial", "relative", "threshold", "passed"} <= set(q["swd"])
         assert q["passed"] == (q["fd_passed"] and q["swd"]["passed"])  # a GAN passes only when both figures pass
+        assert len(q["networks"]) == 3 and q["relative"] == sorted(q["networks"])[1]  # the median of 3 networks
         assert (out / "figures" / f"samples_{gan}.png").is_file()
     assert (out / "figures" / "confusion_postpool.png").is_file()
     assert json.loads((out / "results.json").read_text())["accuracy"] == results["accuracy"]
     report = (out / "report.md").read_text()
     assert "seed beside ours" not in report and "The seed's figures beside ours" in report
-    assert "SWD relative" in report
+    assert "SWD relative" in report and "FD relative per network" in report
+    assert len(list((out / "quality-model").glob("net-*"))) == 3
     assert summary_lines(RunRequest("yu-sources", out), results)
     gan_data = json.loads((out / "gans" / "ProGAN" / "config.json").read_text())["data"]
     assert gan_data["split"] == "region-train"  # the GANs learn the region the real test crops share
@@ -114,6 +116,13 @@ def test_protocols_validate_and_state_their_deviations():
         assert protocol.profile("quick").deviations
     with pytest.raises(ValueError, match="unknown profile"):
         YuProtocol.load("yu-sources").profile("huge")
+    assert YuProtocol.load("yu-sources").profile("quick").quality["networks"] == 5
+    from ganprint.experiments.protocol import load_protocol_dict
+    from ganprint.experiments.yu import YuProfile
+
+    quick = load_protocol_dict("yu-sources")["profiles"]["quick"]
+    with pytest.raises(ValueError, match="unknown quality settings"):
+        YuProfile.from_dict("quick", {**quick, "quality": {**quick["quality"], "netwroks": 5}})
 
 
 def test_protocol_photo_splits_are_checked(tmp_path):

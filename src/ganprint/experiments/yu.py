@@ -58,6 +58,11 @@ class GanSource:
     overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
+QUALITY_SETTINGS = frozenset({"networks", "train_images", "epochs", "reference_images", "samples"})
+"""Keys of a profile's ``quality``: how many Fréchet feature networks (their median decides), how
+many real crops and epochs train each, and the reference and sample counts of the figures."""
+
+
 @dataclasses.dataclass(frozen=True)
 class YuProfile:
     """A protocol profile: GAN training, dataset sizes, attributors and the quality figure."""
@@ -79,6 +84,9 @@ class YuProfile:
         if isinstance(per, int):
             raise ValueError("images_per_source must map split -> count, e.g. {train: 1200, val: 300, test: 500}")
         counts = {s: int(per.get(s, 0)) for s in SPLITS}
+        unknown = set(d.get("quality", {})) - QUALITY_SETTINGS
+        if unknown:
+            raise ValueError(f"unknown quality settings {sorted(unknown)}; known: {sorted(QUALITY_SETTINGS)}")
         if counts["train"] < 1 or counts["test"] < 1:
             raise ValueError("images_per_source needs train and test counts >= 1")
         return cls(name=name, gan=dict(d.get("gan", {})), gan_train_images=int(d["gan_train_images"]),
@@ -276,13 +284,14 @@ class YuRun:
         return info
 
     def quality_model(self):
-        """The Fréchet figure's feature network, trained once on real crops and saved in ``quality-model/``."""
+        """The Fréchet figure's feature networks (the profile's ``quality.networks``, default 1; seeds
+        from the run's), trained once on real crops and saved in ``quality-model/``."""
         from ganprint.quality.frechet import QualityConfig, cached_quality_model
 
         q = self.profile.quality
         return cached_quality_model(self.out / "quality-model",
                                     lambda: self.real("train", q.get("train_images", 4000), "quality"),
-                                    seed=self.seed, device=self.device,
+                                    seed=self.seed, device=self.device, networks=q.get("networks", 1),
                                     config=QualityConfig(epochs=q.get("epochs", 4), seed=self.seed))
 
     def quality_stops(self, configs: dict[str, Any]) -> dict[str, Any]:
@@ -291,7 +300,7 @@ class YuRun:
         from ganprint.quality.monitor import quality_stops
 
         if self.profile.monitor:
-            self.quality_model()  # the monitors read the saved network
+            self.quality_model()  # the monitors read the saved networks
         return quality_stops(self.profile.monitor, self.out / "quality-model",
                              lambda n: self.real("train", n, "monitor"), configs, seed=self.seed)
 

@@ -1,7 +1,8 @@
 """Quality gates: is a GAN producing what it was trained on, or noise?"""
 
 # The color-GAN quality figure (imports torch lazily: only when a name is used).
-__all__ = ["QualityModel", "cached_quality_model", "fit_quality_model", "frechet_distance", "quality_figure"]
+__all__ = ["QualityEnsemble", "QualityModel", "cached_quality_model", "fit_quality_model", "frechet_distance",
+           "load_quality_models", "quality_figure"]
 
 
 def __getattr__(name: str):

@@ -35,7 +35,9 @@ def gan_quality(model, real_reference: np.ndarray, samples: np.ndarray, *, seed:
     """The Fréchet figure's keys (``fd``, ``fd_real``, ..., ``relative``, ``threshold``), its own
     verdict as ``fd_passed``, the SWD figure under ``swd`` (``relative``, ``threshold``,
     ``passed``, ...), and ``passed``: both passed. ``model`` is the Fréchet figure's
-    :class:`~ganprint.quality.frechet.QualityModel`."""
+    :class:`~ganprint.quality.frechet.QualityModel` or
+    :class:`~ganprint.quality.frechet.QualityEnsemble` (then the median network's figure, with
+    every network's under ``networks``)."""
     samples = np.asarray(samples)
     return QualityFigures(model, real_reference, len(samples), seed=seed)(samples)
 

@@ -56,7 +56,9 @@ def profile_monitor(profile: dict[str, Any]) -> dict[str, Any] | None:
 @dataclass(frozen=True)
 class QualityStop:
     """How a colour GAN is scored while it trains: every ``every`` steps, ``samples`` images against
-    the ``reference`` real images (uint8 NHWC) with the Fréchet network saved in ``quality_model``.
+    the ``reference`` real images (uint8 NHWC) with the Fréchet network(s) saved in ``quality_model``
+    (:func:`~ganprint.quality.frechet.load_quality_models`: with an ensemble, the median network's
+    figure, as reported).
     Scoring starts at step ``start`` (the last step is always scored). A snapshot passes when both
     figures are at most ``pass_fraction`` of their thresholds (a margin for the figures' sampling
     noise); the latest passing snapshot is kept, and with ``stop`` training ends at the first one
@@ -115,9 +117,9 @@ def quality_monitor(stop: QualityStop, latent_dim: int,
     free of torch's global random stream (resumed runs decide the same)."""
     from ganprint.gans.sampling import chunk_latents, generate
     from ganprint.quality.figures import QualityFigures, worst_ratio
-    from ganprint.quality.frechet import QualityModel
+    from ganprint.quality.frechet import load_quality_models
 
-    model = QualityModel.load(Path(stop.quality_model), device=device)
+    model = load_quality_models(Path(stop.quality_model), device=device)
     z = chunk_latents(MONITOR_STREAM, 0, latent_dim, stop.samples)
     figures = QualityFigures(model, stop.reference, stop.samples, seed=stop.seed)  # the reference side, once
 
