@@ -70,6 +70,14 @@ def test_yu_sources_tiny_end_to_end_and_resume(sources_run, monkeypatch):
     assert again["accuracy"] == results["accuracy"]
     assert again["gans"]["ProGAN"]["quality"] == results["gans"]["ProGAN"]["quality"]
     assert not any(k.startswith("gan ") for k in again["stage_seconds"])
+    # a figure saved under one network (a run from before ensembles) is scored again under the saved networks
+    saved = json.loads((out / "quality.json").read_text())
+    saved["ProGAN"].pop("networks")
+    (out / "quality.json").write_text(json.dumps(saved))
+    rescored = run_experiment(RunRequest("yu-sources", out, profile="tiny", device="cpu", progress=False))
+    before, after = results["gans"]["ProGAN"]["quality"], rescored["gans"]["ProGAN"]["quality"]
+    assert after["networks"] == pytest.approx(before["networks"])
+    assert after["relative"] == pytest.approx(before["relative"]) and after["passed"] == before["passed"]
 
 
 def test_seed001_tiny_reuses_the_yu_sources_gans_and_reports_tta(sources_run, tmp_path, monkeypatch):

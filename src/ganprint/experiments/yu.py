@@ -389,16 +389,20 @@ class YuRun:
     def quality(self, data: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """The quality figures of every GAN (:func:`ganprint.quality.figures.gan_quality`: Fréchet and
         SWD, of its test images against held-out real crops of the GANs' training photos); the
-        Fréchet figure's feature network is trained once and saved."""
+        Fréchet figure's feature networks are trained once and saved. A figure saved by an older run
+        without the SWD figure, or under another number of networks, is computed again."""
         from ganprint.quality.figures import quality_scorer
 
         path = self.out / "quality.json"
         done = read_json(path) if path.is_file() else {}
-        # a figure of a run from before the SWD figure is computed again (the same Fréchet value)
-        missing = [g.name for g in self.protocol.gans if g.name not in done or "swd" not in done[g.name]]
+        q = self.profile.quality
+        networks = q.get("networks", 1)
+        # a figure of a run from before the SWD figure, or under another number of feature networks,
+        # is computed again
+        missing = [g.name for g in self.protocol.gans if g.name not in done or "swd" not in done[g.name]
+                   or len(done[g.name].get("networks", [None])) != networks]
         if not missing:
             return done
-        q = self.profile.quality
         model = self.quality_model()
         reference = self.real("train", q.get("reference_images", 1000), "reference")
         x_te, y_te, _ = data["test"]
