@@ -261,8 +261,13 @@ class QualityEnsemble:
         folder = Path(folder)
         for k, model in enumerate(self.models):
             model.save(folder / f"net-{k}")
-        write_json(folder / ENSEMBLE_FILE, {"kind": ENSEMBLE_KIND, "networks": len(self.models)})
+        _write_ensemble_index(folder, len(self.models))
         return folder
+
+
+def _write_ensemble_index(folder: Path, networks: int) -> None:
+    """``ensemble.json``: written last, so that a folder holding it holds all its networks."""
+    write_json(folder / ENSEMBLE_FILE, {"kind": ENSEMBLE_KIND, "networks": networks})
 
 
 def members(model: QualityModel | QualityEnsemble) -> tuple[QualityModel, ...]:
@@ -311,9 +316,8 @@ def cached_quality_model(folder: str | Path, real_train: Callable[[], np.ndarray
         model = fit_quality_model(images, seed=seed + k, device=device, config=config)
         model.save(member)
         models.append(model)
-    ensemble = QualityEnsemble(tuple(models))
-    write_json(folder / ENSEMBLE_FILE, {"kind": ENSEMBLE_KIND, "networks": networks})
-    return ensemble
+    _write_ensemble_index(folder, networks)
+    return QualityEnsemble(tuple(models))
 
 
 def frechet_distance(mu1: np.ndarray, cov1: np.ndarray, mu2: np.ndarray, cov2: np.ndarray) -> float:
