@@ -297,11 +297,6 @@ def cached_quality_model(folder: str | Path, real_train: Callable[[], np.ndarray
     if networks < 1:
         raise ValueError("networks must be at least 1")
     folder = Path(folder)
-    if (folder / ENSEMBLE_FILE).is_file():
-        saved = load_quality_models(folder, device=device)
-        if len(saved.models) == networks and [m.report.get("seed") for m in saved.models] == \
-                [seed + k for k in range(networks)]:
-            return saved
     images: np.ndarray | None = None
     models = []
     for k in range(networks):
