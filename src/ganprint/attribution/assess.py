@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ganprint.attribution.evaluation import detection_report, evaluation_report
+from ganprint.attribution.evaluation import detection_report, evaluation_report, operating_point
 from ganprint.attribution.openset import open_set_report
 from ganprint.calibration import reliability_bins
 
@@ -63,6 +63,11 @@ def assess(model, images: np.ndarray, sources: Sequence[str], *,
             real_mask = np.isin(sources, real)
             report["unseen_detection"] = detection_report(is_fake[unseen | real_mask], p_fake[unseen | real_mask])
             report["detection_all"] = detection_report(is_fake, p_fake)
+    fake_threshold = getattr(model, "fake_threshold_", None)
+    if real and fake_threshold is not None:
+        p_fake = model.p_fake(proba)
+        report["operating_point"] = {**operating_point(~np.isin(sources, real), p_fake, fake_threshold),
+                                     "target_fpr": getattr(model, "target_fpr", None)}
     groups = dict(unknown_images) if isinstance(unknown_images, Mapping) else {"unknown": unknown_images}
     groups = {k: v for k, v in groups.items() if v is not None and len(v)}
     if groups:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ganprint.attribution.defaults import TARGET_FPR
 from ganprint.attribution.training import (
     INFERENCE_BATCH,
     FitConfig,
@@ -37,6 +38,8 @@ from ganprint.serialization import load_folder, save_folder
 
 MODEL_KIND = "ganprint-attributor"
 DENSITY_IMAGES = 10_000  # training images whose features give the class means and covariance
+MAX_DENSITY_DIM = 2048  # widest feature vector given a Mahalanobis density
+KNN_BANK_BYTES = 16 * 2**20  # training features kept for the knn score (float32), at most
 
 
 class NotFittedError(RuntimeError):
@@ -128,6 +131,7 @@ class Attributor(SourceEstimator):
     real_classes: tuple[str, ...] = ("real",)
     accept_rate: float = 0.95
     unknown_score: str = "ensemble"
+    target_fpr: float = TARGET_FPR
 
     def __post_init__(self) -> None:
         self.model_: torch.nn.Module | None = None
@@ -135,6 +139,7 @@ class Attributor(SourceEstimator):
         self.representation_ = None
         self.temperature_: float = 1.0
         self.threshold_: float | None = None
+        self.fake_threshold_: float | None = None
         self.density_: dict[str, np.ndarray] | None = None
         self.score_scales_: dict[str, list[float]] | None = None
         self.history_: dict[str, Any] = {}
@@ -182,19 +187,25 @@ class Attributor(SourceEstimator):
         statistics and image statistics, for the ``mahalanobis`` and ``ensemble`` unknown-source scores; also a first
         scale for the ensemble's parts (from these training images), which :meth:`calibrate`
         replaces with one fitted on validation images."""
-        from ganprint.attribution.openset import fit_feature_density, fit_score_scales
+        from ganprint.attribution.openset import fit_feature_density, fit_score_scales, normalise_features
 
         self._fitted()
         y = np.asarray(y)
         idx = np.random.default_rng(0).permutation(len(X))[:max_images]
         views = self._views(X[idx])
         labels = np.searchsorted(self.classes_, y[idx])
-        self.density_ = fit_feature_density(views["features"], labels, len(self.classes_))
+        # a shared covariance of thousands of dimensions (a linear model's features are its pixels)
+        # costs minutes and says little with a few thousand images: no feature density then
+        features = views["features"]
+        self.density_ = (fit_feature_density(features, labels, len(self.classes_))
+                         if features.shape[1] <= MAX_DENSITY_DIM else {})
         for view in ("stem", "signal"):
             if view in views:
                 density = fit_feature_density(views[view], labels, len(self.classes_))
                 self.density_.update({f"{view}_{k}": v for k, v in density.items()})
         self.score_scales_ = fit_score_scales(self._score_parts(views)) if len(idx) else None
+        bank_rows = max(1, min(len(features), KNN_BANK_BYTES // (4 * features.shape[1])))
+        self.density_["knn_bank"] = normalise_features(features[:bank_rows])
         return self
 
     def calibrate(self, X_val: np.ndarray, y_val: np.ndarray | list) -> Attributor:
@@ -211,12 +222,26 @@ class Attributor(SourceEstimator):
         self.score_scales_ = fit_score_scales(self._score_parts(views))
         scores = self.unknown_scores(views)
         self.threshold_ = float(fit_rejection_threshold(scores, self.accept_rate))
+        self.fit_fake_threshold(views["logits"], labels)
         self.history_["calibration"] = {
             "temperature": self.temperature_,
             "val_ece_uncalibrated": expected_calibration_error(calibrated_probabilities(logits, 1.0), labels),
             "val_ece": expected_calibration_error(calibrated_probabilities(logits, self.temperature_), labels),
             "unknown_score": self.unknown_score, "threshold": self.threshold_, "accept_rate": self.accept_rate,
+            "fake_threshold": self.fake_threshold_, "target_fpr": self.target_fpr,
         }
+        return self
+
+    def fit_fake_threshold(self, logits: np.ndarray, labels: np.ndarray) -> Attributor:
+        """The operating threshold of ``p_fake`` at which ``target_fpr`` of the real validation images
+        are called fake (None when the model has no real class or no real validation image)."""
+        from ganprint.attribution.evaluation import fit_fpr_threshold
+        from ganprint.calibration import calibrated_probabilities
+
+        p_fake = self.p_fake(calibrated_probabilities(logits, self.temperature_))
+        real = np.isin(self.classes_[labels], self.real_classes)
+        self.fake_threshold_ = (float(fit_fpr_threshold(p_fake[real], self.target_fpr))
+                                if p_fake is not None and real.any() else None)
         return self
 
     def decision_function(self, X: np.ndarray, batch_size: int = INFERENCE_BATCH) -> np.ndarray:
@@ -239,11 +264,22 @@ class Attributor(SourceEstimator):
         ``mahalanobis`` the penultimate features, ``ensemble`` energy plus the Mahalanobis scores of the
         stem statistics and the image statistics, each standardised on validation (see
         :mod:`ganprint.attribution.openset`)."""
-        from ganprint.attribution.openset import ENSEMBLE_SCORE, FEATURE_SCORE, SCORES, combine_scores
+        from ganprint.attribution.openset import (
+            ENSEMBLE_SCORE,
+            FEATURE_SCORE,
+            KNN_SCORE,
+            SCORES,
+            combine_scores,
+            knn_score,
+        )
 
         score = score or self.unknown_score
         if score == FEATURE_SCORE:
             return self._mahalanobis(views, "features", "")
+        if score == KNN_SCORE:
+            if self.density_ is None or "knn_bank" not in self.density_:
+                raise ValueError("the knn score needs the training features (fit_density)")
+            return knn_score(views["features"], self.density_["knn_bank"])
         if score == ENSEMBLE_SCORE:
             if self.score_scales_ is None:
                 raise ValueError("the ensemble score needs calibration on validation images (calibrate)")
@@ -308,7 +344,8 @@ class Attributor(SourceEstimator):
             "representation": self.representation_.to_config(),
             "calibration": {"temperature": self.temperature_, "unknown_score": self.unknown_score,
                             "score_scales": self.score_scales_, "threshold": self.threshold_,
-                            "accept_rate": self.accept_rate},
+                            "accept_rate": self.accept_rate, "fake_threshold": self.fake_threshold_,
+                            "target_fpr": self.target_fpr},
             "real_classes": list(self.real_classes),
             "fit": self.fit_config.to_dict(),
             "history": {k: v for k, v in self.history_.items() if k != "best_state"},
@@ -336,10 +373,12 @@ class Attributor(SourceEstimator):
                    real_classes=tuple(config.get("real_classes", ("real",))),
                    accept_rate=float(cal.get("accept_rate", 0.95)),
                    unknown_score=cal.get("unknown_score", "max_probability"),
+                   target_fpr=float(cal.get("target_fpr", TARGET_FPR)),
                    fit_config=FitConfig.from_dict(config.get("fit", {})))
         self.classes_ = np.asarray(config["classes"])
         self.temperature_ = float(cal.get("temperature", 1.0))
         self.threshold_ = cal.get("threshold")
+        self.fake_threshold_ = cal.get("fake_threshold")
         self.score_scales_ = cal.get("score_scales")
         dev = resolve_device(device)
         self.representation_ = create_representation(rep_config)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import average_precision_score, balanced_accuracy_score, roc_auc_score
 
+from ganprint.attribution.defaults import TARGET_FPR
 from ganprint.attribution.metrics import classification_report, format_report
 from ganprint.calibration import calibrated_probabilities, expected_calibration_error
 
@@ -61,6 +62,30 @@ def detection_report(y_true_fake: np.ndarray, p_fake: np.ndarray) -> dict[str, A
         "n_real": n_real,
         "n_fake": n_fake,
     }
+
+
+def fit_fpr_threshold(p_fake_real: np.ndarray, target_fpr: float = TARGET_FPR) -> float:
+    """The smallest threshold ``t`` such that at most ``target_fpr`` of the real images' ``p_fake``
+    lie above it (an image is called fake when ``p_fake > t``): with ``n`` real images,
+    ``floor(target_fpr * n)`` may be. Fit it on validation reals; report it on test reals."""
+    s = np.sort(np.asarray(p_fake_real, dtype=np.float64).ravel())[::-1]
+    if len(s) == 0:
+        raise ValueError("need at least one real image to fit the operating threshold")
+    if not 0.0 <= target_fpr < 1.0:
+        raise ValueError(f"target_fpr must be in [0, 1), got {target_fpr}")
+    allowed = int(np.floor(target_fpr * len(s) + 1e-9))
+    return float(s[allowed])
+
+
+def operating_point(y_true_fake: np.ndarray, p_fake: np.ndarray, threshold: float) -> dict[str, Any]:
+    """False-positive rate on real images and detection rate on fakes when ``p_fake > threshold``
+    is called fake (``None`` where there is no image of that kind)."""
+    y = np.asarray(y_true_fake).astype(bool)
+    called = np.asarray(p_fake, dtype=np.float64) > threshold
+    return {"threshold": float(threshold),
+            "false_positive_rate": float(called[~y].mean()) if (~y).any() else None,
+            "detection_rate": float(called[y].mean()) if y.any() else None,
+            "n_real": int((~y).sum()), "n_fake": int(y.sum())}
 
 
 def evaluation_report(y_true: Sequence[int], probabilities: np.ndarray, labels: Sequence[str], *,

@@ -215,7 +215,51 @@ digits look "real" to a detector trained on convolutional GANs), while its low-l
 stem says depends on the architecture (three channels in gandct-conv, none in logreg); the image
 statistics say the same whatever the classifier."""
 
-ALL_SCORES = (*SCORES, FEATURE_SCORE, ENSEMBLE_SCORE)
+# -- nearest-neighbour score ---------------------------------------------------------------------
+KNN_SCORE = "knn"
+"""Minus the distance from an image's L2-normalised penultimate features to its ``k``-th nearest
+training image's (Sun et al., "Out-of-Distribution Detection with Deep Nearest Neighbors", ICML
+2022). Unlike Mahalanobis it assumes no Gaussian class shape, and unlike the logit scores it does
+not ask whether the image is *between* known sources but whether anything like it was seen."""
+
+KNN_K = 5
+
+
+def normalise_features(features: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit L2 norm (float32)."""
+    f = np.asarray(features, dtype=np.float32)
+    return f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+
+
+def knn_score(features: np.ndarray, bank: np.ndarray, k: int = KNN_K, chunk: int = 1024) -> np.ndarray:
+    """``-||f - b_(k)||`` per row of ``features`` against the unit-norm ``bank`` (training features,
+    :func:`normalise_features`), with ``b_(k)`` its ``k``-th nearest row (k clipped to the bank)."""
+    bank = np.asarray(bank, dtype=np.float32)
+    if bank.ndim != 2 or len(bank) == 0:
+        raise ValueError(f"need a non-empty feature bank (M, D), got shape {bank.shape}")
+    f = normalise_features(features)
+    k = max(1, min(k, len(bank)))
+    out = np.empty(len(f), dtype=np.float64)
+    for start in range(0, len(f), chunk):
+        sim = f[start:start + chunk] @ bank.T  # unit vectors: distance^2 = 2 - 2 cos
+        kth = -np.partition(-sim, k - 1, axis=1)[:, k - 1]
+        out[start:start + chunk] = -np.sqrt(np.maximum(2.0 - 2.0 * kth, 0.0))
+    return out
+
+
+ALL_SCORES = (*SCORES, FEATURE_SCORE, ENSEMBLE_SCORE, KNN_SCORE)
+AUTO_SCORE = "auto"
+"""Let the data choose among :data:`ALL_SCORES` by leaving each known source out in turn
+(:mod:`ganprint.attribution.unknown_selection`)."""
+
+
+def choose_score(aurocs: dict[str, list[float]]) -> str:
+    """The score with the highest mean leave-one-source-out AUROC (ties: the first in
+    :data:`ALL_SCORES` order). ``aurocs`` maps a score to its AUROC per held-out source."""
+    ranked = [(float(np.mean(v)), -ALL_SCORES.index(name), name) for name, v in aurocs.items() if v]
+    if not ranked:
+        raise ValueError("no AUROC to choose a score from")
+    return max(ranked)[2]
 
 
 def fit_score_scales(parts: dict[str, np.ndarray]) -> dict[str, list[float]]:

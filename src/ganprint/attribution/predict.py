@@ -55,6 +55,7 @@ class _Scorer:
         self.classes = [str(c) for c in model.classes_]
         self.tta = tta
         self.threshold = getattr(model, "threshold_", None) if unknown else None
+        self.fake_threshold = getattr(model, "fake_threshold_", None)
         self.heatmaps = Path(heatmaps_dir) if heatmaps_dir is not None else None
         if self.heatmaps is not None:
             self.heatmaps.mkdir(parents=True, exist_ok=True)
@@ -96,6 +97,8 @@ class _Scorer:
                       "known_score": round(float(known[row]), 6)}
             if p_fake is not None:
                 record["p_fake"] = round(float(p_fake[row]), 6)
+                if self.fake_threshold is not None:  # the operating point fitted on validation reals
+                    record["fake"] = bool(p_fake[row] > self.fake_threshold)
             if heatmaps is not None:
                 record["heatmap"] = heatmaps[row]
             row += 1

@@ -4,6 +4,7 @@ validation loss, progress bars, and per-epoch checkpoints that resume exactly.""
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
@@ -30,7 +31,19 @@ and 3,170 at 1,024 (with the ensemble unknown-source score 4,530, 2,970 and 2,47
 stream through ``predict`` at 2,660 img/s in chunks of 128 against 1,780 in chunks of 256: a small
 batch's activations stay in cache (2026-12-04, AMD EPYC, ``benchmarks/batch_sizes.py``)."""
 
-OPTIMIZERS = ("adam", "sgd")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("constant", "cosine", "warmup-cosine")
+
+
+def warmup_cosine_factor(step: int, total: int, warmup: int) -> float:
+    """Learning-rate factor at optimiser ``step`` of ``total``: linear warm-up from ``1/warmup`` to 1
+    over the first ``warmup`` steps, then a half cosine from 1 down to 0 at ``total`` (Loshchilov &
+    Hutter 2017; Goyal et al. 2017's warm-up)."""
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    span = max(1, total - warmup)
+    t = min(1.0, (step - warmup) / span)
+    return 0.5 * (1.0 + math.cos(math.pi * t))
 
 
 @dataclass(frozen=True)
@@ -61,26 +74,39 @@ class FitConfig:
     patience: int | None = 3
     seed: int = 0
     hflip: bool = False
-    schedule: str = "constant"  # or "cosine": one-cycle, annealed to 0 over ``epochs``
-    optimizer: str = "adam"     # or "sgd"
+    schedule: str = "constant"  # or "cosine": one-cycle over ``epochs``; or "warmup-cosine" (below)
+    optimizer: str = "adam"     # or "adamw" (decoupled weight decay), or "sgd"
     momentum: float = 0.9       # SGD only
     head_lr: float | None = None
     head_weight_decay: float | None = None
     precision: str = "fp32"     # or "bf16", or "auto": bf16 autocast where it is native
     stop_accuracy: float | None = None
     augment: str = "none"       # or "photometric" (ganprint.attribution.augment), every class alike
+    warmup_epochs: float = 1.0  # warmup-cosine only
+    time_budget: float | None = None  # seconds for the whole loop, validation included
 
     def __post_init__(self) -> None:
         if self.augment not in AUGMENTATIONS:
             raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {self.augment!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        if self.schedule not in ("constant", "cosine"):
-            raise ValueError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"patience must be >= 1 (or None: no early stopping), got {self.patience}")
+        if self.warmup_epochs < 0:
+            raise ValueError(f"warmup_epochs must be >= 0, got {self.warmup_epochs}")
+        if self.time_budget is not None and not self.time_budget > 0:
+            raise ValueError(f"time_budget must be > 0 seconds, got {self.time_budget}")
         if self.head_lr is not None and self.head_lr <= 0:
             raise ValueError("head_lr must be > 0")
         if self.stop_accuracy is not None and not 0.0 < self.stop_accuracy <= 1.0:
@@ -148,6 +174,8 @@ def make_optimizer(model: nn.Module, config: FitConfig) -> torch.optim.Optimizer
     groups = parameter_groups(model, config)
     if config.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=config.lr)
     return torch.optim.Adam(groups, lr=config.lr)
 
 
@@ -264,10 +292,9 @@ def fit_classifier(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tenso
     opt = make_optimizer(model, config)
     gen = torch.Generator().manual_seed(config.seed)
     steps_per_epoch = -(-len(x_train) // config.batch_size)
-    sched = (torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in opt.param_groups],
-                                                 epochs=config.epochs, steps_per_epoch=steps_per_epoch,
-                                                 pct_start=0.15)
-             if config.schedule == "cosine" else None)
+    # epochs the schedule spans: all of them, or under a time budget what fits (set after epoch 1)
+    horizon = [config.epochs]
+    sched = _make_scheduler(opt, config, steps_per_epoch, horizon)
     history: dict[str, Any] = {"train_loss": [], "val_loss": [], "val_accuracy": [], "epoch_seconds": []}
     best_loss, best_state, since_best, start_epoch = float("inf"), None, 0, 0
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
@@ -290,10 +317,18 @@ def fit_classifier(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tenso
             best = unprefixed("best", tensors)
             best_state = best or None
             history, best_loss, since_best = state["history"], state["best_loss"], state["since_best"]
+            horizon[0] = int(state.get("horizon", config.epochs))
             start_epoch = len(history["train_loss"])
             if state.get("stopped"):
                 start_epoch = config.epochs
         for epoch in range(start_epoch, config.epochs):
+            if epoch >= horizon[0]:
+                break  # the schedule has reached its end: what fits in the time budget is done
+            spent = sum(history["epoch_seconds"])
+            if (config.time_budget is not None and history["epoch_seconds"]
+                    and spent + history["epoch_seconds"][-1] > config.time_budget):
+                history["stopped_by"] = "time budget"
+                break
             t0 = time.perf_counter()
             model.train()
             n = len(x_train)
@@ -326,7 +361,6 @@ def fit_classifier(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tenso
                 total += loss.item() * len(idx)
             history["train_loss"].append(total / max(n, 1))
             refresh_batchnorm(model, x_train, device=device, transform=transform, seed=config.seed)
-            history["epoch_seconds"].append(time.perf_counter() - t0)
             stop = False
             if x_val is not None and y_val is not None and len(x_val):
                 logits = predict_logits(model, x_val, device=device, transform=transform)
@@ -335,9 +369,6 @@ def fit_classifier(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tenso
                        == y_val.long().view(-1)).float().mean().item()
                 history["val_loss"].append(val_loss)
                 history["val_accuracy"].append(acc)
-                if progress:
-                    tqdm.write(f"{desc} epoch {epoch + 1}: train loss {history['train_loss'][-1]:.4f} "
-                               f"val loss {val_loss:.4f} val acc {acc:.4f}")
                 if val_loss < best_loss - 1e-6:
                     best_loss, since_best = val_loss, 0
                     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -345,9 +376,16 @@ def fit_classifier(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tenso
                     since_best += 1
                     stop = config.patience is not None and since_best >= config.patience
                 stop = stop or (config.stop_accuracy is not None and acc >= config.stop_accuracy)
+                if stop:
+                    history["stopped_by"] = "early stopping" if since_best else "validation accuracy"
+            history["epoch_seconds"].append(time.perf_counter() - t0)
+            if config.time_budget is not None and len(history["epoch_seconds"]) == 1:
+                horizon[0] = max(1, min(config.epochs, int(config.time_budget // history["epoch_seconds"][0])))
+            if progress:
+                tqdm.write(_epoch_line(desc, epoch, horizon[0], history, config.time_budget))
             if ckpt is not None:
                 _save_checkpoint(ckpt, model, opt, sched, gen, best_state, config, history, best_loss,
-                                 since_best, stop)
+                                 since_best, stop, horizon[0])
             if stop:
                 break
     if best_state is not None:
@@ -358,9 +396,44 @@ def fit_classifier(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tenso
     return history
 
 
+def _make_scheduler(opt: torch.optim.Optimizer, config: FitConfig, steps_per_epoch: int,
+                    horizon: list[int]) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """The per-step scheduler of ``config.schedule`` (None for constant). ``warmup-cosine`` reads
+    ``horizon[0]`` (epochs) at every step, so a time budget can shorten it after the first epoch."""
+    if config.schedule == "cosine":
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in opt.param_groups],
+                                                   epochs=config.epochs, steps_per_epoch=steps_per_epoch,
+                                                   pct_start=0.15)
+    if config.schedule == "warmup-cosine":
+        warmup = round(config.warmup_epochs * steps_per_epoch)
+        return torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda step: warmup_cosine_factor(step, horizon[0] * steps_per_epoch, warmup))
+    return None
+
+
+def _epoch_line(desc: str, epoch: int, horizon: int, history: dict[str, Any], budget: float | None) -> str:
+    """One progress line per epoch: losses, validation accuracy and what is left of the time budget."""
+    line = f"{desc} epoch {epoch + 1}/{horizon}: train loss {history['train_loss'][-1]:.4f}"
+    if len(history["val_loss"]) == len(history["train_loss"]):
+        line += f" | val loss {history['val_loss'][-1]:.4f} acc {history['val_accuracy'][-1]:.4f}"
+    line += f" | {history['epoch_seconds'][-1]:.1f}s"
+    if budget is not None:
+        left = max(0.0, budget - sum(history["epoch_seconds"]))
+        line += f", {format_seconds(left)} of the time budget left"
+    return line
+
+
+def format_seconds(seconds: float) -> str:
+    """``75.2`` -> ``1m15s``; ``3700`` -> ``1h01m``."""
+    s = int(round(seconds))
+    if s >= 3600:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+
+
 def _save_checkpoint(ckpt: Path, model: nn.Module, opt: torch.optim.Optimizer, sched, gen: torch.Generator,
                      best_state: dict[str, torch.Tensor] | None, config: FitConfig, history: dict[str, Any],
-                     best_loss: float, since_best: int, stopped: bool) -> None:
+                     best_loss: float, since_best: int, stopped: bool, horizon: int) -> None:
     ckpt.mkdir(parents=True, exist_ok=True)
     tensors = {**prefixed("model", model), **optimizer_tensors("opt", opt),
                "rng.data": rng_tensor(gen.get_state()), "rng.torch": rng_tensor(torch.get_rng_state())}
@@ -369,5 +442,6 @@ def _save_checkpoint(ckpt: Path, model: nn.Module, opt: torch.optim.Optimizer, s
     save_tensors(ckpt / "state.safetensors", tensors)
     write_json(ckpt / "state.json", {
         "config": config.to_dict(), "history": history, "best_loss": best_loss, "since_best": since_best,
-        "stopped": stopped, "scheduler_last_epoch": sched.last_epoch if sched is not None else 0,
+        "stopped": stopped, "horizon": horizon,
+        "scheduler_last_epoch": sched.last_epoch if sched is not None else 0,
         "lrs": [g["lr"] for g in opt.param_groups]})

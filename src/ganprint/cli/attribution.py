@@ -5,13 +5,15 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import click
 import numpy as np
 
-from ganprint.attribution.openset import ALL_SCORES
-from ganprint.cli.common import device_option, emit_json, fail, quiet_option, set_threads, threads_option
+from ganprint.attribution.defaults import AUTO_ARCH, TARGET_FPR
+from ganprint.attribution.openset import ALL_SCORES, AUTO_SCORE
+from ganprint.cli.common import Duration, device_option, emit_json, fail, quiet_option, set_threads, threads_option
 
 CHECKPOINT = ".checkpoint"
 
@@ -28,16 +30,18 @@ def _load_split(dataset, split: str, channels: int, size: tuple[int, int], quiet
 
 def _train_val(dataset, channels: int, size: tuple[int, int], seed: int, quiet: bool):
     """(x_train, y_train, x_val, y_val) with source names as labels: the dataset's train/val splits,
-    or a stratified 85/15 split of a dataset without splits."""
+    or a stratified 85/15 split of the training images when there is no val split (the test split,
+    if any, is never read)."""
     from ganprint.data.folder import split_indices
 
     classes = np.asarray(dataset.classes)
-    if dataset.has_splits and "train" in dataset.splits:
+    if dataset.has_splits and "train" in dataset.splits and "val" in dataset.splits:
         train = _load_split(dataset, "train", channels, size, quiet)
-        val = _load_split(dataset, "val", channels, size, quiet) if "val" in dataset.splits else None
-        return (train.images, classes[train.labels],
-                *((val.images, classes[val.labels]) if val is not None else (None, None)))
-    split = next(iter(dataset.splits))
+        val = _load_split(dataset, "val", channels, size, quiet)
+        return train.images, classes[train.labels], val.images, classes[val.labels]
+    if dataset.has_splits and "train" not in dataset.splits:
+        fail(f"{dataset.root} has split folders ({', '.join(dataset.splits)}) but no train/ to train on")
+    split = "train" if dataset.has_splits else next(iter(dataset.splits))
     everything = _load_split(dataset, split, channels, size, quiet)
     parts = split_indices(everything.labels, fractions=(0.85, 0.15, 0.0), seed=seed)
     return (everything.images[parts["train"]], classes[everything.labels[parts["train"]]],
@@ -57,50 +61,59 @@ def _load_model(model_dir: Path, device: str):
 @click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="DIR/<source>/... or DIR/train|val|test/<source>/...")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--arch", default="seed-mnist-cnn", show_default=True,
-              help="A registered architecture (`ganprint models`), two-stage (seed 003), "
-                   "residual-correlation (training-free mean-residual baseline), or visnet (learned "
-                   "fingerprints, Yu et al.; epochs/batch/lr/patience default to its measured settings).")
+@click.option("--arch", default=AUTO_ARCH, show_default=True,
+              help="auto (a few candidates trained within the time budget, the best on validation kept), "
+                   "a registered architecture (`ganprint models`), two-stage (seed 003), residual-correlation "
+                   "(training-free mean-residual baseline), or visnet (learned fingerprints, Yu et al.).")
 @click.option("--representation", default=None,
               help="Input representation: pixels, pixels-std, dct or pixels+dct; default: the architecture's "
                    "recommended one (`ganprint models`; pixels for most).")
+@click.option("--time-budget", type=Duration(), default=None,
+              help="Wall time for training, e.g. 90s, 10m, 1h30m (default: train to convergence); the schedule "
+                   "is fitted to it and training stops within it.")
 @click.option("--recipe", "recipe_name", default="adam", show_default=True,
-              help="Training recipe: adam, or seed002 (SGD momentum, small last-layer lr, flips).")
-@click.option("--epochs", type=int, default=None,
-              help="Override the recipe's epochs (with recipe adam, the architecture's measured settings).")
+              help="Training recipe: adam (each architecture's measured settings), or seed002 (SGD momentum, "
+                   "small last-layer lr, flips).")
+@click.option("--epochs", type=int, default=None, help="Maximum epochs (default: the recipe's).")
 @click.option("--batch-size", type=int, default=None, help="Override the recipe's batch size.")
 @click.option("--lr", type=float, default=None, help="Override the recipe's learning rate.")
 @click.option("--patience", type=int, default=None, help="Early-stopping patience in epochs (recipe's default).")
 @click.option("--augment", type=click.Choice(["none", "photometric"]), default=None,
               help="Training augmentation (recipe's default: none); photometric varies every image's exposure, "
                    "contrast, gamma and saturation so that tone and colour stop telling sources apart.")
-@click.option("--size", type=int, default=28, show_default=True, help="Input side in pixels.")
-@click.option("--channels", type=click.Choice(["1", "3"]), default="1", show_default=True)
+@click.option("--size", type=int, default=None, help="Input side in pixels (default: the training images' size).")
+@click.option("--channels", type=click.Choice(["1", "3"]), default=None,
+              help="1 (grey) or 3 (RGB); default: 3 when any source is in colour.")
 @click.option("--real-class", default="real", show_default=True, help="The source name of real images.")
 @click.option("--accept-rate", type=float, default=0.95, show_default=True,
               help="Share of known-source validation images accepted; the rest of the score range answers unknown.")
-@click.option("--unknown-score", type=click.Choice(list(ALL_SCORES)),
-              default="ensemble", show_default=True, help="Known-source score behind the 'unknown' answer.")
+@click.option("--unknown-score", type=click.Choice([AUTO_SCORE, *ALL_SCORES]), default=AUTO_SCORE,
+              show_default=True, help="Known-source score behind the 'unknown' answer; auto chooses it by leaving "
+              "each known source out in turn.")
+@click.option("--target-fpr", type=float, default=TARGET_FPR, show_default=True,
+              help="Share of real validation images the p_fake operating threshold may call fake.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @device_option
 @threads_option
 @quiet_option
-def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str | None, recipe_name: str,
-              epochs: int | None, batch_size: int | None, lr: float | None, patience: int | None,
-              augment: str | None, size: int, channels: str, real_class: str, accept_rate: float,
-              unknown_score: str, seed: int, device: str, threads: int | None, quiet: bool) -> None:
+def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str | None, time_budget: float | None,
+              recipe_name: str, epochs: int | None, batch_size: int | None, lr: float | None, patience: int | None,
+              augment: str | None, size: int | None, channels: str | None, real_class: str, accept_rate: float,
+              unknown_score: str, target_fpr: float, seed: int, device: str, threads: int | None,
+              quiet: bool) -> None:
     """Train an attributor on a folder dataset and save it as a model folder.
+
+    By default (--arch auto) ganprint's general-purpose CNN and a linear DCT model are trained and
+    the better on the validation split is kept; the unknown-source score is chosen by leaving each
+    known source out in turn. Input size and channels come from the images unless given.
 
     With --arch two-stage, the recipe trains the primary (real vs fake) module; the secondary
     one-vs-rest modules use their own settings (15 epochs, lr 3e-3, early stopping).
 
-    With recipe adam, a registered architecture trains at the epochs, learning rate and schedule
-    measured for it (`ganprint models`); the options given here override them.
-
     An interrupted run resumes from OUT/.checkpoint when the same command is run again.
     """
-    from ganprint.attribution.attributor import Attributor, Preprocessing
-    from ganprint.attribution.training import recipe
+    from ganprint.attribution.auto import AutoConfig, Candidate, train_auto
+    from ganprint.attribution.training import format_seconds, recipe
     from ganprint.attribution.two_stage import SECONDARY_FIT, TwoStageAttributor
     from ganprint.data.folder import scan_folder_dataset
     from ganprint.data.representations import REPRESENTATIONS
@@ -111,26 +124,38 @@ def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str | No
     from ganprint.models import MODELS, default_representation
 
     set_threads(threads)
-    if arch not in ("two-stage", CORRELATION, VISNET) and arch not in MODELS:
+    special = ("two-stage", CORRELATION, VISNET)
+    if arch != AUTO_ARCH and arch not in special and arch not in MODELS:
         fail(f"unknown attributor architecture {arch!r}; known: "
-             f"{', '.join([*MODELS.names(), 'two-stage', CORRELATION, VISNET])}")
-    representation = representation or default_representation(arch)
-    if representation not in REPRESENTATIONS:
+             f"{', '.join([AUTO_ARCH, *MODELS.names(), *special])}")
+    if representation is not None and representation not in REPRESENTATIONS:
         fail(f"unknown representation {representation!r}; known: {', '.join(REPRESENTATIONS.names())}")
+    if arch == AUTO_ARCH and representation is not None:
+        fail("--representation needs a named --arch (auto chooses the representation per candidate)")
+    if size is not None and size < 1:
+        fail(f"--size must be >= 1, got {size}")
+    if not 0.0 <= target_fpr < 1.0:
+        fail(f"--target-fpr must be in [0, 1), got {target_fpr}")
+    overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "patience": patience, "augment": augment}
     try:
-        config = recipe(recipe_name, arch=arch, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
-                        augment=augment, seed=seed)
+        config = recipe(recipe_name, arch=None if arch == AUTO_ARCH else arch, seed=seed, time_budget=time_budget,
+                        **overrides)
         dataset = scan_folder_dataset(data_dir)
     except ValueError as exc:
         fail(str(exc))
-    pre = Preprocessing(size=(size, size), channels=int(channels))
+    pre = _preprocessing(dataset, size, channels, quiet)
     x_tr, y_tr, x_va, y_va = _train_val(dataset, pre.channels, pre.size, seed, quiet)
+    def log(message: str) -> None:
+        if not quiet:
+            click.echo(message, err=True)
+
+    t0 = time.perf_counter()
     try:
         if arch == CORRELATION:  # training-free: per-source mean noise residuals
             model = ResidualCorrelationAttributor(preprocessing=pre, real_classes=(real_class,),
                                                   accept_rate=accept_rate).fit(x_tr, y_tr, x_va, y_va)
         elif arch == VISNET:  # learned model and image fingerprints (Yu et al. 2019)
-            if representation != "pixels" or recipe_name != "adam":
+            if (representation or "pixels") != "pixels" or recipe_name != "adam":
                 fail("visnet takes pixels and trains with its own Adam settings (--epochs, --lr, ... override them)")
             fit = dataclasses.replace(VISNET_FIT, seed=seed, **{k: v for k, v in {
                 "epochs": epochs, "batch_size": batch_size, "lr": lr, "patience": patience}.items() if v is not None})
@@ -138,22 +163,49 @@ def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str | No
                                      accept_rate=accept_rate, device=device)
             model.fit(x_tr, y_tr, x_va, y_va, progress=not quiet, checkpoint_dir=out_dir / CHECKPOINT)
         elif arch == "two-stage":
-            if representation != "pixels":
+            if (representation or "pixels") != "pixels":
                 fail("the two-stage model takes pixels")
             model = TwoStageAttributor(preprocessing=pre, fit_config=config,
                                        secondary_config=dataclasses.replace(SECONDARY_FIT, seed=seed),
                                        real_class=real_class, device=device, accept_rate=accept_rate)
             model.fit(x_tr, y_tr, x_va, y_va, progress=not quiet)
         else:
-            model = Attributor(arch=arch, preprocessing=pre, device=device, fit_config=config,
-                               representation=representation, real_classes=(real_class,), accept_rate=accept_rate,
-                               unknown_score=unknown_score)
-            model.fit(x_tr, y_tr, x_va, y_va, progress=not quiet, checkpoint_dir=out_dir / CHECKPOINT)
+            candidates = (AutoConfig.candidates if arch == AUTO_ARCH else
+                          (Candidate(arch, representation or default_representation(arch)),))
+            auto = AutoConfig(candidates=candidates, time_budget=time_budget, recipe=recipe_name,
+                              fit_overrides=overrides, unknown_score=unknown_score, seed=seed)
+            if time_budget is not None:
+                log(f"time budget {format_seconds(time_budget)}")
+            model = train_auto(x_tr, y_tr, x_va, y_va, preprocessing=pre, config=auto, device=device,
+                               real_classes=(real_class,), accept_rate=accept_rate, target_fpr=target_fpr,
+                               progress=not quiet, checkpoint_dir=out_dir / CHECKPOINT, log=log)
     except ValueError as exc:
         fail(str(exc))
     model.save(out_dir)
     shutil.rmtree(out_dir / CHECKPOINT, ignore_errors=True)
+    log(f"trained {getattr(model, 'arch', arch)} in {format_seconds(time.perf_counter() - t0)}")
     click.echo(str(out_dir))
+
+
+def _preprocessing(dataset, size: int | None, channels: str | None, quiet: bool):
+    """The model's input: the given size and channels, else what the training images are (and say so);
+    warnings about sources that differ in size, colour or format are printed either way."""
+    from ganprint.attribution.attributor import Preprocessing
+    from ganprint.data.inspect import profile_dataset
+
+    split = "train" if dataset.has_splits and "train" in dataset.splits else next(iter(dataset.splits))
+    try:
+        profile = profile_dataset(dataset.split(split), dataset.classes)
+    except ValueError as exc:
+        fail(f"{dataset.root}: {exc}")
+    for warning in profile.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    h, w = (size, size) if size is not None else profile.size
+    c = int(channels) if channels is not None else profile.channels
+    if not quiet and (size is None or channels is None):
+        click.echo(f"input {h}x{w}, {'RGB' if c == 3 else 'grey'} (from the training images; --size and "
+                   "--channels override)", err=True)
+    return Preprocessing(size=(h, w), channels=c)
 
 
 @click.command("add-source")
@@ -251,10 +303,21 @@ def eval_cmd(model_dir: Path, data_dir: Path, split: str | None, unknown_dirs: t
     except ValueError as exc:
         fail(str(exc))
     report.update(split=split, skipped=[{"path": str(p), "error": e} for p, e in loaded.errors])
+    history = getattr(model, "history_", {}) or {}
+    for key in ("selection", "unknown_score_selection"):
+        if key in history:
+            report[key] = history[key]
     if as_json:
         emit_json(_jsonable(report))
         return
     click.echo(format_evaluation(report))
+    click.echo(_format_choices(history))
+    if "operating_point" in report:
+        o = report["operating_point"]
+        fpr, tpr = (("n/a" if v is None else f"{v:.4f}") for v in (o["false_positive_rate"], o["detection_rate"]))
+        click.echo(f"operating point p_fake > {o['threshold']:.4g} (fitted for {o['target_fpr']:.1%} false positives "
+                   f"on validation reals): false-positive rate {fpr} on {o['n_real']} real, detection rate {tpr} "
+                   f"on {o['n_fake']} fake")
     if "open_set" in report:
         o = report["open_set"]
         click.echo(f"unknown sources: AUROC {o['unknown_auroc']:.4f}, open-set accuracy {o['open_set_accuracy']:.4f} "
@@ -271,6 +334,25 @@ def eval_cmd(model_dir: Path, data_dir: Path, split: str | None, unknown_dirs: t
         from ganprint.attribution.format_audit import format_audit_text
 
         click.echo(format_audit_text(report["format_audit"]))
+
+
+def _format_choices(history: dict) -> str:
+    """What the model chose on validation data: the candidate table and the unknown-source score."""
+    lines = []
+    selection = history.get("selection")
+    if selection and len(selection.get("candidates", [])) > 1:
+        lines.append("candidates (chosen on validation; " + selection.get("rule", "") + "):")
+        for row in selection["candidates"]:
+            figures = (f"val accuracy {row['val_accuracy']:.4f}, val loss {row['val_loss']:.4f}, "
+                       if "val_accuracy" in row else "")
+            lines.append(f"  {'*' if row.get('chosen') else ' '} {row['candidate']:<22} {figures}"
+                         f"{row['epochs']} epochs, {row['seconds']:.0f}s")
+    unknown = history.get("unknown_score_selection")
+    if unknown and "chosen" in unknown:
+        others = ", ".join(f"{k} {v:.3f}" for k, v in unknown["mean_auroc"].items())
+        lines.append(f"unknown-source score {unknown['chosen']}: leave-one-source-out AUROC "
+                     f"{unknown['estimated_auroc']:.3f} over {len(unknown['folds'])} held-out sources ({others})")
+    return "\n".join(lines)
 
 
 def _jsonable(obj):

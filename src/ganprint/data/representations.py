@@ -256,12 +256,16 @@ class DCT(Representation):
     def _basis(self, device: torch.device, dtype: torch.dtype, h: int, w: int):
         key = (str(device), dtype, h, w)
         if key not in self._bases:
-            rows = dct_matrix(h, dtype=dtype, device=device)
-            cols = rows if w == h else dct_matrix(w, dtype=dtype, device=device)
-            mean = self.mean_.to(device=device, dtype=dtype) if self.mean_ is not None else None
-            std = self.std_.to(device=device, dtype=dtype) if self.std_ is not None else None
-            self._bases[key] = (rows, cols, mean, std)
+            with torch.inference_mode(False):  # cached: usable later under autograd (heatmaps) too
+                self._bases[key] = self._make_basis(device, dtype, h, w)
         return self._bases[key]
+
+    def _make_basis(self, device: torch.device, dtype: torch.dtype, h: int, w: int):
+        rows = dct_matrix(h, dtype=dtype, device=device)
+        cols = rows if w == h else dct_matrix(w, dtype=dtype, device=device)
+        mean = self.mean_.to(device=device, dtype=dtype) if self.mean_ is not None else None
+        std = self.std_.to(device=device, dtype=dtype) if self.std_ is not None else None
+        return rows, cols, mean, std
 
     def fit(self, x: torch.Tensor) -> DCT:
         """Per-coefficient mean and std of the log-DCT over ``x``."""
