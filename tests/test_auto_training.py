@@ -165,3 +165,18 @@ def test_train_with_a_named_arch_and_a_given_unknown_score(tmp_path, colour_fold
     assert config["arch"] == "logreg" and config["calibration"]["unknown_score"] == "energy"
     assert config["preprocessing"]["size"] == [28, 28] and config["preprocessing"]["channels"] == 1
     assert "unknown_score_selection" not in config["history"]
+
+
+def test_train_refuses_to_overwrite_a_model_without_force(tmp_path, colour_folder):
+    model = tmp_path / "m"
+    args = ["train", "--data", str(colour_folder), "--out", str(model), "--arch", "logreg", "--unknown-score",
+            "energy", "--epochs", "1", "--device", "cpu", "-q"]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    before = (model / "config.json").read_text()
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 2 and "--force" in r.output
+    assert (model / "config.json").read_text() == before
+    r = CliRunner().invoke(cli, [*args, "--force", "--arch", "gpnet-s"])
+    assert r.exit_code == 0, r.output
+    assert json.loads((model / "config.json").read_text())["arch"] == "gpnet-s"
+    assert not (model / "representation.safetensors").exists()  # the replaced model's files are gone

@@ -93,13 +93,14 @@ def _load_model(model_dir: Path, device: str):
 @click.option("--target-fpr", type=float, default=TARGET_FPR, show_default=True,
               help="Share of real validation images the p_fake operating threshold may call fake.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--force", is_flag=True, help="Replace a model already in --out.")
 @device_option
 @threads_option
 @quiet_option
 def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str | None, time_budget: float | None,
               recipe_name: str, epochs: int | None, batch_size: int | None, lr: float | None, patience: int | None,
               augment: str | None, size: int | None, channels: str | None, real_class: str, accept_rate: float,
-              unknown_score: str, target_fpr: float, seed: int, device: str, threads: int | None,
+              unknown_score: str, target_fpr: float, seed: int, force: bool, device: str, threads: int | None,
               quiet: bool) -> None:
     """Train an attributor on a folder dataset and save it as a model folder.
 
@@ -124,6 +125,8 @@ def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str | No
     from ganprint.models import MODELS, default_representation
 
     set_threads(threads)
+    if (out_dir / "config.json").is_file() and not force:
+        fail(f"{out_dir} already holds a model; pass --force to replace it, or choose another --out")
     special = ("two-stage", CORRELATION, VISNET)
     if arch != AUTO_ARCH and arch not in special and arch not in MODELS:
         fail(f"unknown attributor architecture {arch!r}; known: "
@@ -181,6 +184,8 @@ def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str | No
                                progress=not quiet, checkpoint_dir=out_dir / CHECKPOINT, log=log)
     except ValueError as exc:
         fail(str(exc))
+    for stale in [out_dir / "config.json", *out_dir.glob("*.safetensors")]:  # the replaced model's files
+        stale.unlink(missing_ok=True)
     model.save(out_dir)
     shutil.rmtree(out_dir / CHECKPOINT, ignore_errors=True)
     log(f"trained {getattr(model, 'arch', arch)} in {format_seconds(time.perf_counter() - t0)}")
@@ -418,17 +423,51 @@ def _dumps(record: dict) -> str:
 
 
 @click.command("models")
-def models_cmd() -> None:
-    """List attributor architectures, input representations and training recipes."""
+@click.option("--size", type=click.IntRange(min=8), default=28, show_default=True,
+              help="Input side at which parameters and FLOPs are counted.")
+@click.option("--channels", type=click.Choice(["1", "3"]), default="1", show_default=True)
+@click.option("--all-costs", is_flag=True, help="Also count the timm families' small variants (slower to build).")
+def models_cmd(size: int, channels: str, all_costs: bool) -> None:
+    """List attributor architectures (parameters and FLOPs per image), input representations and recipes."""
+    from ganprint.attribution.auto import DEFAULT_CANDIDATES
     from ganprint.attribution.training import RECIPES
     from ganprint.data.representations import REPRESENTATIONS
-    from ganprint.models import MODELS, default_fit_options, default_representation
+    from ganprint.models import MODELS, arch_info, default_fit_options, default_representation
+    from ganprint.models.registry import model_cost
 
-    click.echo("architectures:   " + ", ".join([*MODELS.names(), "two-stage", "residual-correlation", "visnet"]))
+    defaults = {c.arch: c.representation for c in DEFAULT_CANDIDATES}
+    click.echo(f"architectures (parameters and FLOPs for one {size}x{size} {'RGB' if channels == '3' else 'grey'} "
+               "image and 5 sources; * = a candidate of the default --arch auto):")
+    click.echo(f"  {'auto':<24} train the candidates marked * within the time budget, keep the best on validation")
+    for name in MODELS.names():
+        info = arch_info(name)
+        if "standard" in info.tags:  # ImageNet-size networks: counting builds them, which takes long
+            cost = "full size (GPU)"
+        elif "small" in info.tags and not all_costs:
+            cost = "(--all-costs)"
+        else:
+            try:
+                params, flops = model_cost(name, in_chans=int(channels), input_size=size)
+                cost = f"{params / 1e6:5.2f} M, {flops / 1e9:6.3f} GFLOP"
+            except (ValueError, RuntimeError) as exc:
+                cost = f"n/a at this size ({str(exc).splitlines()[0][:40]})"
+        mark = "*" if name in defaults else " "
+        click.echo(f"{mark} {name:<24} {cost:<26} {_first_sentence(info.description)}")
+    for name, text in (("two-stage", "seed 003's primary real/fake module plus one-vs-rest modules per source"),
+                       ("residual-correlation", "training-free: correlation with each source's mean noise residual"),
+                       ("visnet", "Yu et al.'s learned model and image fingerprints")):
+        click.echo(f"  {name:<24} {'':<26} {text}")
     click.echo("representations: " + ", ".join(REPRESENTATIONS.names()))
-    click.echo("measured defaults (recipe adam; architectures not listed: pixels, the recipe's settings):")
+    click.echo("measured training settings (recipe adam; architectures not listed: pixels, the recipe's settings):")
     for name in MODELS.names():
         fit, rep = default_fit_options(name), default_representation(name)
         if fit or rep != "pixels":
             click.echo(f"  {name}: {rep}" + "".join(f", {k} {v}" for k, v in fit.items()))
-    click.echo("recipes:         " + ", ".join(sorted(RECIPES)))
+    click.echo("recipes:         " + ", ".join(sorted(RECIPES)) + " (default adam)")
+
+
+def _first_sentence(text: str, limit: int = 90) -> str:
+    """The first sentence of ``text`` without reST markup, cut to ``limit`` characters."""
+    plain = text.replace("``", "").replace(":class:", "").replace("`", "").replace("~", "")
+    head = plain.split(". ")[0].split(": ")[0].rstrip(".")
+    return head if len(head) <= limit else head[:limit - 1] + "…"

@@ -115,12 +115,14 @@ class LogisticRegression(FeatureHeadClassifier):
         self.head = self.make_head(num_classes)
 
 
-@register_model("seed-mnist-cnn", tags=("seed", "quick"), fit={"epochs": 8, "lr": 1e-3})
+@register_model("seed-mnist-cnn", tags=("seed", "quick"), fit={"epochs": 8, "lr": 1e-3},
+                description="Seed 000's MNIST authorship CNN (2 conv, dense 128; 1.4 M parameters).")
 def seed_mnist_cnn(num_classes: int, in_chans: int = 1, input_size: int | tuple[int, int] = 28) -> nn.Module:
     return SeedMnistCNN(num_classes, in_chans, input_size)
 
 
-@register_model("seed-cifar-cnn", tags=("seed",), fit={"epochs": 5, "lr": 1e-3})
+@register_model("seed-cifar-cnn", tags=("seed",), fit={"epochs": 5, "lr": 1e-3},
+                description="Seed 000's CIFAR GAN classifier (4 conv stages, 2 dense 256).")
 def seed_cifar_cnn(num_classes: int, in_chans: int = 1, input_size: int | tuple[int, int] = 28,
                    dropout: float = 0.5) -> nn.Module:
     return SeedCifarCNN(num_classes, in_chans, input_size, dropout)
@@ -131,12 +133,14 @@ def seed_cifar_cnn(num_classes: int, in_chans: int = 1, input_size: int | tuple[
 # 0.94-0.95 on MNIST group 1 whatever the training (docs/attribution.md); seed 000 §3.1.6's pixel
 # logistic regression is ``representation="pixels"`` (the pairs experiment uses it).
 @register_model("logreg", tags=("seed", "baseline", "quick"),
-                fit={"epochs": 30, "lr": 1e-2, "schedule": "cosine", "patience": None}, representation="pixels+dct")
+                fit={"epochs": 30, "lr": 1e-2, "schedule": "cosine", "patience": None}, representation="pixels+dct",
+                description="Logistic regression on the input (seed 000 §3.1.6); reads pixels and their DCT.")
 def logreg(num_classes: int, in_chans: int = 1, input_size: int | tuple[int, int] = 28) -> nn.Module:
     return LogisticRegression(num_classes, in_chans, input_size)
 
 
-@register_model("digit-cnn", tags=("quality-gate", "quick"), fit={"epochs": 3, "lr": 1e-3})
+@register_model("digit-cnn", tags=("quality-gate", "quick"), fit={"epochs": 3, "lr": 1e-3},
+                description="The GAN quality gate's digit classifier (conv-BN blocks, global pooling).")
 def digit_cnn(num_classes: int, in_chans: int = 1, input_size: int | tuple[int, int] = 28,
               width: int = 32) -> nn.Module:
     return DigitCNN(num_classes, in_chans, width)

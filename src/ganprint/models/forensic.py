@@ -101,14 +101,16 @@ class PostPool(FeatureHeadClassifier):
 
 
 @register_model("gandct-conv", tags=("baseline", "quick"),
-                fit={"epochs": 20, "lr": 1e-2, "schedule": "cosine", "patience": None})
+                fit={"epochs": 20, "lr": 1e-2, "schedule": "cosine", "patience": None},
+                description="GANDCTAnalysis' small CNN on the DCT spectrum (Frank and others, ICML 2020).")
 def gandct_conv(num_classes: int, in_chans: int = 1, input_size: int | tuple[int, int] = 28,
                 init: str = "glorot") -> nn.Module:
     return GanDctConv(num_classes, in_chans, input_size, init)
 
 
 @register_model("postpool", tags=("baseline", "quick"),
-                fit={"epochs": 20, "lr": 3e-3, "schedule": "cosine", "patience": None})
+                fit={"epochs": 20, "lr": 3e-3, "schedule": "cosine", "patience": None},
+                description="Yu et al.'s attribution network with pooling after each convolution block.")
 def postpool(num_classes: int, in_chans: int = 1, input_size: int | tuple[int, int] = 28,
              init: str = "glorot", width: int = 1) -> nn.Module:
     return PostPool(num_classes, in_chans, input_size, init, width=width)

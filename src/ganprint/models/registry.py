@@ -33,20 +33,24 @@ class ArchInfo:
     tags: frozenset[str] = frozenset()
     fit: dict[str, Any] = field(default_factory=dict)
     representation: str = "pixels"
+    description: str = ""
 
 
 _INFO: dict[str, ArchInfo] = {}
 
 
 def register_model(name: str, *, tags: tuple[str, ...] = (), fit: dict[str, Any] | None = None,
-                   representation: str = "pixels") -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+                   representation: str = "pixels",
+                   description: str | None = None) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Register ``factory`` under ``name`` in :data:`MODELS`, with its tags, recommended training
-    settings (keyword arguments of :class:`~ganprint.attribution.training.FitConfig`) and
-    recommended input representation (a name in :data:`ganprint.data.representations.REPRESENTATIONS`)."""
+    settings (keyword arguments of :class:`~ganprint.attribution.training.FitConfig`), recommended
+    input representation (a name in :data:`ganprint.data.representations.REPRESENTATIONS`) and a
+    one-line description (default: the first line of the factory's docstring)."""
 
     def decorator(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         MODELS.register(name)(factory)
-        _INFO[name] = ArchInfo(name, frozenset(tags), dict(fit or {}), representation)
+        text = description or (factory.__doc__ or "").strip().split("\n")[0]
+        _INFO[name] = ArchInfo(name, frozenset(tags), dict(fit or {}), representation, text)
         return factory
 
     return decorator
@@ -91,3 +95,15 @@ def create_model(name: str, *, num_classes: int, in_chans: int = 1, input_size: 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return MODELS.create(name, num_classes=num_classes, in_chans=in_chans, input_size=input_size, **options)
+
+
+def model_cost(name: str, *, in_chans: int = 1, input_size: int | tuple[int, int] = 28,
+               num_classes: int = 5) -> tuple[int, int]:
+    """(parameters, FLOPs of one forward pass of one image) of architecture ``name``."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = create_model(name, num_classes=num_classes, in_chans=in_chans, input_size=input_size, seed=0).eval()
+    h, w = (input_size, input_size) if isinstance(input_size, int) else input_size
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, in_chans, h, w))
+    return sum(p.numel() for p in model.parameters()), int(counter.get_total_flops())

@@ -144,7 +144,7 @@ def immunise(model: Attributor, X: np.ndarray, y: np.ndarray | list, X_val: np.n
     X_val_mixed = augment.perturb_uint8(X_val, seed=config.seed + 1)
     fit = replace(model.fit_config, epochs=config.epochs, batch_size=config.batch_size, patience=config.patience,
                   lr=config.lr if config.lr is not None else model.fit_config.lr / 2, schedule=config.schedule,
-                  seed=config.seed)
+                  seed=config.seed, time_budget=None)
     history = fit_classifier(net, images_to_tensor(X), torch.from_numpy(np.searchsorted(model.classes_, y)).long(),
                              images_to_tensor(X_val_mixed),
                              torch.from_numpy(np.searchsorted(model.classes_, y_val)).long(), fit,
