@@ -14,3 +14,13 @@ def _isolated(tmp_path_factory, monkeypatch):
 
 def pytest_configure(config):
     torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+@pytest.fixture
+def one_thread():
+    """One PyTorch thread for tests of many tiny steps: faster than two (no OpenMP barriers), above
+    all on a busy machine. Use with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -11,14 +11,7 @@ from ganprint.experiments.runners import RunRequest, run_experiment, summary_lin
 from ganprint.gans import create_gan
 from ganprint.gans.cifar_dcgan import keras_parameter_count
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These runs are many small steps: one thread is faster than two on a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _run(name, out):

@@ -22,13 +22,7 @@ from ganprint.suite.generators import (
 SHAPES = [(1, 28, 28), (3, 32, 32)]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The models here are tiny: one thread beats two (no OpenMP barriers), above all on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _images(shape, n=8, seed=0):
