@@ -1,4 +1,4 @@
-"""The generalisation suite (issue 28): generator families the zoo does not have, and folder
+"""The generalisation suite: generator families the zoo does not have, and folder
 datasets built from them and from real images, for choosing attributor defaults on data they were
 not tuned on."""
 

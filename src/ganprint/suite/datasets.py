@@ -1,4 +1,4 @@
-"""Folder datasets of the generalisation suite (issue 28), built from real images and suite generators.
+"""Folder datasets of the generalisation suite, built from real images and suite generators.
 
 A dataset is written in the shape a user's data has, so every command that reads folders reads it::
 

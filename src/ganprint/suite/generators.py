@@ -2,7 +2,7 @@
 
 The zoo (:mod:`ganprint.gans`) holds transposed-convolution DCGANs, an MLP GAN, ProGAN, SNGAN,
 CramerGAN and MMDGAN. An attributor whose defaults were chosen on the zoo alone may have learned
-the zoo's upsampling artefacts rather than anything general, so the suite (issue 28) needs sources
+the zoo's upsampling artefacts rather than anything general, so the generalisation suite needs sources
 made differently. Each design here changes at least one of the things that leave fingerprints in
 generated images -- how the generator upsamples, how it normalises, what loss it is trained with,
 whether it is a GAN at all:
@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -72,7 +73,7 @@ class SuiteTrainConfig:
             raise ValueError(f"invalid training config {self}")
 
 
-class SuiteModel(nn.Module):
+class SuiteModel(nn.Module, ABC):
     """A generative model of the suite: ``decode(z)`` maps latents (N, latent_dim) to images in [0, 1].
 
     Subclasses implement :meth:`decode`, :meth:`make_optimizers` and :meth:`train_step`.
@@ -93,16 +94,18 @@ class SuiteModel(nn.Module):
         self.trained_with: SuiteTrainConfig | None = None  # set by train_generator
         self.train_seconds: float | None = None
 
+    @abstractmethod
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """Images (N, C, H, W) in [0, 1] from latents (N, latent_dim)."""
 
+    @abstractmethod
     def make_optimizers(self, cfg: SuiteTrainConfig) -> list[torch.optim.Optimizer]:
-        raise NotImplementedError
+        """The optimisers :meth:`train_step` steps, built from ``cfg``."""
 
+    @abstractmethod
     def train_step(self, batches: Callable[[], torch.Tensor], optimizers: list[torch.optim.Optimizer],
                    noise: torch.Generator, cfg: SuiteTrainConfig) -> dict[str, float]:
         """One training step; ``batches()`` returns the next real batch in [0, 1]; all noise from ``noise``."""
-        raise NotImplementedError
 
 
 SUITE_GENERATORS: Registry[SuiteModel] = Registry("suite generator")
@@ -416,7 +419,7 @@ def gan_pixelshuffle_hinge(image_shape: ImageShape = (1, 28, 28), width: int = 3
     """PixelShuffle (sub-pixel) upsampling with ICNR initialisation, GroupNorm, LeakyReLU; hinge loss;
     spectral-norm critic.
 
-    Issue 28 asked for this family without normalisation. Without it the generator failed within the
+    The suite's design called for this family without normalisation. Without it the generator failed within the
     one-minute budget: with PyTorch's initialisation it collapsed to one image; with He initialisation
     and a tanh output it saturated to all-black digits; with a linear output it drew noisy digits and,
     on photo crops, oscillated and collapsed (also with a moving average of its weights, a lower
