@@ -7,7 +7,7 @@ from typing import Any
 
 from ganprint.plots import plot_confusion
 
-QUALITY_TARGET = 0.75  # the share a GAN's samples must reach for its accuracy to count (issue 2)
+QUALITY_TARGET = 0.75  # the share a GAN's samples must reach for its accuracy to count (the quality gate)
 
 
 def write_mnist_groups_report(out_dir: Path, results: dict[str, Any], protocol) -> Path:
