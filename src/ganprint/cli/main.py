@@ -6,6 +6,7 @@ import click
 
 from ganprint import __version__
 from ganprint.cli.attribution import add_source_cmd, eval_cmd, models_cmd, predict_cmd, train_cmd
+from ganprint.cli.card import card_cmd
 from ganprint.cli.experiment import experiment_group
 from ganprint.cli.fingerprint import fingerprint_group
 from ganprint.cli.gan import gan_group
@@ -25,6 +26,7 @@ cli.add_command(eval_cmd)
 cli.add_command(predict_cmd)
 cli.add_command(add_source_cmd)
 cli.add_command(models_cmd)
+cli.add_command(card_cmd)
 cli.add_command(experiment_group)
 cli.add_command(verify_cmd)
 cli.add_command(robustness_cmd)
