@@ -114,6 +114,21 @@ def test_pixels_std_standardises_each_pixel_and_only_centres_constant_ones():
     assert rep.transform(shifted)[:, :, 0].abs().max() < 2e-3
 
 
+def test_residual_drops_tone_and_keeps_local_detail():
+    x = _images(4)
+    rep = create_representation("residual").fit(x)
+    y = rep.transform(x)
+    assert y.shape == x.shape and y.dtype == torch.float32
+    # what an image shows at large scale (a brightness offset, a flat colour) leaves no trace
+    assert torch.allclose(rep.transform(x * 0.5 + 0.2), y * 0.5, atol=1e-5)
+    assert rep.transform(torch.full((1, 3, 8, 12), 0.7)).abs().max() < 1e-5
+    # a single bright pixel stands out at its place, with the opposite sign around it
+    dot = torch.zeros(1, 1, 9, 9)
+    dot[0, 0, 4, 4] = 1.0
+    r = create_representation("residual").transform(dot)[0, 0]
+    assert r[4, 4] > 0 and (r[3:6, 3:6] < 0).sum() == 8 and r[0, 0] == 0
+
+
 def test_pixels_and_dct_stacks_both_representations_as_channels():
     x = _images(16)
     rep = create_representation("pixels+dct").fit(x)

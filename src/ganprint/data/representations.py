@@ -14,6 +14,10 @@
   black border) on the scale of the strokes.
 * ``pixels+dct``: ``pixels-std`` and ``dct`` stacked as channels (2C channels): the pixels keep the
   spatial layout of an artefact, the log-DCT its periodic frequency signature.
+* ``residual``: the high-pass residual, each channel minus its 3x3 local mean (reflected at the
+  border), scaled by :data:`RESIDUAL_GAIN`: the noise-residual view of camera and GAN fingerprint
+  work (Marra et al. 2019), which drops what an image shows (colour, tone, shapes) and keeps how it
+  was made (noise floor, upsampling periodicities, smoothness).
 
 Every representation maps float images (N, C, H, W) in [0, 1] to float32 tensors (N, C', H, W) on
 the same device, with ``C' = out_channels(C)`` (C except for stacked representations). Fitted
@@ -41,6 +45,8 @@ MIN_STD = 1e-6
 only centred, not scaled, so that it cannot blow up at prediction time."""
 
 CHUNK_ELEMENTS = 1 << 22
+RESIDUAL_GAIN = 8.0
+"""Scale of the ``residual`` representation: brings a photo's residual (a few hundredths) near unit range."""
 """Images are transformed in chunks of about this many values (32 MiB in float64), so that fitting
 on 100k images needs memory for the statistics only."""
 
@@ -225,6 +231,19 @@ class Pixels(Representation):
     def transform(self, x: torch.Tensor) -> torch.Tensor:
         self._check_shape(x)
         return x.to(torch.float32)
+
+
+@REPRESENTATIONS.register("residual")
+class Residual(Representation):
+    """Each channel minus its 3x3 local mean (reflect padding), times :data:`RESIDUAL_GAIN`."""
+
+    name = "residual"
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_shape(x)
+        x = x.to(torch.float32)
+        padded = torch.nn.functional.pad(x, (1, 1, 1, 1), mode="reflect" if min(x.shape[-2:]) > 1 else "replicate")
+        return (x - torch.nn.functional.avg_pool2d(padded, 3, stride=1)) * RESIDUAL_GAIN
 
 
 @REPRESENTATIONS.register("dct")
