@@ -1,5 +1,7 @@
 """Class activation heatmaps: CAM, Grad-CAM, fallbacks, hygiene (hooks, grads, modes), overlays."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -7,7 +9,13 @@ from PIL import Image
 from sklearn.datasets import load_digits
 from torch import nn
 
-from ganprint.attribution.heatmaps import class_activation_maps, find_cam_target, overlay, save_overlay
+from ganprint.attribution.heatmaps import (
+    class_activation_maps,
+    explained_overlay,
+    find_cam_target,
+    overlay,
+    save_overlay,
+)
 from ganprint.models import MODELS, create_model
 from ganprint.models.registry import arch_info
 
@@ -167,8 +175,68 @@ def test_overlay_and_save(tmp_path):
     red = overlay(image, heat, alpha=1.0)[10, 10]
     assert red[0] > 100 and red[2] < 50  # the top of "jet" is dark red
     assert overlay(np.zeros((8, 8, 3), np.uint8), torch.rand(4, 4)).shape == (8, 8, 3)  # map resized
-    path = save_overlay(tmp_path / "cam.png", image, torch.from_numpy(heat))
+    path = save_overlay(tmp_path / "cam.png", image, torch.from_numpy(heat), colorbar=False)
     with Image.open(path) as saved:
         assert saved.format == "PNG" and saved.size == (224, 224) and saved.mode == "RGB"
-    with Image.open(save_overlay(tmp_path / "x2.png", image[..., None], heat, upscale=2)) as saved:
+    with Image.open(save_overlay(tmp_path / "x2.png", image[..., None], heat, upscale=2, colorbar=False)) as saved:
         assert saved.size == (56, 56)
+    # by default the picture explains itself: a colour bar beside the 224 px overlay, a caption above it
+    with Image.open(save_overlay(tmp_path / "explained.png", image, heat, label="gan_a", probability=0.97)) as saved:
+        assert saved.width > 224 and saved.height > 224
+
+
+def test_explained_overlay_has_caption_and_colour_bar():
+    image = np.full((64, 48), 128, np.uint8)
+    heat = np.linspace(0, 1, 64 * 48, dtype=np.float32).reshape(64, 48)
+    bare = overlay(image, heat)
+    plain = explained_overlay(image, heat)
+    captioned = explained_overlay(image, heat, label="gan-with-a-long-name", probability=0.973,
+                                  note="map over DCT frequencies")
+    assert plain.dtype == np.uint8 and plain.ndim == 3 and plain.shape[2] == 3
+    assert plain.shape[1] > 48 + 12  # the bar and its tick labels to the right
+    # the overlay itself is pasted unchanged below the caption (two lines higher when captioned)
+    top = captioned.shape[0] - plain.shape[0]
+    assert top > 0
+    rows = np.flatnonzero((plain[:, :48] != 255).any((1, 2)))
+    body_top = int(rows[0])
+    np.testing.assert_array_equal(plain[body_top:body_top + 64, :48], bare)
+    np.testing.assert_array_equal(captioned[body_top + top:body_top + top + 64, :48], bare)
+    assert (captioned[:body_top + top] < 128).any()  # text in the caption band
+    assert (plain[:body_top, :48] == 255).all()  # no caption without a label
+    # the colour bar: "jet" runs from dark red (1, top) to dark blue (0, bottom)
+    column = plain[body_top:body_top + 64, 48 + 4 + 6]
+    assert column[1, 0] > 100 and column[1, 2] < 60
+    assert column[-2, 2] > 100 and column[-2, 0] < 60
+
+
+def test_predict_heatmaps_are_captioned_with_the_explained_class(tmp_path, monkeypatch):
+    """``predict_paths(heatmaps_dir=...)`` writes one explained overlay per image, captioned with the
+    class the map explains and that class's probability, and names it in the record."""
+    from ganprint.attribution import heatmaps
+    from ganprint.attribution.attributor import Attributor
+    from ganprint.attribution.predict import predict_paths
+    from ganprint.attribution.training import FitConfig
+    from ganprint.data.mnist import load_mnist_5k
+
+    d = load_mnist_5k().subset([0, 1])
+    pick = np.random.default_rng(0).permutation(len(d))[:240]
+    X, y = d.images[pick, :, :, None], np.where(d.labels[pick] == 0, "real", "ones")
+    model = Attributor(fit_config=FitConfig(epochs=1, batch_size=64, patience=None), device="cpu")
+    model.fit(X[:200], y[:200], X[200:], y[200:], progress=False)
+    for i in range(4):
+        Image.fromarray(X[i, ..., 0]).save(tmp_path / f"{i}.png")
+    calls = []
+
+    def spy(path, image, heatmap, **kwargs):
+        calls.append(kwargs)
+        return save_overlay(path, image, heatmap, **kwargs)
+
+    monkeypatch.setattr(heatmaps, "save_overlay", spy)
+    records = list(predict_paths(model, [tmp_path / f"{i}.png" for i in range(4)], heatmaps_dir=tmp_path / "maps"))
+    assert len(calls) == len(records) == 4
+    for record, kwargs in zip(records, calls, strict=True):
+        assert Path(record["heatmap"]).parent == tmp_path / "maps" and Path(record["heatmap"]).is_file()
+        top = max(record["probabilities"], key=record["probabilities"].get)
+        assert kwargs["label"] == top
+        assert kwargs["probability"] == pytest.approx(record["probabilities"][top], abs=1e-5)
+        assert (record["label"] == "unknown") == ("unknown" in (kwargs["note"] or ""))

@@ -21,10 +21,15 @@ zero: nothing in the image spoke for that class).
 For a model whose input ``transform`` is a DCT, the feature map's positions are *frequencies*, not
 pixel positions: the returned map is then over DCT coefficients (low frequencies top left), still
 resized to the input size so that shapes line up, and an overlay on the image must be read that way.
+
+Pictures: :func:`overlay` blends a map over its image; :func:`explained_overlay` (what
+:func:`save_overlay` writes by default) adds a caption with the explained class and its probability
+and a colour bar, so that a PNG found on its own still says what it shows.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -33,12 +38,12 @@ import matplotlib
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 from torch import nn
 
 from ganprint.attribution.training import as_float_images
 
-__all__ = ["CAM_METHODS", "class_activation_maps", "find_cam_target", "overlay", "save_overlay"]
+__all__ = ["CAM_METHODS", "class_activation_maps", "explained_overlay", "find_cam_target", "overlay", "save_overlay"]
 
 CAM_METHODS = ("auto", "cam", "gradcam")
 
@@ -236,13 +241,85 @@ def overlay(image: np.ndarray, heatmap: np.ndarray | torch.Tensor, alpha: float 
     return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
 
 
+def explained_overlay(image: np.ndarray, heatmap: np.ndarray | torch.Tensor, *, label: str | None = None,
+                      probability: float | None = None, note: str | None = None, alpha: float = 0.5,
+                      cmap: str = "jet") -> np.ndarray:
+    """The overlay of ``heatmap`` on ``image`` with what it needs to be read on its own: a caption
+    (the explained class ``label``, its ``probability`` and an optional ``note``) above it and a colour
+    bar (0 = nothing in the image spoke for the class, 1 = the strongest evidence) to its right.
+
+    Drawn with Pillow and matplotlib's colour map and font (no figure, no display): about a
+    millisecond per image, so ``predict --heatmaps`` stays at the model's speed. Returns uint8 RGB.
+    """
+    body = overlay(image, heatmap, alpha=alpha, cmap=cmap)
+    height, width = body.shape[:2]
+    font = _font(_FONT_SIZE)
+    pad, bar_width = 4, 12
+    ticks = ((1.0, "1"), (0.5, "0.5"), (0.0, "0"))
+    tick_width = max(int(math.ceil(font.getlength(text))) for _, text in ticks)
+    caption = [line for line in (_caption(label, probability), note) if line]
+    line_height = _FONT_SIZE + 4
+    top = pad + line_height * len(caption) + (pad if caption else 0)
+    bottom = pad + line_height  # the colour bar's title, under it
+    canvas = Image.new("RGB", (width + 3 * pad + bar_width + tick_width, top + height + bottom), "white")
+    canvas.paste(Image.fromarray(body), (0, top))
+    draw = ImageDraw.Draw(canvas)
+    for k, text in enumerate(caption):
+        draw.text((pad, pad + k * line_height), _fit(text, font, canvas.width - 2 * pad), fill="black", font=font)
+    # the colour bar: the top of the map (1) at the top, as heights read
+    levels = np.linspace(1.0, 0.0, height, dtype=np.float32)[:, None].repeat(bar_width, 1)
+    bar = (matplotlib.colormaps[cmap](levels)[..., :3] * 255).round().astype(np.uint8)
+    x0 = width + pad
+    canvas.paste(Image.fromarray(bar), (x0, top))
+    draw.rectangle((x0 - 1, top - 1, x0 + bar_width, top + height), outline="black")
+    for value, text in ticks:
+        y = top + round((1.0 - value) * (height - 1))
+        draw.line((x0 + bar_width, y, x0 + bar_width + 2, y), fill="black")
+        draw.text((x0 + bar_width + pad, y), text, fill="black", font=font, anchor="lm")
+    draw.text((canvas.width - pad, top + height + pad), _fit("evidence for the class", font, canvas.width - 2 * pad),
+              fill="black", font=font, anchor="ra")
+    return np.asarray(canvas)
+
+
+_FONT_SIZE = 12
+
+
+def _caption(label: str | None, probability: float | None) -> str | None:
+    if label is None:
+        return None
+    return label if probability is None else f"{label} (probability {probability:.3f})"
+
+
+@functools.lru_cache(maxsize=4)
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """matplotlib's own DejaVu Sans (always installed with it); Pillow's default font otherwise."""
+    path = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    try:
+        return ImageFont.truetype(str(path), size)
+    except OSError:
+        return ImageFont.load_default(size)
+
+
+def _fit(text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: int) -> str:
+    """``text``, cut with an ellipsis where it would be wider than ``width`` pixels."""
+    if font.getlength(text) <= width:
+        return text
+    while text and font.getlength(text + "…") > width:
+        text = text[:-1]
+    return text + "…"
+
+
 def save_overlay(path: str | Path, image: np.ndarray, heatmap: np.ndarray | torch.Tensor, *,
-                 upscale: int | None = None, alpha: float = 0.5, cmap: str = "jet") -> Path:
+                 label: str | None = None, probability: float | None = None, note: str | None = None,
+                 colorbar: bool = True, upscale: int | None = None, alpha: float = 0.5, cmap: str = "jet") -> Path:
     """Write the overlay of ``heatmap`` on ``image`` as a PNG and return its path.
 
-    ``upscale`` enlarges both by an integer factor first (image: nearest neighbour, so pixels stay
-    honest squares; heatmap: bilinear); None picks the smallest factor that brings the longer side
-    to ``DEFAULT_VIEW_SIDE`` (28 px -> 224 px), 1 for images already that large.
+    With ``colorbar`` (the default) the picture explains itself (:func:`explained_overlay`): a
+    caption with the explained class ``label``, its ``probability`` and ``note``, and a colour bar;
+    without it, and without a label, the PNG is the bare overlay at the upscaled image's size.
+    ``upscale`` enlarges image and map by an integer factor first (image: nearest neighbour, so
+    pixels stay honest squares; heatmap: bilinear); None picks the smallest factor that brings the
+    longer side to ``DEFAULT_VIEW_SIDE`` (28 px -> 224 px), 1 for images already that large.
     """
     rgb = _as_rgb(image)
     height, width = rgb.shape[:2]
@@ -257,5 +334,10 @@ def save_overlay(path: str | Path, image: np.ndarray, heatmap: np.ndarray | torc
         rgb = np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).resize(size, Image.Resampling.NEAREST))
         heat = _resize_map(heat.astype(np.float32), size[1], size[0])
     path = Path(path)
-    Image.fromarray(overlay(rgb, heat, alpha=alpha, cmap=cmap)).save(path, format="PNG")
+    if colorbar or label is not None or note is not None:
+        picture = explained_overlay(rgb, heat, label=label, probability=probability, note=note, alpha=alpha,
+                                    cmap=cmap)
+    else:
+        picture = overlay(rgb, heat, alpha=alpha, cmap=cmap)
+    Image.fromarray(picture).save(path, format="PNG")
     return path

@@ -79,7 +79,8 @@ class _Scorer:
             else:
                 index = proba.argmax(1)
             p_fake = self.model.p_fake(proba)
-            heatmaps = self._heatmaps(images, index, [p for p, _ in good]) if self.heatmaps is not None else None
+            heatmaps = (self._heatmaps(images, index, proba, known, [p for p, _ in good])
+                        if self.heatmaps is not None else None)
         else:
             proba, known, index, p_fake, heatmaps = np.zeros((0, n_classes)), np.zeros(0), [], None, None
         row = 0
@@ -104,7 +105,9 @@ class _Scorer:
             row += 1
             yield record
 
-    def _heatmaps(self, images: np.ndarray, index, paths: list[Path]) -> list[str]:
+    def _heatmaps(self, images: np.ndarray, index, proba: np.ndarray, known: np.ndarray,
+                  paths: list[Path]) -> list[str]:
+        """One overlay per image, captioned with the class it explains and that class's probability."""
         import torch
 
         from ganprint.attribution.attributor import images_to_tensor
@@ -114,10 +117,17 @@ class _Scorer:
         device = next(self.model.model_.parameters()).device
         maps, _ = class_activation_maps(self.model.model_, x.float().div(255).to(device),
                                         torch.as_tensor(np.asarray(index)), transform=self.model._transform)
+        dct = self.model._transform is not None and "dct" in self.model.representation_.name
         written = []
         for i, (heatmap, path) in enumerate(zip(maps.cpu().numpy(), paths, strict=True)):
             name = f"{self.count + i:06d}_{_safe_stem(path)}.png"
-            written.append(str(save_overlay(self.heatmaps / name, images[i], heatmap)))
+            k = int(index[i])
+            notes = ["answered unknown (known-source score below the threshold)"
+                     if self.threshold is not None and known[i] < self.threshold else "",
+                     "map over DCT frequencies, low ones top left" if dct else ""]
+            note = "; ".join(filter(None, notes)) or None
+            written.append(str(save_overlay(self.heatmaps / name, images[i], heatmap, label=self.classes[k],
+                                            probability=float(proba[i, k]), note=note)))
         return written
 
 
