@@ -59,38 +59,69 @@ def plot_reliability(bins: dict[str, Any], title: str, path: Path) -> None:
 
 
 def plot_robustness(reports: dict[str, dict[str, Any]], title: str, path: Path, *,
-                    target_ranges: dict[str, tuple[float, float]] | None = None) -> None:
+                    target_ranges: dict[str, tuple[float, float]] | None = None,
+                    units: dict[str, str] | None = None, ratio: float = 0.95):
     """Accuracy vs strength, one panel per perturbation and one line per report (e.g. ``before`` and
-    ``after``), from :func:`ganprint.robustness.robustness_report`; dashed: each report's clean
-    accuracy, dotted: 95 % of it (the immunisation target); shaded: ``target_ranges[name]``."""
+    ``after``), from :func:`ganprint.robustness.robustness_report`.
+
+    Per report, in its colour: solid with dots, accuracy at each strength; dashed, its clean
+    accuracy; dotted, ``ratio`` x clean accuracy (the immunisation target). Shaded:
+    ``target_ranges[name]``, the strengths over which the target must hold. A legend below the panels
+    says all of this; each panel's x axis names its family's unit (``units[name]``, by default
+    :attr:`PerturbationSpec.unit <ganprint.robustness.perturbations.PerturbationSpec>` of the
+    registered family). Returns the figure (written to ``path`` and closed) for callers to inspect.
+    """
+    import textwrap
+
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     plt = pyplot()
     names = list(next(iter(reports.values()))["perturbations"])
+    units = {**_perturbation_units(names), **(units or {})}
     cols = min(3, max(len(names), 1))
     rows = -(-max(len(names), 1) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.9 * rows), dpi=110, squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.1 * rows + 0.9), dpi=110, squeeze=False,
+                             layout="constrained")
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    shaded = False
     for ax, name in zip(axes.flat, names, strict=False):
-        for k, (label, report) in enumerate(reports.items()):
+        for k, report in enumerate(reports.values()):
             row = report["perturbations"].get(name, {})
-            xs = [float(s) for s in row]
             color = colors[k % len(colors)]
-            ax.plot(xs, list(row.values()), "o-", color=color, label=label, ms=3)
+            ax.plot([float(s) for s in row], list(row.values()), "o-", color=color, ms=3)
             ax.axhline(report["clean"], color=color, ls="--", lw=0.8)
-            ax.axhline(0.95 * report["clean"], color=color, ls=":", lw=0.8)
+            ax.axhline(ratio * report["clean"], color=color, ls=":", lw=0.8)
         if target_ranges and name in target_ranges:
             ax.axvspan(*sorted(target_ranges[name]), color="0.92", zorder=0)
+            shaded = True
         ax.set_title(name)
-        ax.set_xlabel("strength")
+        unit = units.get(name)
+        ax.set_xlabel(textwrap.fill(f"strength: {unit}" if unit else "strength", 52), fontsize=8)
         ax.set_ylabel("accuracy")
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
-    axes.flat[0].legend(loc="lower left", fontsize=8)
+    handles = [Line2D([], [], color=colors[k % len(colors)], marker="o", ms=3, label=label)
+               for k, label in enumerate(reports)]
+    handles += [Line2D([], [], color="0.3", ls="--", lw=0.8, label="clean accuracy (no perturbation)"),
+                Line2D([], [], color="0.3", ls=":", lw=0.8,
+                       label=f"{ratio:.0%} of clean accuracy (the immunisation target)")]
+    if shaded:
+        handles.append(Patch(facecolor="0.92", edgecolor="0.6", label="strengths the target must hold over"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 3), fontsize=8, frameon=False)
     fig.suptitle(title)
-    fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+    return fig
+
+
+def _perturbation_units(names: list[str]) -> dict[str, str]:
+    """The unit of each registered perturbation family among ``names``."""
+    from ganprint.robustness.perturbations import PERTURBATIONS
+
+    return {n: PERTURBATIONS[n].unit for n in names if n in PERTURBATIONS}
 
 
 def plot_source_maps(rows: dict[str, dict[str, np.ndarray]], title: str, path: Path, *,
