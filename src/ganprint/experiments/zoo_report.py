@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ganprint.experiments.report import MET, MISSED, mark, marks_legend
 from ganprint.models import default_representation
 from ganprint.plots import plot_confusion, pyplot
 
@@ -42,16 +43,17 @@ def write_zoo_report(out_dir: Path, results: dict[str, Any]) -> Path:
     each = TARGETS["accuracy_each"]
     below = sorted((r["accuracy"], a) for a, r in arch_rows.items() if r["accuracy"] < each)
     lowest = min((r["accuracy"], a) for a, r in arch_rows.items()) if arch_rows else None
-    lines += ["", "## Targets (issue 3)", "",
-              f"- every architecture (recommended input, default recipe) >= {each}: {'✅' if not below else '❌'} "
+    lines += ["", "## Targets", "", marks_legend(), "",
+              f"- every architecture (recommended input, default recipe) >= {each}: {MISSED if below else MET} "
               + (f"(lowest {lowest[1]} {lowest[0]:.4f}" if lowest else "(none")
               + (f"; below: {', '.join(f'{a} {v:.4f}' for v, a in below)})" if below else ")"),
-              f"- best >= {TARGETS['accuracy_best']}: {'✅' if best['accuracy'] >= 0.995 else '❌'} "
+              f"- best >= {TARGETS['accuracy_best']}: {mark(best['accuracy'], TARGETS['accuracy_best'])} "
               f"({results['best']}: {best['accuracy']:.4f})",
               f"- ECE after temperature scaling <= {TARGETS['ece']}: "
               f"{sum(r['ece'] is not None and r['ece'] <= 0.02 for r in rows.values())} of {len(rows)} models",
               f"- whole run <= {TARGETS['wall_minutes']} min: "
-              f"{'✅' if results['wall_seconds'] <= 1800 else '❌'} ({results['wall_seconds'] / 60:.1f} min)"]
+              f"{MET if results['wall_seconds'] <= 60 * TARGETS['wall_minutes'] else MISSED} "
+              f"({results['wall_seconds'] / 60:.1f} min)"]
     for n in unknown_names:
         vals = [r["unknown"][n]["unknown_auroc"] for r in rows.values() if n in r["unknown"]]
         lines.append(f"- unknown-source AUROC, {n}: best {max(vals):.4f}, "
