@@ -15,8 +15,8 @@ from ganprint.serialization import read_json, write_json
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-TRAINING_DATA = {"path": "/data/digits", "layout": "split", "splits": {"train": 300, "val": 60},
-                 "classes": {"ones": 180, "real": 180}, "fingerprint": "sha256:0123abcd",
+TRAINING_DATA = {"path": "/data/digits", "layout": "split", "splits": {"train": 300, "val": 30},
+                 "classes": {"ones": 315, "real": 15}, "fingerprint": "0123abcd",
                  "created": "2026-12-08T10:00:00+00:00", "ganprint_version": "0.1.0"}
 
 
@@ -53,13 +53,13 @@ def test_card_of_a_trained_model(model_dir):
 def test_card_reads_the_training_data_record(model_dir, tmp_path):
     config = read_json(model_dir / "config.json")
     card = model_card({**config, "training_data": TRAINING_DATA})
-    assert card["training_data"]["fingerprint"] == "sha256:0123abcd"
+    assert card["training_data"]["fingerprint"] == "0123abcd"
     assert card["model"]["ganprint_version"] == "0.1.0" and card["model"]["created"] == TRAINING_DATA["created"]
-    # no test split held out and only 60 validation images: both are known limits
-    assert any("no test split" in text for text in card["limits"])
-    assert any("60 validation images" in text for text in card["limits"])
+    # no test split held out, 15 real images, 30 validation images for 2 sources: known limits
+    limits = " ".join(card["limits"])
+    assert "no test split" in limits and "real (15)" in limits and "only 30 validation images" in limits
     text = format_card(card)
-    assert "/data/digits (split layout" in text and "ones 180, real 180" in text and "ganprint 0.1.0" in text
+    assert "/data/digits (split layout" in text and "ones 315, real 15" in text and "ganprint 0.1.0" in text
 
 
 def test_card_command_json_and_text(model_dir, tmp_path):

@@ -28,8 +28,9 @@ MODEL_KINDS: Mapping[str, str] = {
 }
 """Config kinds of the model folders a card describes, in words."""
 
-MIN_CALIBRATION_IMAGES = 100
-"""Below this many validation images the card warns that the calibration figures are rough."""
+MIN_IMAGES_PER_SOURCE = 20
+"""A source with fewer training and validation images than this, or fewer validation images than this
+per source on average, is a known limit (the thresholds of ``train``'s warnings)."""
 
 WEAK_UNKNOWN_AUROC = 0.9
 """Below this leave-one-source-out AUROC the card warns that 'unknown' answers are unreliable."""
@@ -220,9 +221,15 @@ def _limits(config: Mapping[str, Any], card: Mapping[str, Any]) -> list[str]:
         if "test" not in splits:
             limits.append("no test split was held out: evaluate on images the model never saw "
                           "(a DIR/test/<source>/ folder or another folder)")
+        counts = _mapping(data.get("classes"))
+        few = [f"{c} ({n})" for c, n in counts.items() if isinstance(n, int) and n < MIN_IMAGES_PER_SOURCE]
+        if few:
+            limits.append(f"few images for {', '.join(few)} (fewer than {MIN_IMAGES_PER_SOURCE}): the model learned "
+                          "little about these sources")
         val = splits.get("val")
-        if isinstance(val, int) and 0 < val < MIN_CALIBRATION_IMAGES:
-            limits.append(f"calibration and the unknown-source threshold rest on only {val} validation images")
+        if isinstance(val, int) and 0 < val < MIN_IMAGES_PER_SOURCE * max(len(counts), 1):
+            limits.append(f"calibration and the unknown-source threshold rest on only {val} validation images "
+                          f"(fewer than {MIN_IMAGES_PER_SOURCE} per source)")
     cal = card["calibration"]
     if cal is None or cal.get("threshold") is None:
         limits.append("no validation images were available: probabilities are not calibrated and the model "
