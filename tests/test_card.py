@@ -98,3 +98,33 @@ def test_card_without_validation_or_real_class():
     assert "never answers 'unknown'" in limits and "no real class" in limits and "frequencies" in limits
     text = format_card(card)
     assert "8x8 RGB, representation dct" in text and "no validation figures" in text
+
+
+def test_card_of_a_training_free_model(tmp_path):
+    from ganprint.fingerprints.correlation import ResidualCorrelationAttributor
+
+    d = load_mnist_5k().subset([0, 1])
+    pick = np.random.default_rng(1).permutation(len(d))[:200]
+    X, y = d.images[pick, :, :, None], np.where(d.labels[pick] == 0, "real", "ones")
+    ResidualCorrelationAttributor().fit(X[:150], y[:150], X[150:], y[150:]).save(tmp_path / "rc")
+    card = read_model_card(tmp_path / "rc")
+    assert card["model"]["kind"] == "ganprint-residual-correlation" and card["training"] is None
+    assert card["calibration"]["unknown_score"] == "max_correlation"
+    assert "Training\n" not in format_card(card)
+
+
+def test_card_of_a_two_stage_config():
+    """A two-stage model names one ``real_class`` and keeps one history per module."""
+    module = {"val_loss": [0.3, 0.2], "val_accuracy": [0.9, 0.95], "epochs_run": 2, "best_val_loss": 0.2}
+    config = {"kind": "ganprint-two-stage", "arch": "two-stage", "classes": ["gan_a", "real"], "real_class": "real",
+              "preprocessing": {"size": [28, 28], "channels": 1}, "fit": {"epochs": 5},
+              "calibration": {"unknown_score": "ensemble", "threshold": -3.0, "accept_rate": 0.95},
+              "history": {"primary": module, "secondary": {"gan_a": {**module, "val_accuracy": [0.8, 0.85]}},
+                          "fit_seconds": 4.0}}
+    card = model_card(config)
+    assert card["model"]["real_classes"] == ["real"]
+    assert card["training"]["epochs_run"] == 2
+    assert card["validation"]["accuracy"] == 0.95 and card["validation"]["secondary"] == {"gan_a": 0.85}
+    assert not any("no real class" in text for text in card["limits"])
+    text = format_card(card)
+    assert "primary (real vs fake) module: accuracy 0.9500" in text and "gan_a 0.8500" in text

@@ -67,14 +67,14 @@ def model_card(config: Mapping[str, Any], *, evaluation: Mapping[str, Any] | Non
             "arch_options": dict(_mapping(config.get("arch_options"))),
             "parameters": _chosen_parameters(history),
             "classes": classes,
-            "real_classes": [str(c) for c in config.get("real_classes", ())],
+            "real_classes": _real_classes(config),
             "ganprint_version": (data or {}).get("ganprint_version"),
             "created": (data or {}).get("created"),
         },
         "training_data": dict(data) if data else None,
         "input": _input(config),
         "training": _training(config, history),
-        "validation": _validation(history),
+        "validation": _validation_of(history),
         "selection": _selection(history),
         "unknown_score_selection": _unknown_selection(history),
         "calibration": _calibration(config, history),
@@ -122,6 +122,13 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+def _real_classes(config: Mapping[str, Any]) -> list[str]:
+    """The real classes (a two-stage model names its one real class ``real_class``)."""
+    if "real_classes" in config:
+        return [str(c) for c in config["real_classes"]]
+    return [str(config["real_class"])] if config.get("real_class") is not None else []
+
+
 def _chosen_parameters(history: Mapping[str, Any]) -> int | None:
     for row in _mapping(history.get("selection")).get("candidates", []):
         if row.get("chosen") and row.get("parameters") is not None:
@@ -140,12 +147,28 @@ def _input(config: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def _training(config: Mapping[str, Any], history: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The training run (None for a training-free model); a two-stage model's is its primary module's."""
     fit = _mapping(config.get("fit"))
-    if not fit and not history:
+    run = _mapping(history.get("primary")) or history
+    if not fit and "epochs_run" not in run:
         return None
-    return {"epochs_run": history.get("epochs_run"), "max_epochs": fit.get("epochs"),
-            "stopped_by": history.get("stopped_by") or ("the epoch limit" if history.get("epochs_run") else None),
+    return {"epochs_run": run.get("epochs_run"), "max_epochs": fit.get("epochs"),
+            "stopped_by": run.get("stopped_by") or ("the epoch limit" if run.get("epochs_run") else None),
             "fit_seconds": history.get("fit_seconds"), **{k: fit[k] for k in _FIT_KEYS if k in fit}}
+
+
+def _validation_of(history: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Validation figures of the kept weights; for a two-stage model, its primary (real vs fake)
+    module's, with each one-vs-rest module's accuracy under ``secondary``."""
+    if not isinstance(history.get("primary"), Mapping):
+        return _validation(history)
+    figures = _validation(history["primary"])
+    if figures is None:
+        return None
+    secondary = {name: _validation(h) for name, h in _mapping(history.get("secondary")).items()}
+    figures["module"] = "primary (real vs fake)"
+    figures["secondary"] = {name: v["accuracy"] for name, v in secondary.items() if v is not None}
+    return figures
 
 
 def _validation(history: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -262,8 +285,15 @@ def _num(value: Any, digits: int = 4) -> str:
     if value is None:
         return "n/a"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return str(value)
+        return _plain(value)
     return f"{value:,}" if isinstance(value, int) else f"{value:.{digits}f}"
+
+
+def _plain(value: Any) -> str:
+    """A setting as written: 0.001, 64, yes / no."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _counts(counts: Mapping[str, Any]) -> str:
@@ -313,20 +343,23 @@ def format_card(card: Mapping[str, Any]) -> str:
 
     tr = card["training"]
     if tr is not None:
-        run = f"{_num(tr.get('epochs_run'))} epochs"
+        run = f"{_num(tr.get('epochs_run'))} epoch{'' if tr.get('epochs_run') == 1 else 's'}"
         run += f" of at most {tr['max_epochs']}" if tr.get("max_epochs") else ""
         stop = f", stopped by {tr['stopped_by']}" if tr.get("stopped_by") else ""
         took = f", {tr['fit_seconds']:.0f} s" if isinstance(tr.get("fit_seconds"), (int, float)) else ""
-        recipe = ", ".join(f"{k.replace('_', ' ')} {tr[k]}" for k in _FIT_KEYS if tr.get(k) is not None)
+        recipe = ", ".join(f"{k.replace('_', ' ')} {_plain(tr[k])}" for k in _FIT_KEYS if tr.get(k) is not None)
         lines += ["", "Training", f"  {run}{stop}{took}"] + ([f"  {recipe}"] if recipe else [])
 
     lines += ["", "Validation"]
     val = card["validation"]
     if val is None:
-        lines.append("  no validation figures (trained without validation images)")
+        lines.append("  no validation figures recorded")
     else:
-        lines.append(f"  accuracy {_num(val['accuracy'])}, loss {_num(val['loss'])} (kept weights: epoch "
+        module = f"{val['module']} module: " if val.get("module") else ""
+        lines.append(f"  {module}accuracy {_num(val['accuracy'])}, loss {_num(val['loss'])} (kept weights: epoch "
                      f"{val['kept_epoch']} of {val['epochs']}, the lowest validation loss)")
+        if val.get("secondary"):
+            lines.append(f"  one-vs-rest modules' accuracy: {_counts(val['secondary'])}")
     sel = card["selection"]
     if sel is not None:
         lines.append(f"  candidates ({sel.get('rule') or 'chosen on validation'}):")
