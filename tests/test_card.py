@@ -69,10 +69,12 @@ def test_card_command_json_and_text(model_dir, tmp_path):
     card = json.loads(r.stdout)
     assert card["model"]["classes"] == ["ones", "real"] and card["model"]["path"] == str(model_dir)
     report = tmp_path / "eval.json"
-    write_json(report, {"split": "test", "n": 100, "accuracy": 0.97, "balanced_accuracy": 0.96, "ece": 0.02})
+    write_json(report, {"split": "test", "n": 100, "accuracy": 0.97, "balanced_accuracy": 0.96, "ece": 0.02,
+                        "warnings": ["all 100 images scored trained or validated this model"]})
     r = runner.invoke(cli, ["card", "--model", str(model_dir), "--eval", str(report)])
     assert r.exit_code == 0, r.output
     assert "split test, 100 images: accuracy 0.9700" in r.stdout
+    assert "warning: all 100 images scored trained" in r.stdout  # the evaluation's own warning travels along
     assert "no test figures recorded" not in r.stdout
 
 

@@ -407,6 +407,8 @@ def format_card(card: Mapping[str, Any]) -> str:
                   ("detection_rate", "detection rate")) if test.get(k) is not None]
         if extra:
             lines.append("  " + ", ".join(extra))
+        recorded = test.get("warnings") or test.get("warning") or []
+        lines += [f"  warning: {text}" for text in ([recorded] if isinstance(recorded, str) else recorded)]
 
     lines += ["", "Known limits"]
     lines += [f"  - {text}" for text in card["limits"]] or ["  none found"]
