@@ -60,6 +60,11 @@ def test_card_reads_the_training_data_record(model_dir, tmp_path):
     assert "no test split" in limits and "real (15)" in limits and "only 30 validation images" in limits
     text = format_card(card)
     assert "/data/digits (split layout" in text and "ones 315, real 15" in text and "ganprint 0.1.0" in text
+    # the warnings train recorded are shown as they were written, and not derived a second time
+    warned = model_card({**config, "training_data": TRAINING_DATA, "warnings": ["few training images for real (15)"]})
+    limits = " ".join(warned["limits"])
+    assert warned["limits"][0] == "few training images for real (15)"
+    assert "real (15) (fewer than" not in limits and "only 30 validation images" not in limits
 
 
 def test_card_command_json_and_text(model_dir, tmp_path):

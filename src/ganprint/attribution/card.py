@@ -229,12 +229,16 @@ def _test(evaluation: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _limits(config: Mapping[str, Any], card: Mapping[str, Any]) -> list[str]:
-    """Known limits, in words: warnings recorded at training time first, then what the card's
-    figures show (missing records, no calibration, weak unknown-source rejection)."""
+    """Known limits, in words: the warnings ``train`` recorded (config key ``warnings``) first, then
+    what the card's figures show (missing records, no test split, no calibration, weak unknown-source
+    rejection). For folders without recorded warnings, the data warnings (few images of a source,
+    few validation images) are derived from the training-data record with ``train``'s thresholds."""
     limits: list[str] = []
-    for recorded in (config.get("warnings"), _mapping(config.get("training_data")).get("warnings")):
-        if isinstance(recorded, Sequence) and not isinstance(recorded, str):
-            limits += [str(w) for w in recorded]
+    recorded = config.get("warnings")
+    if isinstance(recorded, Sequence) and not isinstance(recorded, str):
+        limits += [str(w) for w in recorded]
+    else:
+        recorded = None  # a folder from before train recorded its warnings: derive them from the data record
     data, model = card["training_data"], card["model"]
     if data is None:
         limits.append("the folder does not record its training data (saved before ganprint recorded it): "
@@ -246,11 +250,11 @@ def _limits(config: Mapping[str, Any], card: Mapping[str, Any]) -> list[str]:
                           "(a DIR/test/<source>/ folder or another folder)")
         counts = _mapping(data.get("classes"))
         few = [f"{c} ({n})" for c, n in counts.items() if isinstance(n, int) and n < MIN_IMAGES_PER_SOURCE]
-        if few:
+        if few and recorded is None:
             limits.append(f"few images for {', '.join(few)} (fewer than {MIN_IMAGES_PER_SOURCE}): the model learned "
                           "little about these sources")
         val = splits.get("val")
-        if isinstance(val, int) and 0 < val < MIN_IMAGES_PER_SOURCE * max(len(counts), 1):
+        if isinstance(val, int) and 0 < val < MIN_IMAGES_PER_SOURCE * max(len(counts), 1) and recorded is None:
             limits.append(f"calibration and the unknown-source threshold rest on only {val} validation images "
                           f"(fewer than {MIN_IMAGES_PER_SOURCE} per source)")
     cal = card["calibration"]
