@@ -57,12 +57,14 @@ def test_cli_robustness_json_table_and_plot(data, tmp_path):
     r = runner.invoke(cli, [*args, "--json", "--plot", str(tmp_path / "r.png")])
     assert r.exit_code == 0, r.output
     report = json.loads(r.stdout)
-    assert set(report) == {"clean", "perturbations"} and isinstance(report["clean"], float)
+    assert set(report) == {"clean", "perturbations", "warnings"} and isinstance(report["clean"], float)
+    assert report["warnings"] == []  # a model saved by the library records no training data
     assert report["perturbations"].keys() == {"jpeg", "blur", "brightness"}
     assert list(report["perturbations"]["jpeg"]) == ["75", "50"]
     assert list(report["perturbations"]["brightness"]) == ["-0.3"]
     assert (tmp_path / "r.png").stat().st_size > 1000
-    r = runner.invoke(cli, args)
+    r = runner.invoke(cli, [*args, "--plots", str(tmp_path / "plots")])
+    assert r.exit_code == 0 and (tmp_path / "plots" / "robustness.png").is_file()
     assert r.exit_code == 0 and "jpeg" in r.stdout and "clean" in r.stdout
     r = runner.invoke(cli, [*args[:-2], "--perturb", "pixelate=2"])
     assert r.exit_code == 2 and "unknown perturbation 'pixelate'" in r.output

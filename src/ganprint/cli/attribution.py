@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 import sys
 import time
@@ -13,100 +14,117 @@ import numpy as np
 
 from ganprint.attribution.defaults import AUTO_ARCH, TARGET_FPR
 from ganprint.attribution.openset import ALL_SCORES, AUTO_SCORE
-from ganprint.cli.common import Duration, device_option, emit_json, fail, quiet_option, set_threads, threads_option
+from ganprint.cli.common import (
+    Duration,
+    LazyChoice,
+    Option,
+    OutDir,
+    batch_size_option,
+    data_dir_option,
+    device_option,
+    emit_json,
+    fail,
+    first_sentence,
+    json_option,
+    load_evaluation_or_fail,
+    load_train_val_or_fail,
+    model_dir_option,
+    open_model,
+    out_dir_option,
+    quiet_option,
+    report_skipped,
+    say,
+    seed_option,
+    set_threads,
+    split_option,
+    threads_option,
+    warn,
+)
 
 CHECKPOINT = ".checkpoint"
+SPECIAL_ARCHS = {
+    "two-stage": "seed 003's primary real/fake module plus one-vs-rest modules per source",
+    "residual-correlation": "training-free: correlation with each source's mean noise residual",
+    "visnet": "Yu et al.'s learned model and image fingerprints",
+}
+"""Attributor kinds other than one registered network, with their one-line description."""
 
 
-def _load_split(dataset, split: str, channels: int, size: tuple[int, int], quiet: bool):
-    from ganprint.data.folder import load_images
+def _arch_names() -> list[str]:
+    from ganprint.models import MODELS
 
-    loaded = load_images(dataset.split(split), channels=channels, size=size, progress=not quiet,
-                         desc=f"decoding {split}", workers=4)
-    for path, error in loaded.errors:
-        click.echo(f"skipped {path}: {error}", err=True)
-    return loaded
+    return [AUTO_ARCH, *MODELS.names(), *SPECIAL_ARCHS]
 
 
-def _train_val(dataset, channels: int, size: tuple[int, int], seed: int, quiet: bool):
-    """(x_train, y_train, x_val, y_val) with source names as labels: the dataset's train/val splits,
-    or a stratified 85/15 split of the training images when there is no val split (the test split,
-    if any, is never read)."""
-    from ganprint.data.folder import split_indices
+def _representation_names() -> list[str]:
+    from ganprint.data.representations import REPRESENTATIONS
 
-    classes = np.asarray(dataset.classes)
-    if dataset.has_splits and "train" in dataset.splits and "val" in dataset.splits:
-        train = _load_split(dataset, "train", channels, size, quiet)
-        val = _load_split(dataset, "val", channels, size, quiet)
-        return train.images, classes[train.labels], val.images, classes[val.labels]
-    if dataset.has_splits and "train" not in dataset.splits:
-        fail(f"{dataset.root} has split folders ({', '.join(dataset.splits)}) but no train/ to train on")
-    split = "train" if dataset.has_splits else next(iter(dataset.splits))
-    everything = _load_split(dataset, split, channels, size, quiet)
-    parts = split_indices(everything.labels, fractions=(0.85, 0.15, 0.0), seed=seed)
-    return (everything.images[parts["train"]], classes[everything.labels[parts["train"]]],
-            everything.images[parts["val"]], classes[everything.labels[parts["val"]]])
+    return REPRESENTATIONS.names()
 
 
-def _load_model(model_dir: Path, device: str):
-    from ganprint.attribution.loading import load_model
+def _recipe_names() -> list[str]:
+    from ganprint.attribution.training import RECIPES
 
-    try:
-        return load_model(model_dir, device=device)
-    except (ValueError, FileNotFoundError) as exc:
-        fail(str(exc))
+    return sorted(RECIPES)
 
 
 @click.command("train")
-@click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="DIR/<source>/... or DIR/train|val|test/<source>/...")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--arch", default=AUTO_ARCH, show_default=True,
+@data_dir_option()
+@out_dir_option("Model folder to write (config.json and safetensors weights).")
+@click.option("--arch", type=LazyChoice(_arch_names), metavar="NAME", default=AUTO_ARCH, show_default=True,
               help="auto (a few candidates trained within the time budget, the best on validation kept), "
                    "a registered architecture (`ganprint models`), two-stage (seed 003), residual-correlation "
                    "(training-free mean-residual baseline), or visnet (learned fingerprints, Yu et al.).")
-@click.option("--representation", default=None,
+@click.option("--representation", type=LazyChoice(_representation_names), metavar="NAME", default=None,
               help="Input representation: pixels, pixels-std, dct or pixels+dct; default: the architecture's "
                    "recommended one (`ganprint models`; pixels for most).")
 @click.option("--time-budget", type=Duration(), default=None,
               help="Wall time for training, e.g. 90s, 10m, 1h30m (default: train to convergence); the schedule "
                    "is fitted to it and training stops within it.")
-@click.option("--recipe", "recipe_name", default="adam", show_default=True,
-              help="Training recipe: adam (each architecture's measured settings), or seed002 (SGD momentum, "
-                   "small last-layer lr, flips).")
-@click.option("--epochs", type=int, default=None, help="Maximum epochs (default: the recipe's).")
-@click.option("--batch-size", type=int, default=None, help="Override the recipe's batch size.")
-@click.option("--lr", type=float, default=None, help="Override the recipe's learning rate.")
-@click.option("--patience", type=int, default=None, help="Early-stopping patience in epochs (recipe's default).")
+@click.option("--recipe", "recipe_name", type=LazyChoice(_recipe_names), metavar="NAME", default="adam",
+              show_default=True, help="Training recipe: adam (each architecture's measured settings), or seed002 "
+              "(SGD momentum, small last-layer lr, flips).")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Maximum epochs (default: the recipe's).")
+@batch_size_option(None, "Override the recipe's batch size.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Override the recipe's learning rate.")
+@click.option("--patience", type=click.IntRange(min=1), default=None,
+              help="Early-stopping patience in epochs (recipe's default).")
 @click.option("--augment", type=click.Choice(["none", "photometric"]), default=None,
               help="Training augmentation (recipe's default: none); photometric varies every image's exposure, "
                    "contrast, gamma and saturation so that tone and colour stop telling sources apart.")
-@click.option("--size", type=int, default=None, help="Input side in pixels (default: the training images' size).")
+@click.option("--image-size", cls=Option, aliases=["--size"], type=click.IntRange(min=1), default=None,
+              help="Input side in pixels (default: the training images' size).")
 @click.option("--channels", type=click.Choice(["1", "3"]), default=None,
               help="1 (grey) or 3 (RGB); default: 3 when any source is in colour.")
 @click.option("--real-class", default="real", show_default=True, help="The source name of real images.")
-@click.option("--accept-rate", type=float, default=0.95, show_default=True,
+@click.option("--accept-rate", type=click.FloatRange(min=0, max=1, min_open=True), default=0.95, show_default=True,
               help="Share of known-source validation images accepted; the rest of the score range answers unknown.")
 @click.option("--unknown-score", type=click.Choice([AUTO_SCORE, *ALL_SCORES]), default=AUTO_SCORE,
               show_default=True, help="Known-source score behind the 'unknown' answer; auto chooses it by leaving "
               "each known source out in turn.")
-@click.option("--target-fpr", type=float, default=TARGET_FPR, show_default=True,
-              help="Share of real validation images the p_fake operating threshold may call fake.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--target-fpr", type=click.FloatRange(min=0, max=1, max_open=True), default=TARGET_FPR,
+              show_default=True, help="Share of real validation images the p_fake operating threshold may call fake.")
+@seed_option()
 @click.option("--force", is_flag=True, help="Replace a model already in --out.")
 @device_option
 @threads_option
 @quiet_option
 def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str | None, time_budget: float | None,
               recipe_name: str, epochs: int | None, batch_size: int | None, lr: float | None, patience: int | None,
-              augment: str | None, size: int | None, channels: str | None, real_class: str, accept_rate: float,
-              unknown_score: str, target_fpr: float, seed: int, force: bool, device: str, threads: int | None,
-              quiet: bool) -> None:
+              augment: str | None, image_size: int | None, channels: str | None, real_class: str,
+              accept_rate: float, unknown_score: str, target_fpr: float, seed: int, force: bool, device: str,
+              threads: int | None, quiet: bool) -> None:
     """Train an attributor on a folder dataset and save it as a model folder.
 
     By default (--arch auto) ganprint's general-purpose CNN and a linear DCT model are trained and
     the better on the validation split is kept; the unknown-source score is chosen by leaving each
     known source out in turn. Input size and channels come from the images unless given.
+
+    Folders: DATA/train|val|test/<source>/ trains on train, validates on val and leaves test for
+    `ganprint eval`; DATA/<source>/ holds out 15% of each source for validation and leaves nothing
+    for a test. The model folder records which data it was trained on, so that `eval` and
+    `robustness` warn when they score those images.
 
     With --arch two-stage, the recipe trains the primary (real vs fake) module; the secondary
     one-vs-rest modules use their own settings (15 epochs, lr 3e-3, early stopping).
@@ -117,28 +135,24 @@ def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str | No
     from ganprint.attribution.training import format_seconds, recipe
     from ganprint.attribution.two_stage import SECONDARY_FIT, TwoStageAttributor
     from ganprint.data.folder import scan_folder_dataset
-    from ganprint.data.representations import REPRESENTATIONS
+    from ganprint.data.provenance import training_data_record, training_warnings, write_training_data
     from ganprint.fingerprints.correlation import ARCH as CORRELATION
     from ganprint.fingerprints.correlation import ResidualCorrelationAttributor
     from ganprint.fingerprints.visnet import ARCH as VISNET
     from ganprint.fingerprints.visnet import VISNET_FIT, VisNetAttributor
-    from ganprint.models import MODELS, default_representation
+    from ganprint.models import default_representation
 
     set_threads(threads)
     if (out_dir / "config.json").is_file() and not force:
         fail(f"{out_dir} already holds a model; pass --force to replace it, or choose another --out")
-    special = ("two-stage", CORRELATION, VISNET)
-    if arch != AUTO_ARCH and arch not in special and arch not in MODELS:
-        fail(f"unknown attributor architecture {arch!r}; known: "
-             f"{', '.join([AUTO_ARCH, *MODELS.names(), *special])}")
-    if representation is not None and representation not in REPRESENTATIONS:
-        fail(f"unknown representation {representation!r}; known: {', '.join(REPRESENTATIONS.names())}")
     if arch == AUTO_ARCH and representation is not None:
-        fail("--representation needs a named --arch (auto chooses the representation per candidate)")
-    if size is not None and size < 1:
-        fail(f"--size must be >= 1, got {size}")
-    if not 0.0 <= target_fpr < 1.0:
-        fail(f"--target-fpr must be in [0, 1), got {target_fpr}")
+        raise click.BadParameter("needs a named --arch (auto chooses the representation per candidate)",
+                                 param_hint="'--representation'")
+    if arch in (VISNET, "two-stage") and (representation or "pixels") != "pixels":
+        raise click.BadParameter(f"--arch {arch} takes pixels", param_hint="'--representation'")
+    if arch == VISNET and recipe_name != "adam":
+        raise click.BadParameter("visnet trains with its own Adam settings (--epochs, --lr, ... override them)",
+                                 param_hint="'--recipe'")
     overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "patience": patience, "augment": augment}
     try:
         config = recipe(recipe_name, arch=None if arch == AUTO_ARCH else arch, seed=seed, time_budget=time_budget,
@@ -146,11 +160,19 @@ def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str | No
         dataset = scan_folder_dataset(data_dir)
     except ValueError as exc:
         fail(str(exc))
-    pre = _preprocessing(dataset, size, channels, quiet)
-    x_tr, y_tr, x_va, y_va = _train_val(dataset, pre.channels, pre.size, seed, quiet)
+    pre, warnings = _preprocessing(dataset, image_size, channels, quiet)
+    data = load_train_val_or_fail(dataset, pre.channels, pre.size, seed, quiet)
+    warnings += training_warnings(data)
+    for warning in warnings:
+        warn(warning)
+    present = sorted({str(c) for c in data.y_train})
+    if len(present) < 2:
+        fail(f"training needs images of at least two sources; {data_dir} has training images of "
+             f"{len(present)}: {', '.join(present) or 'none'}")
+    x_tr, y_tr, x_va, y_va = data.x_train, data.y_train, data.x_val, data.y_val
+
     def log(message: str) -> None:
-        if not quiet:
-            click.echo(message, err=True)
+        say(message, quiet)
 
     t0 = time.perf_counter()
     try:
@@ -158,16 +180,12 @@ def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str | No
             model = ResidualCorrelationAttributor(preprocessing=pre, real_classes=(real_class,),
                                                   accept_rate=accept_rate).fit(x_tr, y_tr, x_va, y_va)
         elif arch == VISNET:  # learned model and image fingerprints (Yu et al. 2019)
-            if (representation or "pixels") != "pixels" or recipe_name != "adam":
-                fail("visnet takes pixels and trains with its own Adam settings (--epochs, --lr, ... override them)")
             fit = dataclasses.replace(VISNET_FIT, seed=seed, **{k: v for k, v in {
                 "epochs": epochs, "batch_size": batch_size, "lr": lr, "patience": patience}.items() if v is not None})
             model = VisNetAttributor(preprocessing=pre, fit_config=fit, real_classes=(real_class,),
                                      accept_rate=accept_rate, device=device)
             model.fit(x_tr, y_tr, x_va, y_va, progress=not quiet, checkpoint_dir=out_dir / CHECKPOINT)
         elif arch == "two-stage":
-            if (representation or "pixels") != "pixels":
-                fail("the two-stage model takes pixels")
             model = TwoStageAttributor(preprocessing=pre, fit_config=config,
                                        secondary_config=dataclasses.replace(SECONDARY_FIT, seed=seed),
                                        real_class=real_class, device=device, accept_rate=accept_rate)
@@ -187,38 +205,37 @@ def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str | No
     for stale in [out_dir / "config.json", *out_dir.glob("*.safetensors")]:  # the replaced model's files
         stale.unlink(missing_ok=True)
     model.save(out_dir)
+    write_training_data(out_dir, training_data_record(dataset, data), warnings)
     shutil.rmtree(out_dir / CHECKPOINT, ignore_errors=True)
     log(f"trained {getattr(model, 'arch', arch)} in {format_seconds(time.perf_counter() - t0)}")
     click.echo(str(out_dir))
 
 
 def _preprocessing(dataset, size: int | None, channels: str | None, quiet: bool):
-    """The model's input: the given size and channels, else what the training images are (and say so);
-    warnings about sources that differ in size, colour or format are printed either way."""
+    """The model's input (the given size and channels, else what the training images are, and say
+    so) and the warnings about sources that differ in size, colour or format."""
     from ganprint.attribution.attributor import Preprocessing
     from ganprint.data.inspect import profile_dataset
+    from ganprint.data.splits import training_files
 
-    split = "train" if dataset.has_splits and "train" in dataset.splits else next(iter(dataset.splits))
     try:
-        profile = profile_dataset(dataset.split(split), dataset.classes)
+        profile = profile_dataset(training_files(dataset), dataset.classes)
     except ValueError as exc:
         fail(f"{dataset.root}: {exc}")
-    for warning in profile.warnings:
-        click.echo(f"warning: {warning}", err=True)
     h, w = (size, size) if size is not None else profile.size
     c = int(channels) if channels is not None else profile.channels
-    if not quiet and (size is None or channels is None):
-        click.echo(f"input {h}x{w}, {'RGB' if c == 3 else 'grey'} (from the training images; --size and "
-                   "--channels override)", err=True)
-    return Preprocessing(size=(h, w), channels=c)
+    if size is None or channels is None:
+        say(f"input {h}x{w}, {'RGB' if c == 3 else 'grey'} (from the training images; --image-size and "
+            "--channels override)", quiet)
+    return Preprocessing(size=(h, w), channels=c), list(profile.warnings)
 
 
 @click.command("add-source")
-@click.option("--model", "model_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="A folder dataset holding the new source NAME and other sources (the negatives).")
+@model_dir_option("A two-stage model folder (train --arch two-stage); updated in place.")
+@data_dir_option("A folder dataset holding the new source NAME and other sources (the negatives).")
 @click.option("--name", required=True, help="The new source's folder name in DATA.")
-@click.option("--epochs", type=int, default=None, help="Override the model's secondary-module epochs.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="Override the model's secondary-module epochs.")
 @device_option
 @threads_option
 @quiet_option
@@ -227,9 +244,10 @@ def add_source_cmd(model_dir: Path, data_dir: Path, name: str, epochs: int | Non
     """Add a source to a two-stage model: trains only the new one-vs-rest module, in place."""
     from ganprint.attribution.two_stage import TwoStageAttributor
     from ganprint.data.folder import scan_folder_dataset
+    from ganprint.data.provenance import read_training_data, read_warnings, write_training_data
 
     set_threads(threads)
-    model = _load_model(model_dir, device)
+    model = open_model(model_dir, device)
     if not isinstance(model, TwoStageAttributor):
         fail(f"{model_dir} is a single-network attributor; only two-stage models (train --arch two-stage) "
              "can take a new source without retraining")
@@ -238,31 +256,34 @@ def add_source_cmd(model_dir: Path, data_dir: Path, name: str, epochs: int | Non
     except ValueError as exc:
         fail(str(exc))
     if name not in dataset.classes:
-        fail(f"{data_dir} has no source folder {name!r} (it has {', '.join(dataset.classes)})")
+        raise click.BadParameter(f"{data_dir} has no source folder {name!r} (it has {', '.join(dataset.classes)})",
+                                 param_hint="'--name'")
     if epochs is not None:
         model.secondary_config = dataclasses.replace(model.secondary_config, epochs=epochs)
     pre = model.preprocessing
-    x_tr, y_tr, x_va, y_va = _train_val(dataset, pre.channels, pre.size, model.secondary_config.seed, quiet)
+    data = load_train_val_or_fail(dataset, pre.channels, pre.size, model.secondary_config.seed, quiet)
+    record, warnings = read_training_data(model_dir), read_warnings(model_dir)
     try:
-        model.add_source(name, x_tr, y_tr, x_va, y_va, progress=not quiet)
+        model.add_source(name, data.x_train, data.y_train, data.x_val, data.y_val, progress=not quiet)
     except ValueError as exc:
         fail(str(exc))
     model.save(model_dir)
+    write_training_data(model_dir, record, warnings)  # the record of the data the model was trained on stays
     click.echo(f"{model_dir}: sources now {', '.join(model.classes_)}")
 
 
 @click.command("eval")
-@click.option("--model", "model_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--split", default=None, help="Split to evaluate (default: test if present, else all images).")
+@model_dir_option()
+@data_dir_option()
+@split_option()
 @click.option("--unknown", "unknown_dirs", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Images of sources the model never saw (repeatable): unknown-source AUROC, open-set accuracy.")
 @click.option("--tta", is_flag=True, help="Also vote over flips (seed 001) and report what it changes.")
 @click.option("--audit-format", is_flag=True, help="Re-encode the images (PNG, JPEG 95/75/50) and report how "
               "accuracy moves; warn when the source is predictable from the file format.")
-@click.option("--plots", "plots_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--plots", "plots_dir", type=OutDir(), default=None,
               help="Write confusion_matrix.png and reliability.png here.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@json_option
 @device_option
 @threads_option
 @quiet_option
@@ -272,25 +293,23 @@ def eval_cmd(model_dir: Path, data_dir: Path, split: str | None, unknown_dirs: t
     """Accuracy, balanced accuracy, per-class precision/recall/F1, confusion matrix, calibration (ECE)
     and detection metrics on a folder dataset.
 
+    Scores the test split when DATA has one, else every image; a loud warning (and "warnings" in
+    the JSON) says when any of them trained or validated the model.
+
     Sources in DATA that the model does not know are treated as unseen generators: they are scored
     for detection (real vs fake), not attribution.
     """
     from ganprint.attribution.assess import assess
     from ganprint.attribution.evaluation import format_evaluation
     from ganprint.data.decode import iter_image_paths
-    from ganprint.data.folder import load_images, scan_folder_dataset
+    from ganprint.data.folder import load_images
 
     set_threads(threads)
-    model = _load_model(model_dir, device)
+    model = open_model(model_dir, device)
     pre = model.preprocessing
-    try:
-        dataset = scan_folder_dataset(data_dir)
-        split = split or ("test" if "test" in dataset.splits else next(iter(dataset.splits)))
-        loaded = _load_split(dataset, split, pre.channels, pre.size, quiet)
-    except (ValueError, KeyError) as exc:
-        fail(str(exc))
+    split, loaded, sources, warnings = load_evaluation_or_fail(model, model_dir, data_dir, split, quiet)
+    sources = [str(s) for s in sources]
     classes = [str(c) for c in model.classes_]
-    sources = [dataset.classes[i] for i in loaded.labels]
     unseen = sorted(set(sources) - set(classes))
     if unseen and not any(c in classes for c in model.real_classes):
         fail(f"sources not known to the model: {unseen} (model knows {classes})")
@@ -299,15 +318,15 @@ def eval_cmd(model_dir: Path, data_dir: Path, split: str | None, unknown_dirs: t
         files = [(p, 0) for p in iter_image_paths(unknown_dirs)]
         unknown_loaded = load_images(files, channels=pre.channels, size=pre.size, progress=not quiet,
                                      desc="decoding unknown", workers=4)
-        for path, error in unknown_loaded.errors:
-            click.echo(f"skipped {path}: {error}", err=True)
+        report_skipped(unknown_loaded.errors)
         unknown = unknown_loaded.images
     try:
         report = assess(model, loaded.images, sources, unknown_images=unknown, tta=tta, audit_format=audit_format,
                         paths=loaded.paths, plots_dir=plots_dir)
     except ValueError as exc:
         fail(str(exc))
-    report.update(split=split, skipped=[{"path": str(p), "error": e} for p, e in loaded.errors])
+    report.update(split=split, skipped=[{"path": str(p), "error": e} for p, e in loaded.errors],
+                  warnings=warnings)
     history = getattr(model, "history_", {}) or {}
     for key in ("selection", "unknown_score_selection"):
         if key in history:
@@ -316,6 +335,8 @@ def eval_cmd(model_dir: Path, data_dir: Path, split: str | None, unknown_dirs: t
         emit_json(_jsonable(report))
         return
     click.echo(format_evaluation(report))
+    for warning in warnings:  # again below the figures it concerns, where it is read
+        warn(warning)
     click.echo(_format_choices(history))
     if "operating_point" in report:
         o = report["operating_point"]
@@ -380,19 +401,21 @@ def _jsonable(obj):
 
 
 @click.command("predict")
-@click.option("--model", "model_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@model_dir_option()
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--batch-size", type=int, default=256, show_default=True)
+@batch_size_option(256, "Images scored per batch.")
 @click.option("--tta", is_flag=True, help="Average over flips and vote (seed 001).")
-@click.option("--heatmaps", "heatmaps_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Write a CAM / Grad-CAM overlay per image here (single-network models).")
+@click.option("--heatmaps", "heatmaps_dir", type=OutDir(), default=None,
+              help="Write a CAM / Grad-CAM overlay per image here (single-network models); its path is the "
+                   "\"heatmap\" of the image's JSON line.")
 @click.option("--no-unknown", is_flag=True, help="Always answer a known source, never 'unknown'.")
 @device_option
 @threads_option
 def predict_cmd(model_dir: Path, paths: tuple[str, ...], batch_size: int, tta: bool, heatmaps_dir: Path | None,
                 no_unknown: bool, device: str, threads: int | None) -> None:
     """Score image files or folders: one JSON line per file on stdout,
-    {"path", "label", "probabilities", "p_fake", "known_score"} or {"path", "error"}.
+    {"path", "label", "probabilities", "p_fake", "known_score"} (with --heatmaps also "heatmap",
+    the overlay's path) or {"path", "error"}.
 
     "label" is "unknown" when the model's known-source score is below its calibrated threshold.
     Exit status 0 when every file was scored, 1 when any file failed (its line holds "error").
@@ -400,45 +423,44 @@ def predict_cmd(model_dir: Path, paths: tuple[str, ...], batch_size: int, tta: b
     from ganprint.attribution.predict import predict_paths
 
     set_threads(threads)
-    model = _load_model(model_dir, device)
+    model = open_model(model_dir, device)
     if heatmaps_dir is not None and not hasattr(model, "model_"):
         fail("heatmaps need a single-network attributor")
-    failed = 0
+    failed = heatmaps = 0
     out = sys.stdout
     for record in predict_paths(model, paths, batch_size=batch_size, tta=tta, unknown=not no_unknown,
                                 heatmaps_dir=heatmaps_dir):
         failed += "error" in record
-        out.write(_dumps(record) + "\n")
+        heatmaps += "heatmap" in record
+        out.write(json.dumps(record) + "\n")
     out.flush()
+    if heatmaps_dir is not None:
+        click.echo(f"{heatmaps} heatmap overlay(s) in {heatmaps_dir} (each JSON line's \"heatmap\")", err=True)
     if failed:
         click.echo(f"{failed} file(s) could not be scored", err=True)
         sys.exit(1)
 
 
-def _dumps(record: dict) -> str:
-    """ASCII JSON: file names that are not valid UTF-8 (surrogate escapes) still print."""
-    import json
-
-    return json.dumps(record)
-
-
 @click.command("models")
-@click.option("--size", type=click.IntRange(min=8), default=28, show_default=True,
-              help="Input side at which parameters and FLOPs are counted.")
+@click.option("--image-size", cls=Option, aliases=["--size"], type=click.IntRange(min=8), default=28,
+              show_default=True, help="Input side at which parameters and FLOPs are counted.")
 @click.option("--channels", type=click.Choice(["1", "3"]), default="1", show_default=True)
 @click.option("--all-costs", is_flag=True, help="Also count the timm families' small variants (slower to build).")
-def models_cmd(size: int, channels: str, all_costs: bool) -> None:
-    """List attributor architectures (parameters and FLOPs per image), input representations and recipes."""
+def models_cmd(image_size: int, channels: str, all_costs: bool) -> None:
+    """List attributor architectures (parameters and FLOPs per image), input representations and
+    recipes, one line each, defaults marked."""
     from ganprint.attribution.auto import DEFAULT_CANDIDATES
     from ganprint.attribution.training import RECIPES
     from ganprint.data.representations import REPRESENTATIONS
     from ganprint.models import MODELS, arch_info, default_fit_options, default_representation
     from ganprint.models.registry import model_cost
 
+    size = image_size
     defaults = {c.arch: c.representation for c in DEFAULT_CANDIDATES}
     click.echo(f"architectures (parameters and FLOPs for one {size}x{size} {'RGB' if channels == '3' else 'grey'} "
                "image and 5 sources; * = a candidate of the default --arch auto):")
-    click.echo(f"  {'auto':<24} train the candidates marked * within the time budget, keep the best on validation")
+    click.echo(f"  {'auto (default)':<24} {'':<26} train the candidates marked * within the time budget, keep the "
+               "best on validation")
     for name in MODELS.names():
         info = arch_info(name)
         if "standard" in info.tags:  # ImageNet-size networks: counting builds them, which takes long
@@ -452,22 +474,32 @@ def models_cmd(size: int, channels: str, all_costs: bool) -> None:
             except (ValueError, RuntimeError) as exc:
                 cost = f"n/a at this size ({str(exc).splitlines()[0][:40]})"
         mark = "*" if name in defaults else " "
-        click.echo(f"{mark} {name:<24} {cost:<26} {_first_sentence(info.description)}")
-    for name, text in (("two-stage", "seed 003's primary real/fake module plus one-vs-rest modules per source"),
-                       ("residual-correlation", "training-free: correlation with each source's mean noise residual"),
-                       ("visnet", "Yu et al.'s learned model and image fingerprints")):
+        click.echo(f"{mark} {name:<24} {cost:<26} {first_sentence(info.description)}")
+    for name, text in SPECIAL_ARCHS.items():
         click.echo(f"  {name:<24} {'':<26} {text}")
-    click.echo("representations: " + ", ".join(REPRESENTATIONS.names()))
+    click.echo("representations (default: the architecture's own, below):")
+    for name in REPRESENTATIONS.names():
+        doc = first_sentence(REPRESENTATIONS.get(name).__doc__ or "", before_colon=False)
+        click.echo(f"  {name:<24} {doc}")
     click.echo("measured training settings (recipe adam; architectures not listed: pixels, the recipe's settings):")
     for name in MODELS.names():
         fit, rep = default_fit_options(name), default_representation(name)
         if fit or rep != "pixels":
-            click.echo(f"  {name}: {rep}" + "".join(f", {k} {v}" for k, v in fit.items()))
-    click.echo("recipes:         " + ", ".join(sorted(RECIPES)) + " (default adam)")
+            click.echo(f"  {name}: {rep}" + "".join(f", {k} {_setting(k, v)}" for k, v in fit.items()))
+    click.echo("recipes:")
+    for name in sorted(RECIPES):
+        doc = RECIPE_DESCRIPTIONS.get(name, "")
+        click.echo(f"  {name + (' (default)' if name == 'adam' else ''):<24} {doc}")
 
 
-def _first_sentence(text: str, limit: int = 90) -> str:
-    """The first sentence of ``text`` without reST markup, cut to ``limit`` characters."""
-    plain = text.replace("``", "").replace(":class:", "").replace("`", "").replace("~", "")
-    head = plain.split(". ")[0].split(": ")[0].rstrip(".")
-    return head if len(head) <= limit else head[:limit - 1] + "…"
+RECIPE_DESCRIPTIONS = {
+    "adam": "Adam, with each architecture's measured settings (above) on top",
+    "seed002": "seed 002's SGD with momentum, a 20x smaller learning rate for the last layer, flips",
+}
+
+
+def _setting(key: str, value) -> str:
+    """A training setting as a person reads it (``patience None`` means no early stopping)."""
+    if value is None:
+        return "off" if key == "patience" else "none"
+    return str(value)

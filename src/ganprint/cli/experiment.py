@@ -6,7 +6,31 @@ from pathlib import Path
 
 import click
 
-from ganprint.cli.common import device_option, fail, quiet_option, set_threads, threads_option
+from ganprint.cli.common import (
+    ConfigDefault,
+    LazyChoice,
+    Option,
+    data_dir_option,
+    device_option,
+    fail,
+    out_dir_option,
+    quiet_option,
+    set_threads,
+    threads_option,
+)
+
+DEFAULT_PROFILE = ConfigDefault("ganprint.experiments.runners:RunRequest", "profile")
+
+
+def _protocol_profiles() -> dict[str, list[str]]:
+    """Each shipped protocol's profiles, in file order."""
+    from ganprint.experiments.protocol import list_protocols, load_protocol_dict
+
+    return {name: list(load_protocol_dict(name).get("profiles") or {}) for name in list_protocols()}
+
+
+def _all_profiles() -> list[str]:
+    return sorted({p for profiles in _protocol_profiles().values() for p in profiles})
 
 
 @click.group("experiment")
@@ -16,22 +40,28 @@ def experiment_group() -> None:
 
 @experiment_group.command("list")
 def list_cmd() -> None:
-    """List the shipped experiment protocols."""
-    from ganprint.experiments.protocol import list_protocols
+    """List the shipped studies, one line each: name, title and profiles (the default marked *)."""
+    from ganprint.experiments.protocol import list_protocols, load_protocol_dict
 
+    default = DEFAULT_PROFILE()
     for name in list_protocols():
-        click.echo(name)
+        protocol = load_protocol_dict(name)
+        profiles = ", ".join(p + ("*" if p == default else "") for p in protocol.get("profiles") or {})
+        click.echo(f"{name:<14} {protocol.get('title', '')} (profiles: {profiles})")
+    click.echo("(* = the default --profile of `ganprint experiment run`)")
 
 
 @experiment_group.command("run")
 @click.argument("name")
-@click.option("--profile", default="quick", show_default=True, help="quick (CPU minutes), paper (seed exact), tiny.")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--profile", cls=Option, type=LazyChoice(_all_profiles), default=DEFAULT_PROFILE, show_default=True,
+              help="quick (CPU minutes), paper (the paper's settings exactly, where a study has them), tiny "
+                   "(seconds, for tests); `ganprint experiment list` shows each study's.")
+@out_dir_option("Run folder: resolved config, checkpoints, results.json and report.md; a rerun resumes.")
 @click.option("--group", "groups", multiple=True, help="Run only these groups (repeatable).")
-@click.option("--workers", type=int, default=None, help="Parallel GAN-training processes (default: CPU count).")
-@click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="A folder dataset (DIR/train|val|test/<source>/) instead of the default data, where the "
-                   "experiment supports it (zoo).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Parallel GAN-training processes (default: CPU count).")
+@data_dir_option("A folder dataset (DIR/train|val|test/<source>/) instead of the default data, where the "
+                 "experiment supports it (zoo).", required=False)
 @click.option("--unknown", "unknown_dirs", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="With --data: folders of images from sources no model sees (repeatable).")
 @click.option("--only", multiple=True, help="Run only these parts (zoo: architectures or model keys; repeatable).")
@@ -47,6 +77,10 @@ def run_cmd(name: str, profile: str, out_dir: Path, groups: tuple[str, ...], wor
     from ganprint.experiments.runners import RunRequest, run_experiment, summary_lines
 
     set_threads(threads)
+    profiles = _protocol_profiles().get(name)
+    if profiles is not None and profile not in profiles:
+        raise click.BadParameter(f"{profile!r} is not a profile of {name}; its profiles: {', '.join(profiles)}",
+                                 param_hint="'--profile'")
     request = RunRequest(protocol=name, out_dir=out_dir, profile=profile, groups=groups, only=only, workers=workers,
                          data_dir=data_dir, unknown_dirs={Path(d).name: Path(d) for d in unknown_dirs},
                          real_source=real_source, device=device, progress=not quiet)

@@ -16,7 +16,21 @@ from pathlib import Path
 
 import click
 
-from ganprint.cli.common import device_option, fail, quiet_option, set_threads, threads_option
+from ganprint.cli.common import (
+    Option,
+    data_dir_option,
+    device_option,
+    exception_text,
+    fail,
+    model_dir_option,
+    open_model,
+    out_dir_option,
+    quiet_option,
+    report_skipped,
+    set_threads,
+    split_option,
+    threads_option,
+)
 
 DEFAULT_SUBCOMMAND = "images"
 
@@ -43,11 +57,11 @@ def _true_label(path: Path, classes: list[str]) -> str | None:
 
 
 @fingerprint_group.command("images")
-@click.option("--model", "model_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="A visNet model folder (ganprint train --arch visnet).")
+@model_dir_option("A visNet model folder (ganprint train --arch visnet).")
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--limit", type=int, default=None, help="At most this many images (folders can be large).")
+@out_dir_option()
+@click.option("--max-images", "limit", cls=Option, aliases=["--limit"], type=click.IntRange(min=1), default=None,
+              help="At most this many images (folders can be large).")
 @device_option
 @threads_option
 def images_cmd(model_dir: Path, paths: tuple[str, ...], out_dir: Path, limit: int | None, device: str,
@@ -63,13 +77,12 @@ def images_cmd(model_dir: Path, paths: tuple[str, ...], out_dir: Path, limit: in
 
     import numpy as np
 
-    from ganprint.cli.attribution import _load_model
     from ganprint.data.decode import decode_or_error, iter_image_paths
     from ganprint.fingerprints.pictures import plot_fingerprint_panel, plot_model_fingerprints
     from ganprint.fingerprints.visnet import VisNetAttributor
 
     set_threads(threads)
-    model = _load_model(model_dir, device)
+    model = open_model(model_dir, device)
     if not isinstance(model, VisNetAttributor):
         fail(f"{model_dir} is a {getattr(model, 'arch', type(model).__name__)} model; learned fingerprints need "
              "a visNet model (ganprint train --arch visnet)")
@@ -110,15 +123,16 @@ def images_cmd(model_dir: Path, paths: tuple[str, ...], out_dir: Path, limit: in
 
 
 @fingerprint_group.command("spectra")
-@click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="DIR/<source>/... or DIR/train|val|test/<source>/...")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--split", default=None, help="Split to use (default: train if present, else all images).")
-@click.option("--size", type=int, default=28, show_default=True, help="Images are resized to this side.")
+@data_dir_option()
+@out_dir_option()
+@split_option("Split to use (default: train if present, else all images).")
+@click.option("--image-size", "size", cls=Option, aliases=["--size"], type=click.IntRange(min=1), default=28,
+              show_default=True, help="Images are resized to this side.")
 @click.option("--channels", type=click.Choice(["1", "3"]), default="1", show_default=True)
 @click.option("--denoiser", type=click.Choice(["median", "gaussian"]), default="median", show_default=True,
               help="Denoiser of the noise residual (image minus its denoised copy).")
-@click.option("--max-per-source", type=int, default=None, help="Use at most this many images per source.")
+@click.option("--max-per-source", type=click.IntRange(min=1), default=None,
+              help="Use at most this many images per source.")
 @threads_option
 @quiet_option
 def spectra_cmd(data_dir: Path, out_dir: Path, split: str | None, size: int, channels: str, denoiser: str,
@@ -133,19 +147,16 @@ def spectra_cmd(data_dir: Path, out_dir: Path, split: str | None, size: int, cha
     try:
         dataset = scan_folder_dataset(data_dir)
         split = split or ("train" if "train" in dataset.splits else next(iter(dataset.splits)))
-        if split not in dataset.splits:
-            raise ValueError(f"{data_dir} has no split {split!r} (it has {', '.join(dataset.splits)})")
-    except ValueError as exc:
-        fail(str(exc))
+        files = dataset.split(split)
+    except (ValueError, KeyError) as exc:
+        fail(exception_text(exc))
     from ganprint.data.folder import load_images
 
-    files = dataset.split(split)
     if max_per_source is not None:
         files = _cap_per_source(files, max_per_source)
     loaded = load_images(files, channels=int(channels), size=(size, size), progress=not quiet,
                          desc=f"decoding {split}", workers=4)
-    for path, error in loaded.errors:
-        click.echo(f"skipped {path}: {error}", err=True)
+    report_skipped(loaded.errors)
     if not len(loaded.images):
         fail(f"no readable images in {data_dir} ({split})")
     import numpy as np

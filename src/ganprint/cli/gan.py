@@ -7,7 +7,48 @@ from pathlib import Path
 
 import click
 
-from ganprint.cli.common import device_option, fail, quiet_option, set_threads, threads_option
+from ganprint.cli.common import (
+    ConfigDefault,
+    LazyChoice,
+    Option,
+    data_dir_option,
+    device_option,
+    fail,
+    first_sentence,
+    gan_dir_option,
+    out_dir_option,
+    quiet_option,
+    report_skipped,
+    seed_option,
+    set_threads,
+    threads_option,
+)
+
+GAN_CONFIG = "ganprint.gans.config:GanTrainConfig"
+INVERTER_CONFIG = "ganprint.inversion.training:InverterTrainConfig"
+REAL_SOURCES = {
+    "photos": "bundled 32x32 photo crops (offline)",
+    "cifar10": "CIFAR-10 through torchvision (needs internet)",
+    "mnist5k": "5,000 bundled MNIST digits (offline)",
+    "mnist": "full MNIST through torchvision (needs internet)",
+}
+"""The named real sources a GAN can train on, with a one-line description."""
+
+
+def _gan_names() -> list[str]:
+    from ganprint.gans import GANS
+
+    return GANS.names()
+
+
+def _precisions() -> tuple[str, ...]:
+    from ganprint.device import PRECISIONS
+
+    return PRECISIONS
+
+
+def _config(field: str) -> ConfigDefault:
+    return ConfigDefault(GAN_CONFIG, field)
 
 
 @click.group("gan")
@@ -17,53 +58,66 @@ def gan_group() -> None:
 
 @gan_group.command("list")
 def list_cmd() -> None:
-    """List the registered GAN architectures."""
+    """List the registered GAN architectures, one line each (the default of `gan train` marked *)."""
     from ganprint.gans import GANS
 
+    default = _config("arch")()
     for name in GANS.names():
-        click.echo(name)
+        doc = first_sentence(GANS.get(name).__doc__ or "", 100, before_colon=False)
+        click.echo(f"{'*' if name == default else ' '} {name:<14} {doc}")
+    click.echo("(* = the default --arch of `ganprint gan train`)")
 
 
 @gan_group.command("train")
-@click.option("--arch", default="mnist-dcgan", show_default=True, help="Registered GAN architecture.")
-@click.option("--data", "data_dir", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Folder of training images (searched recursively).")
-@click.option("--source", "source", default=None,
-              type=click.Choice(["photos", "cifar10", "mnist5k", "mnist"]),
-              help="A named real source instead of --data: photos (bundled 32x32 photo crops, offline), "
-                   "cifar10 (torchvision, needs internet), mnist5k (bundled digits), mnist (torchvision).")
+@click.option("--arch", cls=Option, type=LazyChoice(_gan_names), metavar="NAME", default=_config("arch"),
+              show_default=True, help="Registered GAN architecture (`ganprint gan list`).")
+@data_dir_option("Folder of training images (searched recursively).", required=False)
+@click.option("--real-source", "source", cls=Option, aliases=["--source"], default=None,
+              type=click.Choice(list(REAL_SOURCES)),
+              help="A named real source instead of --data: "
+                   + "; ".join(f"{name}: {text}" for name, text in REAL_SOURCES.items()) + ".")
 @click.option("--n-real", type=click.IntRange(min=1), default=10_000, show_default=True,
-              help="Images drawn from --source photos.")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="GAN folder to write (safetensors + config.json); an unfinished one is resumed.")
-@click.option("--epochs", type=int, default=200, show_default=True)
-@click.option("--steps", type=int, default=None, help="Train this many steps instead of --epochs.")
-@click.option("--batch-size", type=int, default=256, show_default=True)
-@click.option("--lr", type=float, default=2e-4, show_default=True)
-@click.option("--width", type=float, default=1.0, show_default=True, help="Channel-width multiplier.")
+              help="Images drawn from --real-source photos.")
+@out_dir_option("GAN folder to write (safetensors + config.json); an unfinished one is resumed.")
+@click.option("--epochs", cls=Option, type=click.IntRange(min=1), default=_config("epochs"), show_default=True)
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Train this many steps instead of --epochs.")
+@click.option("--batch-size", cls=Option, type=click.IntRange(min=1), default=_config("batch_size"),
+              show_default=True)
+@click.option("--lr", cls=Option, type=click.FloatRange(min=0, min_open=True), default=_config("lr"),
+              show_default=True)
+@click.option("--width", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Channel-width multiplier (default: the architecture's, 1).")
 @click.option("--arch-option", "arch_option_items", multiple=True, metavar="KEY=VALUE",
               help="An architecture option (repeatable), e.g. norm=batch, disc_dropout=0, prior=mixture for "
                    "mnist-dcgan; numbers and true/false are read as such. conditional=true (with prior=mixture) "
                    "trains a class-conditional GAN: the classes are the subfolders of --data (or the digits "
-                   "of --source mnist5k/mnist), one mixture component each.")
+                   "of --real-source mnist5k/mnist), one mixture component each.")
 @click.option("--image-size", type=click.Choice(["32", "64", "128"]), default=None,
               help="Image side for the families that build at several sizes (progan, sngan, cramergan, mmdgan; "
                    "default 32).")
-@click.option("--beta1", type=float, default=0.5, show_default=True, help="Adam beta1 (ProGAN's own: 0).")
-@click.option("--beta2", type=float, default=0.999, show_default=True, help="Adam beta2 (ProGAN: 0.99; WGAN-GP: 0.9).")
-@click.option("--n-critic", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--beta1", cls=Option, type=click.FloatRange(min=0, max=1, max_open=True), default=_config("beta1"),
+              show_default=True, help="Adam beta1 (ProGAN's own: 0).")
+@click.option("--beta2", cls=Option, type=click.FloatRange(min=0, max=1, max_open=True), default=_config("beta2"),
+              show_default=True, help="Adam beta2 (ProGAN: 0.99; WGAN-GP: 0.9).")
+@click.option("--n-critic", cls=Option, type=click.IntRange(min=1), default=_config("n_critic"), show_default=True,
               help="Critic updates per generator update.")
-@click.option("--gp-weight", type=float, default=None,
+@click.option("--gp-weight", type=click.FloatRange(min=0), default=None,
               help="Gradient-penalty weight of the family's objective (default: the objective's own).")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--checkpoint-every", type=int, default=250, show_default=True, help="Steps between checkpoints.")
-@click.option("--lr-d", type=float, default=None, help="Discriminator learning rate (default: --lr).")
+@click.option("--seed", cls=Option, type=click.IntRange(min=0), default=_config("seed"), show_default=True,
+              help="Random seed (same seed, same result).")
+@click.option("--checkpoint-every", cls=Option, type=click.IntRange(min=1), default=_config("checkpoint_every"),
+              show_default=True, help="Steps between checkpoints.")
+@click.option("--lr-d", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Discriminator learning rate (default: --lr).")
 @click.option("--augment", multiple=True, help="DiffAugment policy for the discriminator's inputs (repeatable).")
-@click.option("--ema", type=float, default=None, help="Keep an EMA of the generator with this decay (saved).")
-@click.option("--mode-seeking", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
+@click.option("--ema", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), default=None,
+              help="Keep an EMA of the generator with this decay (saved).")
+@click.option("--mode-seeking", cls=Option, type=click.FloatRange(min=0.0), default=_config("mode_seeking"),
+              show_default=True,
               help="Weight of MSGAN's mode-seeking term in the generator's loss, against mode collapse "
                    "(0: none; 0.03 keeps MNIST samples about as varied as real digits).")
-@click.option("--latent-regression", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
+@click.option("--latent-regression", cls=Option, type=click.FloatRange(min=0.0),
+              default=_config("latent_regression"), show_default=True,
               help="Weight of the latent-reconstruction term (InfoGAN-style): the seed's inverse model trains "
                    "beside the GAN and the generator is penalised by its error, so that every latent stays "
                    "readable from the image; the encoder is saved in the GAN folder, where fit-inverter starts "
@@ -73,16 +127,16 @@ def list_cmd() -> None:
                    "each score and before saving, instead of keeping the running averages.")
 @click.option("--lr-decay-start", type=click.FloatRange(min=0.0, max=1.0, max_open=True), default=None,
               help="Decay both learning rates linearly to 0 from this fraction of the steps on.")
-# the choices are ganprint.device.PRECISIONS, spelled out so that the CLI starts without importing torch
-@click.option("--precision", type=click.Choice(["fp32", "bf16", "auto"]), default="fp32", show_default=True,
+@click.option("--precision", cls=Option, type=LazyChoice(_precisions), default=_config("precision"),
+              show_default=True,
               help="Arithmetic of the training passes: bf16 autocast (fp32 weights and losses); auto = bf16 "
                    "where the device computes it natively (recent GPUs, CPUs with AVX512-BF16 or AMX).")
 @device_option
 @threads_option
 @quiet_option
 def train_cmd(arch: str, data_dir: Path | None, source: str | None, n_real: int, out_dir: Path, epochs: int,
-              steps: int | None, batch_size: int, lr: float, width: float, arch_option_items: tuple[str, ...],
-              image_size: str | None, beta1: float,
+              steps: int | None, batch_size: int, lr: float, width: float | None,
+              arch_option_items: tuple[str, ...], image_size: str | None, beta1: float,
               beta2: float, n_critic: int, gp_weight: float | None, seed: int, checkpoint_every: int,
               lr_d: float | None, augment: tuple[str, ...], ema: float | None, mode_seeking: float,
               latent_regression: float, precise_bn: bool, lr_decay_start: float | None, precision: str,
@@ -91,6 +145,7 @@ def train_cmd(arch: str, data_dir: Path | None, source: str | None, n_real: int,
 
     Each architecture trains with its own objective (BCE, WGAN-GP, hinge, Cramér, MMD); the quick
     settings of the four families of seed 004 are in ``ganprint.gans.families.QUICK_TRAIN``.
+    Defaults not shown are those of ``ganprint.gans.config.GanTrainConfig``.
     """
     from ganprint.data.decode import iter_image_paths
     from ganprint.data.folder import load_images
@@ -101,7 +156,7 @@ def train_cmd(arch: str, data_dir: Path | None, source: str | None, n_real: int,
 
     set_threads(threads)
     if (data_dir is None) == (source is None):
-        fail("give exactly one of --data DIR and --source NAME")
+        fail("give exactly one of --data DIR and --real-source NAME")
     arch_options = parse_arch_options(arch_option_items)
     labelled = None  # a conditional GAN's folder dataset, scanned once
     classes: tuple[str, ...] = ()
@@ -109,7 +164,7 @@ def train_cmd(arch: str, data_dir: Path | None, source: str | None, n_real: int,
         if source in ("mnist5k", "mnist"):
             classes = tuple(str(d) for d in range(10))
         elif source is not None:
-            fail(f"--source {source} has no classes; a class-conditional GAN needs --data DIR/<class>/...")
+            fail(f"--real-source {source} has no classes; a class-conditional GAN needs --data DIR/<class>/...")
         else:
             from ganprint.data.folder import scan_folder_dataset
 
@@ -122,8 +177,9 @@ def train_cmd(arch: str, data_dir: Path | None, source: str | None, n_real: int,
             fail(f"a class-conditional GAN needs at least 2 classes, found {len(classes)}")
         arch_options["prior_components"] = len(classes)
     try:
-        size_option = {} if image_size is None else {"image_size": int(image_size)}
-        spec = create_gan(arch, width=width, **size_option, **arch_options)
+        build_options = {k: v for k, v in {"width": width, "image_size": None if image_size is None
+                                           else int(image_size)}.items() if v is not None}
+        spec = create_gan(arch, **build_options, **arch_options)
         cfg = GanTrainConfig(arch=arch, arch_options=spec.options, epochs=epochs, steps=steps,
                              batch_size=batch_size, lr=lr, beta1=beta1, beta2=beta2, seed=seed,
                              checkpoint_every=checkpoint_every, lr_d=lr_d, augment=augment, ema=ema,
@@ -145,8 +201,7 @@ def train_cmd(arch: str, data_dir: Path | None, source: str | None, n_real: int,
         items = ([item for split in labelled.splits.values() for item in split] if labelled is not None
                  else [(p, 0) for p in iter_image_paths([data_dir])])
         loaded = load_images(items, channels=channels, size=(height, width_px), progress=not quiet)
-        for path, error in loaded.errors:
-            click.echo(f"skipped {path}: {error}", err=True)
+        report_skipped(loaded.errors)
         if len(loaded.images) == 0:
             fail(f"no usable images under {data_dir}")
         images, data_info = loaded.images, {"source": str(data_dir)}
@@ -193,11 +248,12 @@ def _named_source_images(source: str, n: int, seed: int):
 
 
 @gan_group.command("sample")
-@click.option("--gan", "gan_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--n", "n", required=True, type=click.IntRange(min=1), help="Number of images.")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--seed", type=int, default=0, show_default=True, help="Latent stream; same seed, same images.")
-@click.option("--start", type=int, default=0, show_default=True, help="Index of the first image.")
+@gan_dir_option()
+@click.option("--n-images", "n", cls=Option, aliases=["--n"], required=True, type=click.IntRange(min=1),
+              help="Number of images.")
+@out_dir_option("Folder of NNNNNN.png images to write (existing files are kept).")
+@seed_option("Latent stream; same seed, same images.")
+@click.option("--start", type=click.IntRange(min=0), default=0, show_default=True, help="Index of the first image.")
 @device_option
 @quiet_option
 def sample_cmd(gan_dir: Path, n: int, out_dir: Path, seed: int, start: int, device: str, quiet: bool) -> None:
@@ -214,8 +270,7 @@ def sample_cmd(gan_dir: Path, n: int, out_dir: Path, seed: int, start: int, devi
 
 
 @gan_group.command("fit-inverter")
-@click.option("--gan", "gan_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Trained GAN folder; the inverse model and threshold go to GAN_DIR/inverter.")
+@gan_dir_option("Trained GAN folder; the inverse model and threshold go to GAN_DIR/inverter.")
 @click.option("--negatives", "negative_dirs", multiple=True,
               type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder of images NOT made by this generator (other generators, real images); repeatable.")
@@ -223,14 +278,18 @@ def sample_cmd(gan_dir: Path, n: int, out_dir: Path, seed: int, start: int, devi
               help="A named real source as negatives (its 'val' split); repeatable.")
 @click.option("--n-negative-source", type=click.IntRange(min=1), default=200, show_default=True,
               help="Images taken from each --negative-source.")
-@click.option("--n", "n_pairs", type=click.IntRange(min=1), default=20_000, show_default=True,
+@click.option("--n-pairs", "n_pairs", cls=Option, aliases=["--n"], type=click.IntRange(min=1),
+              default=ConfigDefault(INVERTER_CONFIG, "n_pairs"), show_default=True,
               help="(z, G(z)) pairs the inverse model is trained on.")
-@click.option("--epochs", type=click.IntRange(min=1), default=15, show_default=True)
-@click.option("--search-steps", type=click.IntRange(min=0), default=150, show_default=True,
+@click.option("--epochs", cls=Option, type=click.IntRange(min=1), default=ConfigDefault(INVERTER_CONFIG, "epochs"),
+              show_default=True)
+@click.option("--search-steps", cls=Option, type=click.IntRange(min=0),
+              default=ConfigDefault("ganprint.inversion.search:LatentSearchConfig", "steps"), show_default=True,
               help="Adam steps of latent optimisation per image.")
-@click.option("--n-validation", type=click.IntRange(min=1), default=200, show_default=True,
-              help="Fresh generator samples used as validation positives.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--n-validation", cls=Option, type=click.IntRange(min=1),
+              default=ConfigDefault("ganprint.inversion.verification:FitInverterConfig", "n_validation"),
+              show_default=True, help="Fresh generator samples used as validation positives.")
+@seed_option()
 @device_option
 @threads_option
 @quiet_option
@@ -265,8 +324,7 @@ def fit_inverter_cmd(gan_dir: Path, negative_dirs: tuple[Path, ...], negative_so
     if negative_dirs:
         loaded = load_images([(p, 0) for p in iter_image_paths(negative_dirs)], channels=channels,
                              size=(height, width), progress=not quiet)
-        for path, error in loaded.errors:
-            click.echo(f"skipped {path}: {error}", err=True)
+        report_skipped(loaded.errors)
         parts.append(loaded.images)
     for source in negative_sources:
         from ganprint.data.photos import load_color_source

@@ -5,21 +5,32 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import numpy as np
 
-from ganprint.cli.common import device_option, emit_json, fail, quiet_option, set_threads, threads_option
+from ganprint.cli.common import (
+    ConfigDefault,
+    Option,
+    OutDir,
+    data_dir_option,
+    device_option,
+    emit_json,
+    fail,
+    json_option,
+    load_evaluation_or_fail,
+    load_train_val_or_fail,
+    model_dir_option,
+    open_model,
+    out_dir_option,
+    quiet_option,
+    report_skipped,
+    seed_option,
+    set_threads,
+    split_option,
+    threads_option,
+)
 
 PERTURB_HELP = ("NAME or NAME=S1,S2,... (repeatable): families noise, blur, jpeg, crop, brightness, gamma; "
                 "default: every family at its default strengths.")
-
-
-def _eval_split(dataset, split: str | None, model, quiet: bool):
-    """The evaluation images and their source names: ``split``, else test when present, else everything."""
-    from ganprint.cli.attribution import _load_split
-
-    split = split or ("test" if "test" in dataset.splits else next(iter(dataset.splits)))
-    loaded = _load_split(dataset, split, model.preprocessing.channels, model.preprocessing.size, quiet)
-    return split, loaded.images, np.asarray(dataset.classes)[loaded.labels]
+ROBUSTNESS_PNG = "robustness.png"
 
 
 def _plot(reports: dict, path: Path, title: str) -> None:
@@ -31,55 +42,67 @@ def _plot(reports: dict, path: Path, title: str) -> None:
 
 
 @click.command("robustness")
-@click.option("--model", "model_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--split", default=None, help="Split to evaluate (default: test if present, else all images).")
+@model_dir_option()
+@data_dir_option()
+@split_option()
 @click.option("--perturb", "perturb", multiple=True, help=PERTURB_HELP)
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write accuracy vs strength (one panel per perturbation) to this PNG.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random perturbations (noise).")
-@click.option("--json", "as_json", is_flag=True,
-              help='Print {"clean": acc, "perturbations": {name: {strength: acc}}} (strengths as strings).')
+@click.option("--plots", "plots_dir", type=OutDir(), default=None,
+              help=f"Write {ROBUSTNESS_PNG} (accuracy vs strength, one panel per perturbation) here.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), default=None, hidden=True,
+              help="Write the plot to this PNG file (older spelling of --plots).")
+@seed_option("Seed of the random perturbations (noise).")
+@json_option
 @device_option
 @threads_option
 @quiet_option
 def robustness_cmd(model_dir: Path, data_dir: Path, split: str | None, perturb: tuple[str, ...],
-                   plot_path: Path | None, seed: int, as_json: bool, device: str, threads: int | None,
-                   quiet: bool) -> None:
-    """Accuracy of a model under noise, blur, JPEG, crop-and-resize and relighting at several strengths."""
-    from ganprint.cli.attribution import _load_model
-    from ganprint.data.folder import scan_folder_dataset
+                   plots_dir: Path | None, plot_path: Path | None, seed: int, as_json: bool, device: str,
+                   threads: int | None, quiet: bool) -> None:
+    """Accuracy of a model under noise, blur, JPEG, crop-and-resize and relighting at several strengths.
+
+    Scores the test split when DATA has one, else every image; a loud warning (and "warnings" in
+    the JSON: {"clean", "perturbations": {name: {strength: accuracy}}, "warnings"}) says when any
+    of them trained or validated the model.
+    """
     from ganprint.robustness import format_robustness, parse_perturb_options, robustness_report
 
     set_threads(threads)
     try:
         grid = parse_perturb_options(perturb)
     except (ValueError, KeyError) as exc:
-        fail(str(exc))
-    model = _load_model(model_dir, device)
+        raise click.BadParameter(str(exc), param_hint="'--perturb'") from None
+    model = open_model(model_dir, device)
+    split, loaded, sources, warnings = load_evaluation_or_fail(model, model_dir, data_dir, split, quiet)
     try:
-        dataset = scan_folder_dataset(data_dir)
-        split, images, sources = _eval_split(dataset, split, model, quiet)
-        report = robustness_report(model, images, sources, perturbations=grid, seed=seed)
+        report = robustness_report(model, loaded.images, sources, perturbations=grid, seed=seed)
     except (ValueError, KeyError) as exc:
         fail(str(exc))
-    if plot_path is not None:
-        _plot({model_dir.name: report}, plot_path, f"{model_dir.name} on {data_dir.name} ({split})")
+    title = f"{model_dir.name} on {data_dir.name} ({split})"
+    for path in (plot_path, None if plots_dir is None else plots_dir / ROBUSTNESS_PNG):
+        if path is not None:
+            _plot({model_dir.name: report}, path, title)
     if as_json:
-        emit_json(report)
+        emit_json({**report, "warnings": warnings})
         return
-    click.echo(f"{len(images)} images ({split} split)")
+    click.echo(f"{len(loaded.images)} images ({split} split)")
     click.echo(format_robustness({"accuracy": report}))
+    for warning in warnings:  # again below the table it concerns
+        click.echo(f"warning: {warning}", err=True)
+
+
+IMMUNISE_CONFIG = "ganprint.robustness.immunise:ImmuniseConfig"
 
 
 @click.command("immunise")
-@click.option("--model", "model_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="The training folder dataset (train/val splits, or one folder split 85/15).")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--epochs", type=int, default=25, show_default=True)
-@click.option("--lr", type=float, default=None, help="Learning rate (default: half the model's training rate).")
-@click.option("--clean-fraction", type=float, default=0.3, show_default=True,
+@model_dir_option("A single-network model folder to fine-tune (it is not changed).")
+@data_dir_option("The training folder dataset (train/val splits, or one folder split 85/15).")
+@out_dir_option("Folder for the immunised model, robustness.json and robustness.png.")
+@click.option("--epochs", cls=Option, type=click.IntRange(min=1), default=ConfigDefault(IMMUNISE_CONFIG, "epochs"),
+              show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Learning rate (default: half the model's training rate).")
+@click.option("--clean-fraction", cls=Option, type=click.FloatRange(min=0, max=1),
+              default=ConfigDefault(IMMUNISE_CONFIG, "clean_fraction"), show_default=True,
               help="Share of each batch left unperturbed.")
 @click.option("--weight", "weights", multiple=True,
               help="NAME=W (repeatable): draw family NAME W times as often as a family of weight 1 "
@@ -87,11 +110,12 @@ def robustness_cmd(model_dir: Path, data_dir: Path, split: str | None, perturb: 
 @click.option("--range", "ranges", multiple=True,
               help="NAME=LOW:HIGH (repeatable): the strengths family NAME is trained at (default: the target "
                    "ranges, except crop=0.7:1 and blur=0:1.25, which reach beyond their targets).")
-@click.option("--patience", type=int, default=4, show_default=True,
+@click.option("--patience", cls=Option, type=click.IntRange(min=1),
+              default=ConfigDefault(IMMUNISE_CONFIG, "patience"), show_default=True,
               help="Stop after this many epochs without a better perturbed-validation loss.")
 @click.option("--perturb", "perturb", multiple=True,
               help="Families of the before/after table (as for `ganprint robustness`); default all.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@seed_option()
 @device_option
 @threads_option
 @quiet_option
@@ -102,11 +126,13 @@ def immunise_cmd(model_dir: Path, data_dir: Path, out_dir: Path, epochs: int, lr
     """Fine-tune an attributor on randomly perturbed images (Yu et al.'s immunisation) and save it to OUT,
     with the robustness table before and after in OUT/robustness.json and OUT/robustness.png.
 
-    The table is measured on the test split (or, without one, on the validation part).
+    The table is measured on the test split (or, without one, on the validation part). OUT records
+    DATA as the data the model was trained on.
     """
     from ganprint.attribution.attributor import Attributor
-    from ganprint.cli.attribution import _load_model, _load_split, _train_val
     from ganprint.data.folder import scan_folder_dataset
+    from ganprint.data.provenance import training_data_record, training_warnings, write_training_data
+    from ganprint.data.splits import load_labelled
     from ganprint.robustness import (
         ImmuniseConfig,
         format_robustness,
@@ -126,7 +152,7 @@ def immunise_cmd(model_dir: Path, data_dir: Path, out_dir: Path, epochs: int, lr
                                 weights=parse_family_weights(weights), ranges=parse_family_ranges(ranges), seed=seed)
     except (ValueError, KeyError) as exc:
         fail(str(exc))
-    model = _load_model(model_dir, device)
+    model = open_model(model_dir, device)
     if not isinstance(model, Attributor):
         fail(f"{model_dir} is not a single-network attributor; immunise fine-tunes those only")
     try:
@@ -134,12 +160,14 @@ def immunise_cmd(model_dir: Path, data_dir: Path, out_dir: Path, epochs: int, lr
     except ValueError as exc:
         fail(str(exc))
     pre = model.preprocessing
-    x_tr, y_tr, x_va, y_va = _train_val(dataset, pre.channels, pre.size, seed, quiet)
-    if x_va is None:
-        fail(f"{data_dir} has train but no val split; immunise needs validation images")
+    data = load_train_val_or_fail(dataset, pre.channels, pre.size, seed, quiet)
+    x_tr, y_tr, x_va, y_va = data.x_train, data.y_train, data.x_val, data.y_val
+    if not len(x_va):
+        fail(f"{data_dir} gave no validation images; immunise needs them")
     if "test" in dataset.splits:
-        test = _load_split(dataset, "test", pre.channels, pre.size, quiet)
-        x_te, y_te, where = test.images, np.asarray(dataset.classes)[test.labels], "test"
+        test, y_te = load_labelled(dataset, "test", channels=pre.channels, size=pre.size, progress=not quiet)
+        report_skipped(test.errors)
+        x_te, where = test.images, "test"
     else:
         x_te, y_te, where = x_va, y_va, "validation part"
     try:
@@ -149,6 +177,7 @@ def immunise_cmd(model_dir: Path, data_dir: Path, out_dir: Path, epochs: int, lr
     except (ValueError, TypeError) as exc:
         fail(str(exc))
     model.save(out_dir)
+    write_training_data(out_dir, training_data_record(dataset, data), training_warnings(data))
     write_json(out_dir / "robustness.json", {"evaluated_on": where, "n": len(x_te), "before": before,
                                              "after": after, "targets_after": target_check(after)})
     _plot({"before": before, "after": after}, out_dir / "robustness.png", f"immunisation ({where})")

@@ -8,15 +8,13 @@ from pathlib import Path
 
 import click
 
-from ganprint.cli.common import device_option, fail, threads_option
+from ganprint.cli.common import batch_size_option, device_option, fail, gan_dir_option, set_threads, threads_option
 
 
 @click.command("verify")
-@click.option("--generator", "gan_dir", required=True,
-              type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="GAN folder with an inverse model (`ganprint gan fit-inverter`).")
+@gan_dir_option("GAN folder with an inverse model (`ganprint gan fit-inverter`).", aliases=["--generator"])
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
+@batch_size_option(256, "Images checked per batch.")
 @device_option
 @threads_option
 def verify_cmd(gan_dir: Path, paths: tuple[str, ...], batch_size: int, device: str, threads: int | None) -> None:
@@ -27,7 +25,6 @@ def verify_cmd(gan_dir: Path, paths: tuple[str, ...], batch_size: int, device: s
     optimisation) is at most the threshold chosen on validation. Exit status 0 when every file was
     checked, 1 when any file failed (its line holds "error").
     """
-    from ganprint.cli.common import set_threads
     from ganprint.device import resolve_device
     from ganprint.inversion import Verifier, verify_paths
 
