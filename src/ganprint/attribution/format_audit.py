@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ganprint.data.decode import DecodeLimits, _open_image, _read_file
+from ganprint.data.decode import DecodeLimits, open_image_bytes, read_image_file
 
 __all__ = [
     "DEFAULT_SETTINGS",
@@ -139,8 +139,8 @@ def file_format_signature(path: str | os.PathLike[str]) -> str:
     truncated or corrupt data). Never raises."""
     try:
         limits = DecodeLimits()
-        data = _read_file(Path(path), limits)  # the decoder's safe reading: regular files, size limit
-        with _open_image(data) as image:
+        data = read_image_file(Path(path), limits)  # the decoder's safe reading: regular files, size limit
+        with open_image_bytes(data) as image:
             width, height = image.size
             if width * height > limits.max_pixels:
                 return "unreadable"

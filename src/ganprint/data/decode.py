@@ -70,6 +70,8 @@ __all__ = [
     "ImageDecodeError",
     "decode_image",
     "iter_image_paths",
+    "open_image_bytes",
+    "read_image_file",
 ]
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
@@ -173,7 +175,7 @@ def decode_image(
     if size is not None:
         size = _check_size(size)
     path = Path(path)
-    data = _read_file(path, limits)
+    data = read_image_file(path, limits)
     return _decode_bytes(path, data, channels=channels, size=size, limits=limits)
 
 
@@ -230,7 +232,7 @@ def _check_size(size: tuple[int, int]) -> tuple[int, int]:
     return int(height), int(width)
 
 
-def _read_file(path: Path, limits: DecodeLimits) -> bytes:
+def read_image_file(path: Path, limits: DecodeLimits) -> bytes:
     """Read the whole file once, refusing anything that is not a regular file of sane size."""
     try:
         st = os.stat(path)
@@ -304,7 +306,7 @@ def _decode_bytes(
     limits: DecodeLimits,
 ) -> np.ndarray:
     try:
-        with _open_image(data) as img:
+        with open_image_bytes(data) as img:
             width, height = img.size
             if width * height > limits.max_pixels:
                 raise ImageDecodeError(
@@ -344,7 +346,7 @@ def _decode_bytes(
     return np.ascontiguousarray(array)
 
 
-def _open_image(data: bytes) -> Image.Image:
+def open_image_bytes(data: bytes) -> Image.Image:
     """Identify the image and parse its header (no pixel data yet), with PIL's bomb warning
     raised as an error; see ``_WARNINGS_LOCK`` for why this is serialised."""
     with _WARNINGS_LOCK, warnings.catch_warnings():
