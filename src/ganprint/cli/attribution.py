@@ -34,6 +34,7 @@ from ganprint.cli.common import (
     quiet_option,
     report_skipped,
     say,
+    scan_or_fail,
     seed_option,
     set_threads,
     split_option,
@@ -134,7 +135,6 @@ def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str | No
     from ganprint.attribution.auto import AutoConfig, Candidate, train_auto
     from ganprint.attribution.training import format_seconds, recipe
     from ganprint.attribution.two_stage import SECONDARY_FIT, TwoStageAttributor
-    from ganprint.data.folder import scan_folder_dataset
     from ganprint.data.provenance import training_data_record, training_warnings, write_training_data
     from ganprint.fingerprints.correlation import ARCH as CORRELATION
     from ganprint.fingerprints.correlation import ResidualCorrelationAttributor
@@ -157,9 +157,9 @@ def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str | No
     try:
         config = recipe(recipe_name, arch=None if arch == AUTO_ARCH else arch, seed=seed, time_budget=time_budget,
                         **overrides)
-        dataset = scan_folder_dataset(data_dir)
     except ValueError as exc:
         fail(str(exc))
+    dataset = scan_or_fail(data_dir)
     pre, warnings = _preprocessing(dataset, image_size, channels, quiet)
     data = load_train_val_or_fail(dataset, pre.channels, pre.size, seed, quiet)
     warnings += training_warnings(data)
@@ -243,7 +243,6 @@ def add_source_cmd(model_dir: Path, data_dir: Path, name: str, epochs: int | Non
                    threads: int | None, quiet: bool) -> None:
     """Add a source to a two-stage model: trains only the new one-vs-rest module, in place."""
     from ganprint.attribution.two_stage import TwoStageAttributor
-    from ganprint.data.folder import scan_folder_dataset
     from ganprint.data.provenance import read_training_data, read_warnings, write_training_data
 
     set_threads(threads)
@@ -251,10 +250,7 @@ def add_source_cmd(model_dir: Path, data_dir: Path, name: str, epochs: int | Non
     if not isinstance(model, TwoStageAttributor):
         fail(f"{model_dir} is a single-network attributor; only two-stage models (train --arch two-stage) "
              "can take a new source without retraining")
-    try:
-        dataset = scan_folder_dataset(data_dir)
-    except ValueError as exc:
-        fail(str(exc))
+    dataset = scan_or_fail(data_dir)
     if name not in dataset.classes:
         raise click.BadParameter(f"{data_dir} has no source folder {name!r} (it has {', '.join(dataset.classes)})",
                                  param_hint="'--name'")

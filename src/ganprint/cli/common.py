@@ -44,6 +44,7 @@ __all__ = [
     "quiet_option",
     "report_skipped",
     "say",
+    "scan_or_fail",
     "seed_option",
     "set_threads",
     "split_option",
@@ -268,6 +269,16 @@ def report_skipped(errors) -> None:
     """One stderr line per file that could not be decoded."""
     for path, error in errors:
         click.echo(f"skipped {path}: {error}", err=True)
+
+
+def scan_or_fail(data_dir: Path):
+    """The folder dataset in ``data_dir``, or a one-line error saying why it is not one."""
+    from ganprint.data.folder import scan_folder_dataset
+
+    try:
+        return scan_folder_dataset(data_dir)
+    except ValueError as exc:
+        fail(str(exc))
 
 
 def load_train_val_or_fail(dataset, channels: int, size: tuple[int, int], seed: int, quiet: bool):

@@ -19,6 +19,7 @@ from ganprint.cli.common import (
     out_dir_option,
     quiet_option,
     report_skipped,
+    scan_or_fail,
     seed_option,
     set_threads,
     threads_option,
@@ -166,12 +167,7 @@ def train_cmd(arch: str, data_dir: Path | None, source: str | None, n_real: int,
         elif source is not None:
             fail(f"--real-source {source} has no classes; a class-conditional GAN needs --data DIR/<class>/...")
         else:
-            from ganprint.data.folder import scan_folder_dataset
-
-            try:
-                labelled = scan_folder_dataset(data_dir)
-            except ValueError as exc:
-                fail(str(exc))
+            labelled = scan_or_fail(data_dir)
             classes = labelled.classes
         if len(classes) < 2:
             fail(f"a class-conditional GAN needs at least 2 classes, found {len(classes)}")

@@ -22,6 +22,7 @@ from ganprint.cli.common import (
     out_dir_option,
     quiet_option,
     report_skipped,
+    scan_or_fail,
     seed_option,
     set_threads,
     split_option,
@@ -130,7 +131,6 @@ def immunise_cmd(model_dir: Path, data_dir: Path, out_dir: Path, epochs: int, lr
     DATA as the data the model was trained on.
     """
     from ganprint.attribution.attributor import Attributor
-    from ganprint.data.folder import scan_folder_dataset
     from ganprint.data.provenance import training_data_record, training_warnings, write_training_data
     from ganprint.data.splits import load_labelled
     from ganprint.robustness import (
@@ -155,10 +155,7 @@ def immunise_cmd(model_dir: Path, data_dir: Path, out_dir: Path, epochs: int, lr
     model = open_model(model_dir, device)
     if not isinstance(model, Attributor):
         fail(f"{model_dir} is not a single-network attributor; immunise fine-tunes those only")
-    try:
-        dataset = scan_folder_dataset(data_dir)
-    except ValueError as exc:
-        fail(str(exc))
+    dataset = scan_or_fail(data_dir)
     pre = model.preprocessing
     data = load_train_val_or_fail(dataset, pre.channels, pre.size, seed, quiet)
     x_tr, y_tr, x_va, y_va = data.x_train, data.y_train, data.x_val, data.y_val
