@@ -202,7 +202,7 @@ def overlap_warning(record: dict[str, Any] | None, dataset: FolderDataset, split
         return None
     share = "all" if len(hits) == len(scored) else f"{len(hits)} of"
     return (f"{share} {len(scored)} images scored ({split} split of {dataset.root}) trained or validated this "
-            f"model (it was trained on {record['path']}): every figure below is flattering, not a test; "
+            f"model (trained on {record['path']}), so the figures for them flatter it and test nothing; to test it, "
             + holdout_advice(record["path"]))
 
 
