@@ -44,6 +44,10 @@ CONFIGS: dict[str, list[str]] = {
     "gpnet-m": ["--arch", "gpnet-m"],
     "logreg": ["--arch", "logreg"],
     "seed-mnist-cnn": ["--arch", "seed-mnist-cnn"],
+    "gpnet-s-pixels": ["--arch", "gpnet-s", "--representation", "pixels", "--augment", "none"],
+    "gpnet-s-pixels-photometric": ["--arch", "gpnet-s", "--representation", "pixels", "--augment", "photometric"],
+    "gpnet-s-residual": ["--arch", "gpnet-s", "--representation", "residual", "--augment", "none"],
+    "gpnet-s-residual-photometric": ["--arch", "gpnet-s", "--representation", "residual", "--augment", "photometric"],
 }
 
 

@@ -96,6 +96,28 @@ def test_interrupted_training_resumes_to_the_same_weights(tmp_path, digits):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
 
 
+def test_paused_training_resumes_to_the_weights_of_an_uninterrupted_run(tmp_path, digits):
+    x, y = _xy(digits, ["real", "gan_a"], "train")
+    xt = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
+    yt = torch.from_numpy((y == "gan_a").astype(np.int64))
+    config = FitConfig(epochs=3, batch_size=64, patience=None, seed=1, schedule="warmup-cosine")
+
+    def train(**kwargs):
+        torch.manual_seed(0)
+        model = create_model("seed-mnist-cnn", num_classes=2)
+        return model, fit_classifier(model, xt, yt, xt[::5], yt[::5], config, progress=False, **kwargs)
+
+    reference, _ = train()
+    _, paused = train(checkpoint_dir=tmp_path / "ckpt", pause_after=1)
+    assert paused["paused"] and paused["epochs_run"] == 1 and len(paused["val_accuracy"]) == 1
+    resumed, history = train(checkpoint_dir=tmp_path / "ckpt")
+    assert not history.get("paused") and history["epochs_run"] == 3
+    for a, b in zip(reference.state_dict().values(), resumed.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="checkpoint_dir"):
+        train(pause_after=1)
+
+
 def test_bf16_training_learns_and_resumes_a_checkpoint_from_before_the_precision_field(tmp_path, digits):
     x, y = _xy(digits, ["real", "gan_a"], "train")
     xt = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()

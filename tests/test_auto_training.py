@@ -138,11 +138,16 @@ def test_train_reads_the_input_from_the_data_and_chooses_on_validation(tmp_path,
     config = json.loads((model / "config.json").read_text())
     assert config["preprocessing"]["size"] == [32, 32] and config["preprocessing"]["channels"] == 3
     selection = config["history"]["selection"]
-    assert [c["candidate"] for c in selection["candidates"]] == ["gpnet-s/pixels", "logreg/pixels+dct"]
+    assert [c["candidate"] for c in selection["candidates"]] == [
+        "gpnet-s/residual+photometric", "gpnet-s/pixels+none", "logreg/pixels+dct"]
     assert sum(c["chosen"] for c in selection["candidates"]) == 1
     chosen = next(c for c in selection["candidates"] if c["chosen"])
-    assert chosen["arch"] == config["arch"]
-    assert chosen["val_accuracy"] == max(c["val_accuracy"] for c in selection["candidates"])
+    assert chosen["arch"] == config["arch"] and chosen["representation"] == config["representation"]["name"]
+    # the race: every candidate ran its first epoch(s); the best so far on validation was finished
+    key = [(c["race_val_accuracy"], -c["race_val_loss"]) for c in selection["candidates"]]
+    assert key[selection["candidates"].index(chosen)] == max(key)
+    assert chosen["epochs"] == 2 and "val_accuracy" in chosen
+    assert all(c["epochs"] == 1 for c in selection["candidates"] if not c["chosen"] and c["arch"] == "gpnet-s")
     loso = config["history"]["unknown_score_selection"]
     assert len(loso["folds"]) == 3 and loso["chosen"] == config["calibration"]["unknown_score"]
     assert config["calibration"]["fake_threshold"] is not None

@@ -147,7 +147,11 @@ class Attributor(SourceEstimator):
     # -- estimator API --------------------------------------------------------------------------
     def fit(self, X: np.ndarray, y: np.ndarray | list, X_val: np.ndarray | None = None,
             y_val: np.ndarray | list | None = None, *, progress: bool = True,
-            checkpoint_dir: str | Path | None = None) -> Attributor:
+            checkpoint_dir: str | Path | None = None, pause_after: int | None = None) -> Attributor:
+        """Train on ``X``/``y``, then fit the unknown-source densities and calibrate on ``X_val``.
+
+        ``pause_after`` (with ``checkpoint_dir``) stops after that many epochs, before densities
+        and calibration (``history_["paused"]``); fitting again without it resumes and finishes."""
         from ganprint.data.representations import create_representation
 
         y = np.asarray(y)
@@ -174,9 +178,11 @@ class Attributor(SourceEstimator):
         t0 = time.perf_counter()
         self.history_ = fit_classifier(model, x_train, y_train, x_v, y_v, self.fit_config, device=device,
                                        progress=progress, desc=f"fit {self.arch}", transform=self._transform,
-                                       checkpoint_dir=checkpoint_dir)
+                                       checkpoint_dir=checkpoint_dir, pause_after=pause_after)
         self.history_["fit_seconds"] = time.perf_counter() - t0
         self.model_ = model
+        if self.history_.get("paused"):
+            return self
         self.fit_density(X, y)
         if x_v is not None:
             self.calibrate(X_val, y_val)

@@ -274,8 +274,14 @@ def fit_classifier(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tenso
                    x_val: torch.Tensor | None, y_val: torch.Tensor | None, config: FitConfig, *,
                    device: torch.device | str = "cpu", progress: bool = True, desc: str = "fit",
                    batch_transform: BatchTransform | None = None, transform: InputTransform | None = None,
-                   checkpoint_dir: str | Path | None = None, loss_fn: Callable | None = None) -> dict[str, Any]:
+                   checkpoint_dir: str | Path | None = None, loss_fn: Callable | None = None,
+                   pause_after: int | None = None) -> dict[str, Any]:
     """Train ``model`` in place (cross-entropy unless ``loss_fn``). Returns the history.
+
+    ``pause_after`` (needs ``checkpoint_dir``) returns once that many epochs have run, with
+    ``history["paused"]`` True and the weights of the last epoch; the same call without it then
+    resumes from the checkpoint and ends exactly as an uninterrupted run (a race between candidates
+    pauses each after a few epochs and finishes only the winner).
 
     Images are uint8 (N, C, H, W) tensors kept on the CPU and moved per batch. ``batch_transform``
     (augmentation) receives float batches in [0, 1]; ``transform`` (the input representation) runs
@@ -283,6 +289,8 @@ def fit_classifier(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tenso
     every epoch and an interrupted call with the same arguments resumes where it stopped, ending with
     the same weights as an uninterrupted run.
     """
+    if pause_after is not None and checkpoint_dir is None:
+        raise ValueError("pause_after needs a checkpoint_dir to resume from")
     device = torch.device(device)
     loss_fn = loss_fn or F.cross_entropy
     bf16 = resolve_precision(config.precision, device) == "bf16"
@@ -388,6 +396,11 @@ def fit_classifier(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tenso
                                  since_best, stop, horizon[0])
             if stop:
                 break
+            if pause_after is not None and epoch + 1 >= pause_after and epoch + 1 < min(config.epochs, horizon[0]):
+                history["epochs_run"] = len(history["train_loss"])
+                history["paused"] = True
+                model.eval()
+                return history
     if best_state is not None:
         model.load_state_dict(best_state)
     history["epochs_run"] = len(history["train_loss"])
