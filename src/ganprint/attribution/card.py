@@ -186,8 +186,8 @@ def _selection(history: Mapping[str, Any]) -> dict[str, Any] | None:
     selection = _mapping(history.get("selection"))
     if not selection.get("candidates"):
         return None
-    keys = ("candidate", "arch", "representation", "parameters", "epochs", "seconds", "stopped_by",
-            "val_accuracy", "val_loss", "chosen")
+    keys = ("candidate", "arch", "representation", "augment", "parameters", "epochs", "seconds", "stopped_by",
+            "race_epochs", "race_val_accuracy", "race_val_loss", "val_accuracy", "val_loss", "chosen")
     return {"rule": selection.get("rule"),
             "candidates": [{k: row[k] for k in keys if k in row} for row in selection["candidates"]]}
 
@@ -368,8 +368,11 @@ def format_card(card: Mapping[str, Any]) -> str:
     if sel is not None:
         lines.append(f"  candidates ({sel.get('rule') or 'chosen on validation'}):")
         for row in sel["candidates"]:
-            figures = (f"val accuracy {_num(row.get('val_accuracy'))}, val loss {_num(row.get('val_loss'))}, "
-                       if "val_accuracy" in row else "")
+            figures = (f"race: val accuracy {_num(row.get('race_val_accuracy'))}, val loss "
+                       f"{_num(row.get('race_val_loss'))} after {row.get('race_epochs')} epochs; "
+                       if "race_val_accuracy" in row else "")
+            figures += (f"final: val accuracy {_num(row.get('val_accuracy'))}, val loss {_num(row.get('val_loss'))}, "
+                        if "val_accuracy" in row else "")
             seconds = f", {row['seconds']:.0f} s" if isinstance(row.get("seconds"), (int, float)) else ""
             lines.append(f"  {'*' if row.get('chosen') else ' '} {row.get('candidate', row.get('arch')):<22} "
                          f"{figures}{_num(row.get('parameters'))} parameters, {row.get('epochs')} epochs{seconds}")

@@ -365,8 +365,10 @@ def _format_choices(history: dict) -> str:
     if selection and len(selection.get("candidates", [])) > 1:
         lines.append("candidates (chosen on validation; " + selection.get("rule", "") + "):")
         for row in selection["candidates"]:
-            figures = (f"val accuracy {row['val_accuracy']:.4f}, val loss {row['val_loss']:.4f}, "
-                       if "val_accuracy" in row else "")
+            figures = (f"race: val accuracy {row['race_val_accuracy']:.4f}, val loss {row['race_val_loss']:.4f} "
+                       f"after {row['race_epochs']} epochs; " if "race_val_accuracy" in row else "")
+            figures += (f"final: val accuracy {row['val_accuracy']:.4f}, val loss {row['val_loss']:.4f}, "
+                        if "val_accuracy" in row else "")
             lines.append(f"  {'*' if row.get('chosen') else ' '} {row['candidate']:<22} {figures}"
                          f"{row['epochs']} epochs, {row['seconds']:.0f}s")
     unknown = history.get("unknown_score_selection")
