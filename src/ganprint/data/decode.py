@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import stat
 import threading
 import warnings
@@ -334,7 +335,12 @@ def _decode_bytes(
     except Image.UnidentifiedImageError:
         raise ImageDecodeError(path, "not an image (unrecognised format)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageDecodeError(path, f"image too large: {exc}") from None
+        # PIL refuses before its header is read out to us: say it in ganprint's words
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        count = f"{int(found.group(1))} pixels" if found else "its pixel count"
+        limit = min(limits.max_pixels, Image.MAX_IMAGE_PIXELS or limits.max_pixels)
+        raise ImageDecodeError(path, f"image too large: {count} exceeds the limit of {limit} pixels "
+                                     "(possible decompression bomb)") from None
     except MemoryError:
         raise ImageDecodeError(path, "image too large: out of memory while decoding") from None
     except Exception as exc:  # OSError, SyntaxError, ValueError, EOFError, struct.error, ...
