@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MODEL_KINDS", "format_card", "model_card", "read_model_card"]
+__all__ = ["MODEL_KINDS", "candidate_figures", "format_card", "model_card", "read_model_card"]
 
 MODEL_KINDS: Mapping[str, str] = {
     "ganprint-attributor": "single-network attributor",
@@ -180,6 +180,15 @@ def _validation(history: Mapping[str, Any]) -> dict[str, Any] | None:
     kept = losses.index(best) if best in losses else min(range(len(losses)), key=losses.__getitem__)
     return {"accuracy": accuracies[kept], "loss": losses[kept], "kept_epoch": kept + 1, "epochs": len(losses),
             "best_accuracy": max(accuracies)}
+
+
+def candidate_figures(row: Mapping[str, Any]) -> str:
+    """A selection-table row's validation figures: the race's when it paused, the finished winner's."""
+    figures = (f"race: val accuracy {_num(row.get('race_val_accuracy'))}, val loss "
+               f"{_num(row.get('race_val_loss'))} after {row.get('race_epochs')} epochs; "
+               if "race_val_accuracy" in row else "")
+    return figures + (f"final: val accuracy {_num(row.get('val_accuracy'))}, val loss {_num(row.get('val_loss'))}, "
+                      if "val_accuracy" in row else "")
 
 
 def _selection(history: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -368,11 +377,7 @@ def format_card(card: Mapping[str, Any]) -> str:
     if sel is not None:
         lines.append(f"  candidates ({sel.get('rule') or 'chosen on validation'}):")
         for row in sel["candidates"]:
-            figures = (f"race: val accuracy {_num(row.get('race_val_accuracy'))}, val loss "
-                       f"{_num(row.get('race_val_loss'))} after {row.get('race_epochs')} epochs; "
-                       if "race_val_accuracy" in row else "")
-            figures += (f"final: val accuracy {_num(row.get('val_accuracy'))}, val loss {_num(row.get('val_loss'))}, "
-                        if "val_accuracy" in row else "")
+            figures = candidate_figures(row)
             seconds = f", {row['seconds']:.0f} s" if isinstance(row.get("seconds"), (int, float)) else ""
             lines.append(f"  {'*' if row.get('chosen') else ' '} {row.get('candidate', row.get('arch')):<22} "
                          f"{figures}{_num(row.get('parameters'))} parameters, {row.get('epochs')} epochs{seconds}")

@@ -360,15 +360,14 @@ def eval_cmd(model_dir: Path, data_dir: Path, split: str | None, unknown_dirs: t
 
 def _format_choices(history: dict) -> str:
     """What the model chose on validation data: the candidate table and the unknown-source score."""
+    from ganprint.attribution.card import candidate_figures
+
     lines = []
     selection = history.get("selection")
     if selection and len(selection.get("candidates", [])) > 1:
         lines.append("candidates (chosen on validation; " + selection.get("rule", "") + "):")
         for row in selection["candidates"]:
-            figures = (f"race: val accuracy {row['race_val_accuracy']:.4f}, val loss {row['race_val_loss']:.4f} "
-                       f"after {row['race_epochs']} epochs; " if "race_val_accuracy" in row else "")
-            figures += (f"final: val accuracy {row['val_accuracy']:.4f}, val loss {row['val_loss']:.4f}, "
-                        if "val_accuracy" in row else "")
+            figures = candidate_figures(row)
             lines.append(f"  {'*' if row.get('chosen') else ' '} {row['candidate']:<22} {figures}"
                          f"{row['epochs']} epochs, {row['seconds']:.0f}s")
     unknown = history.get("unknown_score_selection")
