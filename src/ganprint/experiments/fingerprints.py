@@ -1,4 +1,4 @@
-"""Experiment ``fingerprints`` (issue 5; seeds 001 and 004, Yu et al. 2019) on one folder dataset:
+"""Experiment ``fingerprints`` (Yu et al. 2019 and the GAN-fingerprinting project) on one folder dataset:
 
 1. signal fingerprints: per-source mean noise residual and FFT / DCT log spectra (picture);
 2. the training-free residual-correlation baseline;

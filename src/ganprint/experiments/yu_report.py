@@ -104,7 +104,7 @@ def write_yu_report(out_dir: Path, results: dict[str, Any]) -> Path:
     if failed:
         lines += ["", f"**Did not train:** {', '.join(failed)} (final training loss within 10% of chance, "
                   "ln of the number of sources)."]
-    lines += ["", f"Target (issue 6): accuracy >= {results['target']} with the primary attributor: "
+    lines += ["", f"Target: accuracy >= {results['target']} with the primary attributor: "
               f"**{'met' if results['target_met'] else 'not met'}** ({results['accuracy']:.4f}).", ""]
     lines += seed_figure_lines(results)
     lines += unseen_photo_lines(results)
@@ -192,7 +192,7 @@ def write_seed001_report(out_dir: Path, results: dict[str, Any]) -> Path:
                      f"{len(t['broken'])} |")
         plot_confusion(t["confusion_matrix_tta"], results["labels"], f"{key} test images, with TTA",
                        fig / f"confusion_{key.replace(' ', '_')}_tta.png")
-    lines += ["", f"Target (issue 6): >= {results['target']} on 150 images with TTA no worse than without: "
+    lines += ["", f"Target: >= {results['target']} on 150 images with TTA no worse than without: "
               f"**{'met' if results['target_met'] else 'not met'}**.", ""]
     lines += seed_figure_lines(results)
     lines += unseen_photo_lines(results)
