@@ -19,7 +19,8 @@ from ganprint.cli.common import (
     threads_option,
 )
 
-DEFAULT_PROFILE = ConfigDefault("ganprint.experiments.runners:RunRequest", "profile")
+RUN_REQUEST = "ganprint.experiments.runners:RunRequest"
+DEFAULT_PROFILE = ConfigDefault(RUN_REQUEST, "profile")
 
 
 def _protocol_profiles() -> dict[str, list[str]]:
@@ -67,12 +68,18 @@ def list_cmd() -> None:
 @click.option("--only", multiple=True, help="Run only these parts (zoo: architectures or model keys; repeatable).")
 @click.option("--real-source", type=click.Choice(["mnist5k", "mnist"]), default=None,
               help="Real digits: bundled 5k (offline) or full MNIST via torchvision (internet).")
+@click.option("--seeds", cls=Option, type=click.IntRange(min=1), default=ConfigDefault(RUN_REQUEST, "seeds"),
+              show_default=True,
+              help="Run the study N times, its random parts (GANs, data draws, model initialisation) seeded "
+                   "differently each time, into OUT/seed-0 ... OUT/seed-<N-1> (a rerun resumes each), and report "
+                   "each headline figure's mean, standard deviation and 95% interval in OUT/report.md, the "
+                   "verdict against the target read from the interval. Multiplies the run time by N.")
 @device_option
 @threads_option
 @quiet_option
 def run_cmd(name: str, profile: str, out_dir: Path, groups: tuple[str, ...], workers: int | None,
             data_dir: Path | None, unknown_dirs: tuple[Path, ...], only: tuple[str, ...],
-            real_source: str | None, device: str, threads: int | None, quiet: bool) -> None:
+            real_source: str | None, seeds: int, device: str, threads: int | None, quiet: bool) -> None:
     """Run (or resume) experiment NAME into OUT: results.json and report.md."""
     from ganprint.experiments.runners import RunRequest, run_experiment, summary_lines
 
@@ -83,7 +90,7 @@ def run_cmd(name: str, profile: str, out_dir: Path, groups: tuple[str, ...], wor
                                  param_hint="'--profile'")
     request = RunRequest(protocol=name, out_dir=out_dir, profile=profile, groups=groups, only=only, workers=workers,
                          data_dir=data_dir, unknown_dirs={Path(d).name: Path(d) for d in unknown_dirs},
-                         real_source=real_source, device=device, progress=not quiet)
+                         real_source=real_source, device=device, progress=not quiet, seeds=seeds)
     try:
         results = run_experiment(request)
     except (ValueError, RuntimeError) as exc:  # bad options; e.g. full MNIST requested without internet

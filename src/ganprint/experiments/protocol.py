@@ -3,6 +3,7 @@ typed objects once and passed explicitly."""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -33,6 +34,38 @@ def load_protocol_dict(name_or_path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError(f"experiment file {name_or_path} must hold a mapping")
     return data
+
+
+GAN_SEED_STRIDE = 1000
+"""How far a repeat's seed offset moves a GAN's own ``seed:`` (offset x stride; the protocol's seed
+moves by the offset): where a protocol fixes its GANs' seeds (yu-seeds' ten ProGANs 0..9), one repeat
+never trains a GAN of another."""
+
+
+def with_seed_offset(protocol: dict[str, Any], offset: int | None) -> dict[str, Any]:
+    """A loaded protocol for repeat ``offset`` of its study (``RunRequest.seed``): its ``seed`` plus
+    ``offset`` and each entry of ``gans`` that sets its own ``seed``, that seed plus
+    ``offset * GAN_SEED_STRIDE``. None or 0: ``protocol`` itself, unchanged."""
+    if not offset:
+        return protocol
+    out = copy.deepcopy(protocol)
+    out["seed"] = int(out.get("seed", 0)) + int(offset)
+    for gan in (out.get("gans") or {}).values():
+        if isinstance(gan, dict) and gan.get("seed") is not None:
+            gan["seed"] = int(gan["seed"]) + int(offset) * GAN_SEED_STRIDE
+    return out
+
+
+def seeded_protocol_file(protocol: str | Path, offset: int | None, folder: str | Path) -> str | Path:
+    """For code that loads a protocol by name or path itself: ``protocol`` when ``offset`` is None or
+    0, else :func:`with_seed_offset` of it written to ``folder/protocol.yaml`` (and that path)."""
+    if not offset:
+        return protocol
+    path = Path(folder) / "protocol.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(with_seed_offset(load_protocol_dict(protocol), offset), sort_keys=False,
+                                   allow_unicode=True))
+    return path
 
 
 def profile_settings(protocol: dict[str, Any], profile: str) -> dict[str, Any]:
