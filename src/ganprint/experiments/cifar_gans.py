@@ -48,6 +48,7 @@ from ganprint.experiments.protocol import (
     fit_config,
     load_protocol_dict,
     profile_settings,
+    with_seed_offset,
 )
 from ganprint.quality.figures import describe, swd_cell
 from ganprint.quality.frechet import cached_quality_model
@@ -98,7 +99,21 @@ class CifarGansProfile:
 def run_experiment(request: RunRequest) -> dict[str, Any]:
     """Runner of the ``cifar-gans`` protocol (see :mod:`ganprint.experiments.runners`)."""
     return CifarGansRun(request.out_dir, request.profile, protocol=request.protocol, device=request.device,
-                        real_source=request.real_source, progress=request.progress).run()
+                        real_source=request.real_source, progress=request.progress, seed=request.seed).run()
+
+
+def figures(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The figures the report sets beside the seed's: both classifiers' accuracy, and per verified GAN
+    the inverse model's cosine and the verification accuracy."""
+    seed = results["seed_figures"]
+    out = {title: {"value": results[key], "target": seed.get(key)}
+           for key, title in (("three_class_accuracy", "three-class accuracy (GAN 1, GAN 2, real)"),
+                              ("two_class_accuracy", "two-class accuracy (GAN 1, GAN 2)"))}
+    for name, inv in results["inversion_by_gan"].items():
+        out[f"inversion cosine {name}"] = {"value": inv["cosine"], "target": seed.get("inversion_cosine")}
+        out[f"verification accuracy {name}"] = {"value": inv["verification_accuracy"],
+                                                "target": seed.get("verification_accuracy")}
+    return out
 
 
 def quality_table(quality: dict[str, dict[str, Any]]) -> list[str]:
@@ -129,11 +144,12 @@ class CifarGansRun:
     """One run directory of ``cifar-gans``; ``run()`` executes or resumes it."""
 
     def __init__(self, out_dir: str | Path, profile: str = "quick", *, protocol: str | Path = "cifar-gans",
-                 device: str = "auto", real_source: str | None = None, progress: bool = True) -> None:
+                 device: str = "auto", real_source: str | None = None, progress: bool = True,
+                 seed: int | None = None) -> None:
         from ganprint.device import resolve_device
 
         self.out = Path(out_dir)
-        self.protocol = load_protocol_dict(protocol)
+        self.protocol = with_seed_offset(load_protocol_dict(protocol), seed)
         self.profile = CifarGansProfile.from_dict(profile, profile_settings(self.protocol, profile))
         self.seed = int(self.protocol.get("seed", 0))
         self.gans = {name: GanEntry.from_dict(name, d, self.seed + i)

@@ -25,7 +25,7 @@ import torch
 
 from ganprint.attribution.attributor import Preprocessing
 from ganprint.attribution.training import FitConfig
-from ganprint.experiments.protocol import load_protocol_dict, profile_settings
+from ganprint.experiments.protocol import load_protocol_dict, profile_settings, seeded_protocol_file
 from ganprint.serialization import read_json, write_json
 
 if TYPE_CHECKING:
@@ -38,7 +38,16 @@ CNN = "seed-mnist-cnn"
 def run_experiment(request: RunRequest) -> dict[str, Any]:
     """Runner of ``fingerprints`` protocols (see :mod:`ganprint.experiments.runners`)."""
     return FingerprintsRun(request.out_dir, request.profile, protocol=request.protocol, data_dir=request.data_dir,
-                           workers=request.workers, device=request.device, progress=request.progress).run()
+                           workers=request.workers, device=request.device, progress=request.progress,
+                           seed=request.seed).run()
+
+
+def figures(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each attributor's test accuracy and the immunised seed CNN's clean accuracy (no targets: the
+    report sets none)."""
+    out = {f"accuracy {name}": {"value": a, "target": None} for name, a in results["accuracy"].items()}
+    out["accuracy immunised seed CNN"] = {"value": results["robustness"]["immunised"]["clean"], "target": None}
+    return out
 
 
 def summary_lines(results: dict[str, Any]) -> list[str]:
@@ -58,7 +67,7 @@ class FingerprintsRun:
 
     def __init__(self, out_dir: str | Path, profile: str = "quick", *, protocol: str | Path = "fingerprints",
                  data_dir: str | Path | None = None, workers: int | None = None, device: str = "auto",
-                 progress: bool = True) -> None:
+                 progress: bool = True, seed: int | None = None) -> None:
         self.out = Path(out_dir)
         self.protocol_name = protocol
         self.protocol = load_protocol_dict(protocol)
@@ -70,6 +79,11 @@ class FingerprintsRun:
         self.device = device
         self.progress = progress
         self.stage_seconds: dict[str, float] = {}
+        self.seed = seed  # offset of the protocol's seed (the GANs of the default data) and of the fit seeds
+
+    def _seeded(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """``settings`` (of a fit, immunisation or persistence) with their ``seed`` moved by the offset."""
+        return {**settings, "seed": int(settings.get("seed", 0)) + self.seed} if self.seed else settings
 
     # -- stages ---------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -119,7 +133,8 @@ class FingerprintsRun:
         from ganprint.experiments.mnist_groups import MnistGroupsRun
 
         group = self.protocol["group"]
-        mg = MnistGroupsRun(self.out / "data-run", self.profile, protocol=self.protocol_name, groups=[group],
+        protocol = seeded_protocol_file(self.protocol_name, self.seed, self.out)
+        mg = MnistGroupsRun(self.out / "data-run", self.profile, protocol=protocol, groups=[group],
                             workers=self.workers, device=self.device, progress=self.progress)
         mg.prepare()
         self.data_dir = mg.group_dir(group)
@@ -149,7 +164,7 @@ class FingerprintsRun:
 
     # -- models ---------------------------------------------------------------------------------
     def _fit_config(self, key: str) -> FitConfig:
-        return FitConfig.from_dict({"patience": None, **self.spec.get(key, {})})
+        return FitConfig.from_dict(self._seeded({"patience": None, **self.spec.get(key, {})}))
 
     def _make(self, name: str, size: tuple[int, int] = (28, 28), fit: FitConfig | None = None):
         pre = replace(self.pre, size=size)
@@ -234,7 +249,7 @@ class FingerprintsRun:
                 model = self._load_model(f"{CNN}-immunised")
             else:
                 model = self._load_model(CNN)
-                config = ImmuniseConfig(**self.spec["robustness"].get("immunise", {}))
+                config = ImmuniseConfig(**self._seeded(self.spec["robustness"].get("immunise", {})))
                 immunise(model, *data["train"], *data["val"], config, progress=self.progress)
                 model.save(folder)
             done["immunised"] = robustness_report(model, x_te, y_te, perturbations=grid)
@@ -255,8 +270,8 @@ class FingerprintsRun:
 
         spec = dict(self.spec["persistence"])
         arch = spec.pop("arch", CNN)
-        fit = FitConfig.from_dict({"patience": None, **spec.pop("fit", {})})
-        config = PersistenceConfig.from_dict(spec)
+        fit = FitConfig.from_dict(self._seeded({"patience": None, **spec.pop("fit", {})}))
+        config = PersistenceConfig.from_dict(self._seeded(spec))
 
         def factory(size: tuple[int, int]):
             return self._make(arch, size=size, fit=fit)

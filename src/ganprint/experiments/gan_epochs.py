@@ -35,6 +35,7 @@ from ganprint.experiments.protocol import (
     fit_config,
     load_protocol_dict,
     profile_settings,
+    with_seed_offset,
 )
 from ganprint.serialization import write_json
 
@@ -76,7 +77,13 @@ class GanEpochsProfile:
 def run_experiment(request: RunRequest) -> dict[str, Any]:
     """Runner of the ``gan-epochs`` protocol (see :mod:`ganprint.experiments.runners`)."""
     return GanEpochsRun(request.out_dir, request.profile, protocol=request.protocol, device=request.device,
-                        real_source=request.real_source, progress=request.progress).run()
+                        real_source=request.real_source, progress=request.progress, seed=request.seed).run()
+
+
+def figures(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The classifier's test accuracy at each snapshot (the study sets no target)."""
+    return {f"test accuracy, GAN epoch {row['epoch']:.3g}": {"value": row["test_accuracy"], "target": None}
+            for row in results["snapshots"]}
 
 
 def summary_lines(results: dict[str, Any]) -> list[str]:
@@ -92,11 +99,12 @@ class GanEpochsRun:
     """One run directory of ``gan-epochs``; ``run()`` executes or resumes it."""
 
     def __init__(self, out_dir: str | Path, profile: str = "quick", *, protocol: str | Path = "gan-epochs",
-                 device: str = "auto", real_source: str | None = None, progress: bool = True) -> None:
+                 device: str = "auto", real_source: str | None = None, progress: bool = True,
+                 seed: int | None = None) -> None:
         from ganprint.device import resolve_device
 
         self.out = Path(out_dir)
-        self.protocol = load_protocol_dict(protocol)
+        self.protocol = with_seed_offset(load_protocol_dict(protocol), seed)
         self.profile = GanEpochsProfile.from_dict(profile, profile_settings(self.protocol, profile))
         self.seed = int(self.protocol.get("seed", 0))
         self.gans = {name: GanEntry.from_dict(name, d, self.seed + i)

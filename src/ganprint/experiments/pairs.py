@@ -36,7 +36,7 @@ from ganprint.experiments.gan_studies import (
     gan_splits,
     save_image_grid,
 )
-from ganprint.experiments.protocol import fit_config, load_protocol_dict, profile_settings
+from ganprint.experiments.protocol import fit_config, load_protocol_dict, profile_settings, with_seed_offset
 from ganprint.serialization import write_json
 
 if TYPE_CHECKING:
@@ -73,7 +73,12 @@ class PairsProfile:
 def run_experiment(request: RunRequest) -> dict[str, Any]:
     """Runner of the ``pairs`` protocol (see :mod:`ganprint.experiments.runners`)."""
     return PairsRun(request.out_dir, request.profile, protocol=request.protocol, device=request.device,
-                    real_source=request.real_source, progress=request.progress).run()
+                    real_source=request.real_source, progress=request.progress, seed=request.seed).run()
+
+
+def figures(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each study's accuracy at the last snapshot, against the seed's."""
+    return {s["title"]: {"value": s["accuracy"], "target": s["seed_accuracy"]} for s in results["studies"].values()}
 
 
 def summary_lines(results: dict[str, Any]) -> list[str]:
@@ -90,11 +95,12 @@ class PairsRun:
     """One run directory of ``pairs``; ``run()`` executes or resumes it."""
 
     def __init__(self, out_dir: str | Path, profile: str = "quick", *, protocol: str | Path = "pairs",
-                 device: str = "auto", real_source: str | None = None, progress: bool = True) -> None:
+                 device: str = "auto", real_source: str | None = None, progress: bool = True,
+                 seed: int | None = None) -> None:
         from ganprint.device import resolve_device
 
         self.out = Path(out_dir)
-        self.protocol = load_protocol_dict(protocol)
+        self.protocol = with_seed_offset(load_protocol_dict(protocol), seed)
         self.profile = PairsProfile.from_dict(profile, profile_settings(self.protocol, profile))
         self.seed = int(self.protocol.get("seed", 0))
         self.gans = {name: GanEntry.from_dict(name, d, self.seed) for name, d in self.protocol["gans"].items()}

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from ganprint.experiments.yu import YuRun
+from ganprint.experiments.yu import YuRun, seed_figures
 from ganprint.quality.figures import describe
 from ganprint.serialization import read_json, write_json
 
@@ -35,7 +35,16 @@ if TYPE_CHECKING:
 def run_experiment(request: RunRequest) -> dict[str, Any]:
     """Runner of ``seed001`` protocols (see :mod:`ganprint.experiments.runners`)."""
     return Seed001Run(request.out_dir, request.profile, protocol=request.protocol, reuse_from=request.data_dir,
-                      real_source=request.real_source, device=request.device, progress=request.progress).run()
+                      real_source=request.real_source, device=request.device, progress=request.progress,
+                      seed=request.seed).run()
+
+
+def figures(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The accuracy with TTA on the largest test sample against the target, and seed 001's figures."""
+    key = max((k for k in results["tests"] if k.isdigit()), key=int)
+    return {f"accuracy, {key} test images (with TTA)": {"value": results["accuracy"], "target": results["target"]},
+            f"accuracy, {key} test images (without TTA)": {"value": results["accuracy_plain"], "target": None},
+            **seed_figures(results)}
 
 
 def summary_lines(results: dict[str, Any]) -> list[str]:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from ganprint.experiments.protocol import load_protocol_dict
+from ganprint.experiments.protocol import load_protocol_dict, with_seed_offset
 from ganprint.quality.figures import describe
 from ganprint.serialization import read_json, write_json
 
@@ -140,8 +140,9 @@ class YuProtocol:
     unseen_photos: str | None = None
 
     @classmethod
-    def load(cls, name_or_path: str | Path) -> YuProtocol:
-        d = load_protocol_dict(name_or_path)
+    def load(cls, name_or_path: str | Path, seed: int | None = None) -> YuProtocol:
+        """The protocol, its seeds moved by the offset ``seed`` (:func:`with_seed_offset`)."""
+        d = with_seed_offset(load_protocol_dict(name_or_path), seed)
         try:
             seed = int(d.get("seed", 0))
             gans = []
@@ -177,7 +178,30 @@ class YuProtocol:
 def run_experiment(request: RunRequest) -> dict[str, Any]:
     """Runner of ``yu-sources`` and ``yu-seeds`` protocols (see :mod:`ganprint.experiments.runners`)."""
     return YuRun(request.out_dir, request.profile, protocol=request.protocol, real_source=request.real_source,
-                 device=request.device, progress=request.progress).run()
+                 device=request.device, progress=request.progress, seed=request.seed).run()
+
+
+def figures(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The primary attributor's accuracy against the study's target, each attributor's accuracy,
+    and the seed's figures that name a value (:func:`seed_figures`)."""
+    out = {"accuracy (primary attributor)": {"value": results["accuracy"], "target": results["target"]}}
+    out.update({f"accuracy {name}": {"value": row["accuracy"], "target": None}
+                for name, row in results["attributors"].items()})
+    return {**out, **seed_figures(results)}
+
+
+def seed_figures(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The protocol's ``seed_figures`` that give a value, with ours (the results' entry their ``ours``
+    names) beside it."""
+    from ganprint.experiments.yu_report import _lookup
+
+    out = {}
+    for name, entry in (results.get("seed_figures") or {}).items():
+        if isinstance(entry, dict) and entry.get("value") is not None:
+            ours = _lookup(results, entry.get("ours"))
+            if isinstance(ours, (int, float)):
+                out[name] = {"value": float(ours), "target": float(entry["value"])}
+    return out
 
 
 def summary_lines(results: dict[str, Any]) -> list[str]:
@@ -195,11 +219,12 @@ class YuRun:
     """One run directory of a Yu-style attribution study; ``run()`` executes or resumes it."""
 
     def __init__(self, out_dir: str | Path, profile: str = "quick", *, protocol: str | Path = "yu-sources",
-                 real_source: str | None = None, device: str = "auto", progress: bool = True) -> None:
+                 real_source: str | None = None, device: str = "auto", progress: bool = True,
+                 seed: int | None = None) -> None:
         from ganprint.device import resolve_device
 
         self.out = Path(out_dir)
-        self.protocol = YuProtocol.load(protocol)
+        self.protocol = YuProtocol.load(protocol, seed)
         self.profile = self.protocol.profile(profile)
         self.real_source = real_source or self.protocol.real_source
         self.device = str(resolve_device(device))

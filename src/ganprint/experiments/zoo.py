@@ -23,7 +23,7 @@ from ganprint.attribution.training import recipe
 from ganprint.attribution.two_stage import SECONDARY_FIT, TwoStageAttributor
 from ganprint.data.decode import iter_image_paths
 from ganprint.data.folder import load_images, scan_folder_dataset
-from ganprint.experiments.protocol import load_protocol_dict, profile_settings
+from ganprint.experiments.protocol import load_protocol_dict, profile_settings, seeded_protocol_file
 from ganprint.serialization import read_json, write_json
 
 if TYPE_CHECKING:
@@ -61,7 +61,25 @@ def run_experiment(request: RunRequest) -> dict[str, Any]:
     """Runner of ``zoo`` protocols (see :mod:`ganprint.experiments.runners`)."""
     return ZooRun(request.out_dir, request.profile, protocol=request.protocol, data_dir=request.data_dir,
                   unknown_dirs=request.unknown_dirs, only=list(request.only) or None, workers=request.workers,
-                  device=request.device, progress=request.progress).run()
+                  device=request.device, progress=request.progress, seed=request.seed).run()
+
+
+def figures(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The figures the report's targets judge: the best model's accuracy, the lowest accuracy of an
+    architecture at its defaults, and per unknown source the best unknown-source AUROC."""
+    from ganprint.experiments.zoo_report import TARGETS, architecture_rows
+
+    rows = results["models"]
+    out = {"best accuracy": {"value": rows[results["best"]]["accuracy"], "target": TARGETS["accuracy_best"]}}
+    arch_rows = architecture_rows(rows)
+    if arch_rows:
+        out["lowest accuracy of an architecture"] = {"value": min(r["accuracy"] for r in arch_rows.values()),
+                                                     "target": TARGETS["accuracy_each"]}
+    for n in sorted({n for r in rows.values() for n in r["unknown"]}):
+        out[f"best unknown-source AUROC, {n}"] = {
+            "value": max(r["unknown"][n]["unknown_auroc"] for r in rows.values() if n in r["unknown"]),
+            "target": TARGETS["unknown_auroc"]}
+    return out
 
 
 def summary_lines(results: dict[str, Any]) -> list[str]:
@@ -79,7 +97,7 @@ class ZooRun:
     def __init__(self, out_dir: str | Path, profile: str = "quick", *, protocol: str | Path = "zoo",
                  data_dir: str | Path | None = None, unknown_dirs: dict[str, str | Path] | None = None,
                  only: list[str] | None = None, size: int = 28, channels: int = 1, workers: int | None = None,
-                 device: str = "auto", progress: bool = True) -> None:
+                 device: str = "auto", progress: bool = True, seed: int | None = None) -> None:
         self.out = Path(out_dir)
         self.protocol_name = protocol
         self.protocol = load_protocol_dict(protocol)
@@ -99,6 +117,7 @@ class ZooRun:
         self.device = device
         self.progress = progress
         self.stage_seconds: dict[str, float] = {}
+        self.seed = seed  # offset of the protocol's seed (the GANs of the default data) and the models' fit seeds
 
     def run(self) -> dict[str, Any]:
         t0 = time.perf_counter()
@@ -137,10 +156,12 @@ class ZooRun:
         from ganprint.experiments.mnist_groups import MnistGroupsRun
 
         group, unknown_group = self.protocol["group"], self.protocol["unknown_group"]
-        mg = MnistGroupsRun(self.out / "data-run", self.profile, protocol=self.protocol_name,
+        protocol = seeded_protocol_file(self.protocol_name, self.seed, self.out)
+        mg = MnistGroupsRun(self.out / "data-run", self.profile, protocol=protocol,
                             groups=[group, unknown_group], workers=self.workers, device=self.device,
                             progress=self.progress)
-        _, gates = mg.prepare()
+        mg.prepare()
+        gates = mg.quality()
         self.data_dir = mg.group_dir(group)
         for name, gan in self.protocol["unknown_sources"].items():
             self.unknown_dirs.setdefault(name, mg.group_dir(unknown_group) / "test" / gan)
@@ -168,6 +189,8 @@ class ZooRun:
     # -- one model ------------------------------------------------------------------------------
     def _fit(self, entry: ZooEntry, x_tr, y_tr, x_va, y_va, folder: Path):
         config = recipe(entry.recipe, entry.overrides, arch=entry.arch)  # the arch's measured settings first
+        if self.seed:
+            config = dataclasses.replace(config, seed=config.seed + self.seed)
         if entry.arch == "two-stage":
             return TwoStageAttributor(preprocessing=self.pre, fit_config=config, secondary_config=SECONDARY_FIT,
                                       device=self.device, **entry.options).fit(x_tr, y_tr, x_va, y_va,

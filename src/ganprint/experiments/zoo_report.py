@@ -16,6 +16,13 @@ def _f(v: Any, digits: int = 4) -> str:
     return "n/a" if v is None else f"{v:.{digits}f}"
 
 
+def architecture_rows(rows: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per architecture, its row at its defaults (its recommended input, recipe adam): the row the
+    targets judge it by; other rows are variations."""
+    return {r["arch"]: r for r in rows.values()
+            if r["representation"] == default_representation(r["arch"]) and r["recipe"] == "adam"}
+
+
 def write_zoo_report(out_dir: Path, results: dict[str, Any]) -> Path:
     out_dir = Path(out_dir)
     plots = out_dir / "report"
@@ -37,9 +44,7 @@ def write_zoo_report(out_dir: Path, results: dict[str, Any]) -> Path:
                  f"{r['images_per_second']:.0f}" if r["images_per_second"] else "n/a"]
         lines.append("| " + " | ".join(cells) + " |")
     best = rows[results["best"]]
-    # an architecture is judged at its defaults (its recommended input, recipe adam); other rows are variations
-    arch_rows = {r["arch"]: r for r in rows.values()
-                 if r["representation"] == default_representation(r["arch"]) and r["recipe"] == "adam"}
+    arch_rows = architecture_rows(rows)
     each = TARGETS["accuracy_each"]
     below = sorted((r["accuracy"], a) for a, r in arch_rows.items() if r["accuracy"] < each)
     lowest = min((r["accuracy"], a) for a, r in arch_rows.items()) if arch_rows else None
