@@ -8,7 +8,7 @@ balanced accuracy over all thresholds (against both, and against the other GAN o
 distances and the largest own / smallest negative distance. The images come from the latent streams
 the ``cifar-gans`` test set uses.
 
-Example (docs/verification.md)::
+Example (docs/lab/verification.md)::
 
     python benchmarks/latent_search.py --gan RUN/gans/GAN_2 --other RUN/gans/GAN_1 --n 100 \\
         30:0.05:fp32 30:0.05:bf16 100:0.05:bf16 100:0.02:bf16 150:0.02:bf16

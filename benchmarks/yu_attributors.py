@@ -10,7 +10,7 @@ images alone and on real images alone.
 ``--holdout PHOTO`` measures how the real class carries over to content it never saw *without
 touching the test split*: the real training crops come from the other training photos only, and
 crops of PHOTO are scored (``holdout_real``: the share called real). This is how the choice between
-attributors was checked on 2026-12-07 (``docs/yu-studies.md``).
+attributors was checked on 2026-12-07 (``docs/lab/yu-studies.md``).
 
 Example::
 

@@ -15,7 +15,7 @@ SEED_TOLERANCE = 0.005
 """How far below a paper's accuracy ours may fall and still count as reproduced (≈, not ✅): half a
 percentage point. The paper's figure is itself one run on a finite test set, and groups of GANs that
 differ only in their random seed or data half swing by about that much between runs of the same
-profile (docs/gan-training.md); 0.9993 against the paper's 1.0 is one test image in 1,500."""
+profile (docs/lab/gan-training.md); 0.9993 against the paper's 1.0 is one test image in 1,500."""
 
 
 def mark(value: float, target: float, tolerance: float = 0.0) -> str:

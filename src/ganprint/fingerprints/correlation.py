@@ -42,7 +42,7 @@ class ResidualCorrelationAttributor(SourceEstimator):
     """Which source's mean noise residual does this image's residual correlate with best?"""
 
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
-    denoiser: str = "median"  # measured better than a Gaussian on MNIST group 1 (docs/robustness.md)
+    denoiser: str = "median"  # measured better than a Gaussian on MNIST group 1 (docs/lab/robustness.md)
     sigma: float = 1.0        # gaussian denoiser only
     size: int = 3             # median denoiser only
     real_classes: tuple[str, ...] = ("real",)

@@ -51,7 +51,7 @@ __all__ = ["ARCH", "MODEL_KIND", "VISNET_FIT", "VisNet", "VisNetAttributor", "Vi
 MODEL_KIND = "ganprint-visnet"
 ARCH = "visnet"
 VISNET_FIT = FitConfig(epochs=25, batch_size=64, lr=3e-3, patience=5)
-"""Training settings measured on the six MNIST groups (docs/fingerprints.md): at 15 epochs visNet
+"""Training settings measured on the six MNIST groups (docs/lab/fingerprints.md): at 15 epochs visNet
 was still improving on groups 2 and 3 and fell short of the study's 12-epoch seed CNN there."""
 
 
@@ -63,7 +63,7 @@ class VisNetConfig:
 
     width: int = 16
     depth: int = 2
-    rec_weight: float = 2.0  # released code: 20; 2 measured better on MNIST group 1 (docs/fingerprints.md)
+    rec_weight: float = 2.0  # released code: 20; 2 measured better on MNIST group 1 (docs/lab/fingerprints.md)
     output: str = "linear"
     """The reconstruction's last activation: ``linear`` (ProGAN's toRGB), or ``tanh``, which models
     saved before 2026-12 use: trained jointly with the classification loss it saturated at -1

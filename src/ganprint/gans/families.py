@@ -2,7 +2,7 @@
 
 :data:`QUICK_TRAIN` gives, per family, :class:`~ganprint.gans.config.GanTrainConfig` keyword
 arguments that train it on about 5,000 32x32 photo crops in a few minutes on a 2-core CPU (see
-``docs/gan-families.md`` for the measured times and samples). Experiments copy them::
+``docs/lab/gan-families.md`` for the measured times and samples). Experiments copy them::
 
     GanTrainConfig(seed=s, **quick_train_kwargs("progan"))
 """
@@ -21,7 +21,7 @@ QUICK_TRAIN: dict[str, dict[str, Any]] = {
     # generator's rate: with equalised learning rate Adam moves weights by ~lr relative to their
     # size, too slowly for a critic that has only ~100 steps per phase (the paper: 600k images).
     # 4,800 steps: the first family to pass both quality figures (Fréchet 0.15, SWD 0.19 against
-    # 0.51 and 0.40 at 1,200; 143 s on two threads, docs/gan-families.md).
+    # 0.51 and 0.40 at 1,200; 143 s on two threads, docs/lab/gan-families.md).
     "progan": {"arch_options": {"width": 0.0625}, "steps": 4800, "batch_size": 16, "lr": 1e-3, "lr_d": 4e-3,
                "beta1": 0.0, "beta2": 0.99, "ema": 0.99},
     # SNGAN's standard-CNN CIFAR setting (Adam beta1 0.5, beta2 0.999) with two critic steps per
@@ -30,7 +30,7 @@ QUICK_TRAIN: dict[str, dict[str, Any]] = {
     # generator EMA with exact batch-norm statistics, and the rates decaying to 0 over the second
     # half. 6,000 steps: Fréchet 0.187 / 0.152 (median of five feature networks), SWD 0.241 / 0.211
     # for training seeds 0 / 1 with the training monitor; one critic step at 5,000 steps scored
-    # 0.53 (docs/gan-families.md).
+    # 0.53 (docs/lab/gan-families.md).
     "sngan": {"arch_options": {"width": 0.125, "resize_init": True}, "steps": 6000, "batch_size": 32, "lr": 2e-4,
               "lr_d": 8e-4, "n_critic": 2, "beta1": 0.5, "beta2": 0.999, "ema": 0.999, "precise_bn": True,
               "lr_decay_start": 0.5, "precision": "auto"},
@@ -45,7 +45,7 @@ QUICK_TRAIN: dict[str, dict[str, Any]] = {
     # MMD GAN needs a stronger critic than one step at the generator's rate: three critic steps per
     # generator step (the paper: five) at 8x its rate (1.6e-3), with SNGAN's other additions:
     # Fréchet 0.103, SWD 0.226 (passes both) after 3,000 steps in 373 s on one thread; one critic
-    # step at 1,000 steps 2.78 / 0.74 (docs/gan-families.md).
+    # step at 1,000 steps 2.78 / 0.74 (docs/lab/gan-families.md).
     "mmdgan": {"arch_options": {"width": 0.125, "resize_init": True}, "steps": 3000, "batch_size": 32, "lr": 2e-4,
                "lr_d": 1.6e-3, "n_critic": 3, "beta1": 0.5, "beta2": 0.9, "ema": 0.999, "precise_bn": True,
                "lr_decay_start": 0.5, "precision": "auto"},

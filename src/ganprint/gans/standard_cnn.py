@@ -20,7 +20,7 @@ Artifacts", Distill 2016; the same idea as ICNR, Aitken et al. 2017). A 4x4 stri
 convolution can express that map exactly (:func:`resize_conv_kernel`), so the architecture and its
 parameter count do not change, only the starting point: from a random 4x4 kernel the four output
 phases start unrelated and the generator draws a checkerboard that short CPU runs do not train
-away (docs/gan-families.md).
+away (docs/lab/gan-families.md).
 """
 
 from __future__ import annotations

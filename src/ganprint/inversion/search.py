@@ -9,7 +9,7 @@ With ``precision`` ``"bf16"`` (or ``"auto"`` where bf16 is native) the generator
 bf16 autocast, about three times faster on a CPU with bf16 units; the latents and Adam stay in
 float32 and the returned distances are recomputed in float32 for the kept latents. On the
 ``cifar-gans`` generators this changed the median distance by under 0.5% and the verification
-figures not at all (docs/verification.md). The defaults, 150 steps of learning rate 0.02, are the
+figures not at all (docs/lab/verification.md). The defaults, 150 steps of learning rate 0.02, are the
 measured choice there: at learning rate 0.05 a few of a generator's own images overshoot into a
 poor basin and look foreign.
 """

@@ -14,7 +14,7 @@ Built for folders nobody tuned for, from 28x28 grey to 256x256 RGB:
 
 ``gpnet-s`` (plain, mean pooling, width 32) is the default candidate of ``train --arch auto``: on the
 suite's first dataset it beat the residual, mean-and-std variant by 1.5 points of validation
-accuracy at two thirds of its time (docs/defaults.md). ``gpnet-m`` is the residual variant, wider
+accuracy at two thirds of its time (docs/lab/defaults.md). ``gpnet-m`` is the residual variant, wider
 and deeper. Both take the ``residual`` input representation by default (the image minus its local
 mean): on pixels they also learn what the training images show, and on the suite's colour sets
 called a third of the real images of unseen photos fake. ``ganprint models`` lists their
@@ -117,7 +117,7 @@ class GPNet(FeatureHeadClassifier):
         return nn.Sequential(nn.Dropout(self.dropout), nn.Linear(self.num_features, num_classes))
 
 
-# Training settings measured on the suite's grey-a validation split (docs/defaults.md): Adam at 1e-3
+# Training settings measured on the suite's grey-a validation split (docs/lab/defaults.md): Adam at 1e-3
 # with one epoch of warm-up and a cosine decay, no flips and no weight decay (both cost about a
 # point there), early stopping on validation loss. Photometric augmentation (every class alike), with
 # the residual representation, was chosen on the suite by leaving one dataset out.

@@ -102,13 +102,13 @@ class RandomPerturbation:
 class ImmuniseConfig:
     """Fine-tuning settings. ``lr`` None means half the model's training learning rate; the optimiser,
     flips and last-layer settings are the model's own (its saved ``FitConfig``). The mixture is the
-    one measured on MNIST group 1 (docs/robustness.md): a 30 % clean share, crop drawn 5x and blur
+    one measured on MNIST group 1 (docs/lab/robustness.md): a 30 % clean share, crop drawn 5x and blur
     2x as often as each other family, each trained beyond its target (:data:`DEFAULT_RANGES`;
     crop-and-resize and blur were the slowest to harden). The length, up to 40 epochs with patience
     10, was chosen on the generalisation suite's first build (grey-a, default model): against 25
     and 4 it raised the worst perturbed/clean ratio of every family (blur 0.58 -> 0.68, crop 0.84 ->
     0.90, brightness 0.47 -> 0.67), the perturbed-validation loss still falling when patience 4
-    stopped it at 15 (docs/robustness.md)."""
+    stopped it at 15 (docs/lab/defaults.md)."""
 
     epochs: int = 40
     batch_size: int = 128
