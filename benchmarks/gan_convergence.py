@@ -32,13 +32,13 @@ import torch
 
 from ganprint.data.mnist import Digits, load_digits_source
 from ganprint.device import resolve_device
-from ganprint.experiments.mnist_groups import QUALITY_CHECK_SEED, conditioned, gan_training_data
+from ganprint.experiments.mnist_data import conditioned, gan_training_data
 from ganprint.experiments.protocol import MnistGroupsProtocol, load_protocol_dict
 from ganprint.gans.config import GanTrainConfig, split_arch_options
 from ganprint.gans.registry import create_gan
 from ganprint.gans.sampling import chunk_latents, generate
 from ganprint.gans.trainer import GanTrainer
-from ganprint.quality.digits import DigitGate
+from ganprint.quality.digits import GATE_MONITOR_STREAM, DigitGate
 
 THRESHOLDS = (0.75, 0.85)
 
@@ -57,7 +57,7 @@ def _job(cfg: dict[str, Any], images, labels, reference: Digits, digits: list[in
     torch.set_num_threads(threads)
     gate = DigitGate.load(gate_dir, device)
     config = GanTrainConfig.from_dict(cfg)
-    z = chunk_latents(QUALITY_CHECK_SEED, 0, create_gan(config.arch, **config.arch_options).latent_dim, samples)
+    z = chunk_latents(GATE_MONITOR_STREAM, 0, create_gan(config.arch, **config.arch_options).latent_dim, samples)
     z = z.to(device)
 
     coverage, diversity = [], []

@@ -8,7 +8,8 @@ from click.testing import CliRunner
 
 from ganprint.cli.main import cli
 from ganprint.data.mnist import load_mnist_5k
-from ganprint.experiments.mnist_groups import MnistGroupsRun, conditioned, gan_training_data
+from ganprint.experiments.mnist_data import conditioned, gan_training_data
+from ganprint.experiments.mnist_groups import MnistGroupsRun
 from ganprint.experiments.protocol import MnistGroupsProtocol, list_protocols, load_protocol_dict
 
 

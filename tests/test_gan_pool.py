@@ -11,8 +11,8 @@ from torch import nn
 
 from ganprint.data.mnist import load_mnist_5k
 from ganprint.data.photos import PhotoCropConfig, load_photo_crops
-from ganprint.experiments.gan_pool import REBALANCE_EVERY, GanJob, _Share, train_gan_jobs
 from ganprint.gans.config import GanTrainConfig
+from ganprint.gans.pool import REBALANCE_EVERY, CoreShare, GanJob, train_gan_jobs
 from ganprint.quality.frechet import QualityConfig, fit_quality_model
 from ganprint.quality.monitor import QualityStop, quality_monitor
 from ganprint.serialization import load_tensors
@@ -56,7 +56,7 @@ def test_jobs_still_running_take_over_the_cores_of_finished_ones(tmp_path):
 
 def test_a_workers_share_of_the_cores_grows_as_jobs_end():
     remaining = SimpleNamespace(value=5)
-    share = _Share(remaining, threading.Lock(), cores=4, workers=2)
+    share = CoreShare(remaining, threading.Lock(), cores=4, workers=2)
     before = torch.get_num_threads()
     try:
         share(REBALANCE_EVERY)
@@ -99,3 +99,74 @@ def test_the_monitor_keeps_the_latest_passing_snapshot_and_scores_noise_below(tm
     assert stop.stop_at is None and QualityStop("qm", crops[:20], stop=True).stop_at == 1.0
     with pytest.raises(ValueError, match="pass_fraction"):
         QualityStop("qm", crops[:20], pass_fraction=1.5)
+
+
+_POOL_SCRIPT = """
+import sys
+from pathlib import Path
+from ganprint.data.mnist import load_mnist_5k
+from ganprint.gans.config import GanTrainConfig
+from ganprint.gans.pool import GanJob, train_gan_jobs
+root, steps = Path(sys.argv[1]), int(sys.argv[2])
+digits = load_mnist_5k().subset([3]).images[:64]
+jobs = [GanJob(root / f"g{seed}", GanTrainConfig(arch="mnist-dcgan", arch_options={"width": 0.125}, steps=steps,
+                                                 batch_size=16, seed=seed, checkpoint_every=5), digits)
+        for seed in (0, 1)]
+train_gan_jobs(jobs, workers=2, progress=False)
+"""
+
+
+def _descendants(pid: int) -> set[int]:
+    """Live processes below ``pid`` (from /proc)."""
+    import os
+
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if fields[0] != "Z":
+                parents[int(entry)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {p for p, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="reads /proc")
+def test_killing_the_main_process_ends_the_pool_and_a_rerun_resumes(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    main = subprocess.Popen([sys.executable, "-c", _POOL_SCRIPT, str(tmp_path), "400"])
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not all((tmp_path / g / "checkpoint").is_dir() for g in ("g0", "g1")):
+            time.sleep(0.1)
+        children = _descendants(main.pid)
+        assert len(children) >= 2  # the workers (and the manager) are running
+        os.kill(main.pid, signal.SIGKILL)
+        main.wait()
+        deadline = time.time() + 10
+        while time.time() < deadline and {p for p in children if os.path.exists(f"/proc/{p}")
+                                          and open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"}:
+            time.sleep(0.2)
+        alive = {p for p in children if os.path.exists(f"/proc/{p}")
+                 and open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"}
+        assert not alive, f"processes left running after the main one was killed: {sorted(alive)}"
+    finally:
+        if main.poll() is None:
+            main.kill()
+    # the rerun resumes from the checkpoints the killed run left, and finishes
+    assert all((tmp_path / g / "checkpoint").is_dir() for g in ("g0", "g1"))
+    rerun = subprocess.run([sys.executable, "-c", _POOL_SCRIPT, str(tmp_path), "400"], timeout=300)
+    assert rerun.returncode == 0
+    for g in ("g0", "g1"):
+        assert json.loads((tmp_path / g / "config.json").read_text())["status"] == "finished"

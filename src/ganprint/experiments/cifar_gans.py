@@ -6,7 +6,7 @@ Stages, each skipped on a rerun when its output exists:
 1. real 32x32 crops (``photos``: split by photo; or CIFAR-10) for GAN training, classifier splits
    and the quality model, and the quality figure's feature network (``quality-model/``);
 2. GAN 1 and GAN 2 (``cifar-gan1``/``cifar-gan2``) trained on the real training crops, side by side
-   (one process per core, :mod:`ganprint.experiments.gan_pool`); with the profile's ``monitor``,
+   (one process per core, :mod:`ganprint.gans.pool`); with the profile's ``monitor``,
    each is scored by both quality figures every so many training images on real crops the report
    does not use, and the latest snapshot within a margin of both thresholds is kept
    (:mod:`ganprint.quality.monitor`);
@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from ganprint.experiments.gan_pool import GanJob, train_gan_jobs
 from ganprint.experiments.gan_studies import (
     SPLITS,
     GanEntry,
@@ -50,6 +49,7 @@ from ganprint.experiments.protocol import (
     profile_settings,
     with_seed_offset,
 )
+from ganprint.gans.pool import GanJob, train_gan_jobs
 from ganprint.quality.figures import describe, swd_cell
 from ganprint.quality.frechet import cached_quality_model
 from ganprint.quality.monitor import profile_monitor, quality_stops

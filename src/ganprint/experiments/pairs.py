@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from ganprint.experiments.gan_pool import GanJob, train_gan_jobs
 from ganprint.experiments.gan_studies import (
     SPLITS,
     GanEntry,
@@ -37,6 +36,7 @@ from ganprint.experiments.gan_studies import (
     save_image_grid,
 )
 from ganprint.experiments.protocol import fit_config, load_protocol_dict, profile_settings, with_seed_offset
+from ganprint.gans.pool import GanJob, train_gan_jobs
 from ganprint.serialization import write_json
 
 if TYPE_CHECKING:

@@ -108,6 +108,9 @@ class Profile:
     deviations: tuple[str, ...] = ()
     stop_quality: float | None = None
     quality_check_every: int = 250
+    stop_from: int = 0
+    judge_epochs: int = 15
+    real_source: str | None = None  # the profile's real digits, when not the protocol's
 
     def gan_config(self, arch: str, seed: int, checkpoint_every: int = 250,
                    overrides: dict[str, Any] | None = None) -> GanTrainConfig:
@@ -120,8 +123,9 @@ class Profile:
                 "split": list(self.split), "attributor": self.attributor.to_dict(),
                 "gate": {"epochs": self.gate_epochs, "samples_per_gan": self.gate_samples,
                          "precision": self.gate_precision, "stop_quality": self.stop_quality,
-                         "check_every": self.quality_check_every},
-                "deviations": list(self.deviations)}
+                         "check_every": self.quality_check_every, "stop_from": self.stop_from},
+                "judge": {"epochs": self.judge_epochs},
+                "real_source": self.real_source, "deviations": list(self.deviations)}
 
 
 @dataclass(frozen=True)
@@ -180,6 +184,9 @@ class MnistGroupsProtocol:
                        gate_precision=str(p["gate"].get("precision", "fp32")),
                        stop_quality=p["gate"].get("stop_quality"),
                        quality_check_every=int(p["gate"].get("check_every", 250)),
+                       stop_from=int(p["gate"].get("stop_from", 0)),
+                       judge_epochs=int((p.get("judge") or {}).get("epochs", 15)),
+                       real_source=p.get("real_source"),
                        deviations=tuple(p.get("deviations", ())))
 
 

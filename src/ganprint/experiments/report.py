@@ -34,6 +34,42 @@ def marks_legend(tolerance: float = 0.0) -> str:
     return f"Marks: {MET} target met; {MISSED} missed (no tolerance: the target is a threshold)."
 
 
+JUDGE_RECOGNISED_TARGET = 0.9
+JUDGE_RECALL_TARGET = 0.5
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _judge_section(gans: dict[str, Any]) -> list[str]:
+    """The quality figures of the judge, which steered no choice (the gate above stopped training)."""
+    if not any(g.get("judge_recognised") is not None for g in gans.values()):
+        return []
+    lines = ["## Sample quality by an independent judge", "",
+             "The gate above decided when each GAN stopped and which snapshot was kept, so its share says little "
+             "on its own. The judge is a digit classifier of another architecture and seed that took part in no "
+             "choice. Beside its share of samples it recognises (as a digit of the GAN's subset, confidence ≥ 0.9) "
+             "are the k-nearest-neighbour precision and recall (Kynkäänniemi et al. 2019, k = 3) of the samples "
+             "against held-out real digits of the subset, in the judge's features: precision is the share of "
+             "samples that look like some real digit, recall the share of real digits' variety that the samples "
+             "cover. 'Real floor' is the same figure for one half of the held-out real digits against the other "
+             "(what a perfect generator scores at this sample size).", "",
+             "| GAN | judge recognised | k-NN precision (real floor) | k-NN recall (real floor) |",
+             "|---|---|---|---|"]
+    for name, g in gans.items():
+        if g.get("judge_recognised") is None:
+            continue
+        rec, recall = g["judge_recognised"], g.get("judge_knn_recall")
+        lines.append(f"| {name} | {rec:.3f} {mark(rec, JUDGE_RECOGNISED_TARGET)} | "
+                     f"{_fmt(g.get('judge_knn_precision'))} ({_fmt(g.get('judge_real_knn_precision'))}) | "
+                     f"{_fmt(recall)}{'' if recall is None else ' ' + mark(recall, JUDGE_RECALL_TARGET)} "
+                     f"({_fmt(g.get('judge_real_knn_recall'))}) |")
+    lines += ["", marks_legend() + f" Targets: recognised ≥ {JUDGE_RECOGNISED_TARGET}, "
+              f"k-NN recall ≥ {JUDGE_RECALL_TARGET}."]
+    return lines
+
+
 def write_mnist_groups_report(out_dir: Path, results: dict[str, Any], protocol) -> Path:
     """``report.md`` with the accuracy table beside the seed's, the quality gate per GAN,
     confusion-matrix heatmaps, sample grids, the profile's deviations and where the time went."""
@@ -84,8 +120,9 @@ def write_mnist_groups_report(out_dir: Path, results: dict[str, Any], protocol) 
         div, real_div = ("-" if g.get(k) is None else f"{g[k]:.2f}" for k in ("diversity", "real_diversity"))
         lines.append(f"| {name} | {g['digits']}{part} | {g['train_images']} | {steps} | "
                      f"{g['quality_gate']:.3f}{ok} | {cover} | {div} | {real} | {real_div} |")
-    lines += ["", marks_legend() + f" The target is a quality gate of {QUALITY_TARGET}.",
-              "", "## Confusion matrices", ""]
+    lines += ["", marks_legend() + f" The target is a quality gate of {QUALITY_TARGET}.", ""]
+    lines += _judge_section(results["gans"])
+    lines += ["", "## Confusion matrices", ""]
     for name, g in results["groups"].items():
         png = fig_dir / f"confusion_{name}.png"
         plot_confusion(g["confusion_matrix"], g["labels"], f"{name}: accuracy {g['accuracy']:.4f}", png)

@@ -278,9 +278,9 @@ class YuRun:
 
     def train_gans(self) -> dict[str, dict[str, Any]]:
         """Train (or resume) every GAN, side by side (one process per core on a CPU,
-        :mod:`ganprint.experiments.gan_pool`), each scored by the profile's ``monitor`` while it
+        :mod:`ganprint.gans.pool`), each scored by the profile's ``monitor`` while it
         trains when there is one; returns per GAN its folder, config, steps and kept step."""
-        from ganprint.experiments.gan_pool import GanJob, train_gan_jobs
+        from ganprint.gans.pool import GanJob, train_gan_jobs
         from ganprint.gans.trainer import GanTrainer
 
         configs = {gan.name: self.profile.gan_config(gan) for gan in self.protocol.gans}

@@ -256,3 +256,40 @@ class DigitGate:
         model = create_model("digit-cnn", num_classes=11, width=config["report"].get("width", 32))
         model.load_state_dict(weights["model"])
         return cls(model.to(device).eval(), config["report"], torch.device(device))
+
+
+GATE_MONITOR_STREAM = 987_654
+"""Latent stream of the samples that decide when a digit GAN is good enough (no reported figure uses it)."""
+
+
+@dataclass(frozen=True)
+class GateStop:
+    """A digit GAN's training monitor (:class:`ganprint.gans.pool.Monitor`): every ``every`` steps from
+    step ``start``, the gate's :meth:`DigitGate.score` of ``samples`` samples of the monitor's own
+    latent stream; training ends once it reaches ``target`` (the best-scoring snapshot is kept).
+    ``start`` keeps a GAN training past the first steps where it draws one recognisable stroke
+    again and again; the gate steers training, so it never reports quality alone
+    (:mod:`ganprint.quality.judge` does, beside it)."""
+
+    gate: str
+    digits: tuple[int, ...]
+    target: float | None
+    every: int = 100
+    start: int = 0
+    samples: int = 500
+
+    @property
+    def stop_at(self) -> float | None:
+        return self.target
+
+    def build(self, latent_dim: int, device: torch.device | str):
+        from ganprint.gans.sampling import chunk_latents, generate
+
+        gate = DigitGate.load(self.gate, device)
+        z = chunk_latents(GATE_MONITOR_STREAM, 0, latent_dim, self.samples)
+        digits = list(self.digits)
+
+        def score(G: torch.nn.Module, step: int) -> float:
+            return gate.score(generate(G, z.to(next(G.parameters()).device))[..., 0], digits)
+
+        return score

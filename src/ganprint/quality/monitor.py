@@ -97,6 +97,10 @@ class QualityStop:
         """The monitor score at which training stops (passing snapshots score their step >= 1)."""
         return 1.0 if self.stop else None
 
+    def build(self, latent_dim: int, device: torch.device | str = "cpu") -> Callable[[nn.Module, int], float]:
+        """The trainer's monitor (:class:`ganprint.gans.pool.Monitor`): :func:`quality_monitor`."""
+        return quality_monitor(self, latent_dim, device)
+
 
 def quality_stops(settings: dict[str, Any] | None, quality_model: str | Path, reference: Callable[[int], np.ndarray],
                   configs: dict[str, Any], *, seed: int = 0) -> dict[str, QualityStop | None]:
