@@ -64,6 +64,35 @@ def test_tiny_run_writes_results_and_report_and_resumes_without_retraining(name,
         assert results["gans"]["SGAN"]["arch"] == "mnist-sgan"
 
 
+def test_a_changed_setting_reruns_only_the_stages_it_affects(tmp_path):
+    """pairs, tiny: a new test-split size reruns the report stages only; the GANs and the classifiers
+    fit on train and validation images are kept. Fits read selection data, assessments report data."""
+    import yaml
+
+    from ganprint.experiments.pairs import PairsRun
+    from ganprint.experiments.protocol import load_protocol_dict
+
+    def tokens():
+        return {p.parent.relative_to(tmp_path / "out").as_posix(): json.loads(p.read_text())["token"]
+                for p in (tmp_path / "out").rglob("stage.json")}
+
+    protocol = load_protocol_dict("pairs")
+    protocol["studies"] = {"epochs": protocol["studies"]["epochs"]}
+    (tmp_path / "pairs.yaml").write_text(yaml.safe_dump(protocol))
+    first = PairsRun(tmp_path / "out", "tiny", protocol=tmp_path / "pairs.yaml", device="cpu", progress=False).run()
+    before = tokens()
+    assert sorted(s for s in before if s.startswith("models/")) == [f"models/epochs/step_000000{k}" for k in (2, 4)]
+    assert first["data_use"]["stages"]["models/epochs/step_0000004"] == ["selection"]
+    assert first["data_use"]["stages"]["assess/epochs/step_0000004"] == ["report"]
+    protocol["profiles"]["tiny"]["images_per_gan"]["test"] = 6
+    (tmp_path / "pairs.yaml").write_text(yaml.safe_dump(protocol))
+    again = PairsRun(tmp_path / "out", "tiny", protocol=tmp_path / "pairs.yaml", device="cpu", progress=False).run()
+    after = tokens()
+    rerun = {s for s in before if after[s] != before[s]}
+    assert rerun == {s for s in before if s.startswith(("assess/", "samples"))}
+    assert sum(again["studies"]["epochs"]["curve"][-1]["confusion_matrix"][0]) == 6
+
+
 def test_sgan_matches_keras_gan_layer_table():
     spec = create_gan("mnist-sgan")
     # Keras-GAN sgan.py: generator 856,705 (640 of them BN moving statistics); discriminator 437,772

@@ -1,27 +1,28 @@
-"""Building blocks shared by the GAN studies of seed 000 §3.1.6 and §3.2 (``cifar-gans``,
-``gan-epochs``, ``pairs``): train a GAN into a folder (resuming), draw the classifier's
-train/val/test images from separate latent streams of a generator or of one of its snapshots,
-and fit and score an attributor on per-class image sets, caching every result as JSON so that a
-rerun skips it.
+"""What the GAN studies of seed 000 §3.1.6 and §3.2 (``cifar-gans``, ``gan-epochs``, ``pairs``) share:
+a protocol's GAN entries and their training configs, the profile base, and the runner base
+(:class:`GanStudy`: protocol, profile, device, the study's :class:`~ganprint.experiments.run.Run`,
+its GAN stages, its images (:mod:`ganprint.experiments.gan_study_data`) and the end of its report).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import torch
 
-from ganprint.attribution.training import FitConfig
-from ganprint.serialization import read_json, write_json
+from ganprint.experiments.gan_study_data import REAL, GanImages, sample_images, save_image_grid
+from ganprint.experiments.protocol import load_protocol_dict, profile_settings, with_seed_offset
+from ganprint.experiments.run import Run
+from ganprint.experiments.stages import SPLITS, split_kind, train_gans
 
-SPLITS = ("train", "val", "test")
-SPLIT_STREAMS = {"train": 11, "val": 12, "test": 13}
-"""Latent streams (``ganprint gan sample --seed``) of the classifier's splits: no latent is in two splits."""
+__all__ = ["REAL", "GanEntry", "GanImages", "GanStudy", "GanStudyProfile", "gan_config", "quality_figures",
+           "sample_images", "save_image_grid"]
+
+if TYPE_CHECKING:
+    from ganprint.experiments.runners import RunRequest
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +47,30 @@ class GanEntry:
                    dict(d.get("train", {})))
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class GanStudyProfile:
+    """What every GAN study's profile holds: the GANs' training settings, the classifier's images per
+    split (under :attr:`images_key`) and attributor settings, and the deviations from the seed; a
+    study's own settings come from :meth:`own`."""
+
+    images_key: ClassVar[str] = "images_per_class"
+    name: str
+    gan: dict[str, Any]
+    images: dict[str, int]
+    attributor: dict[str, Any]
+    deviations: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, name: str, d: dict[str, Any]) -> Any:
+        return cls(name=name, gan=dict(d["gan"]), images={s: int(d[cls.images_key][s]) for s in SPLITS},
+                   attributor=dict(d["attributor"]), deviations=tuple(d.get("deviations", ())), **cls.own(d))
+
+    @classmethod
+    def own(cls, d: dict[str, Any]) -> dict[str, Any]:
+        """The study's own fields from the profile mapping ``d``."""
+        return {}
+
+
 def gan_config(entry: GanEntry, profile_gan: Mapping[str, Any], *, snapshot_every: int | None = None,
                checkpoint_every: int = 100):
     """The :class:`~ganprint.gans.config.GanTrainConfig` of ``entry`` under a profile's ``gan`` settings
@@ -58,125 +83,89 @@ def gan_config(entry: GanEntry, profile_gan: Mapping[str, Any], *, snapshot_ever
                           snapshot_every=snapshot_every, checkpoint_every=checkpoint_every, **settings)
 
 
-def finished_gan_info(out_dir: Path, config) -> dict[str, Any]:
-    """The ``config.json`` of a finished GAN folder, checked against the training ``config`` it
-    should have been trained with (a changed profile needs another run folder)."""
-    import json
+class GanStudy:
+    """A run folder of one GAN study: its protocol (with the run's seed offset), profile
+    (``profile_type.from_dict``), GAN entries (GAN ``i`` trains with seed ``seed + i * gan_seed_step``
+    unless its entry sets one), real source and device; :meth:`start` opens its :class:`Run`."""
 
-    info = read_json(Path(out_dir) / "config.json")
-    if info.get("train") != json.loads(json.dumps(config.to_dict())):
-        raise ValueError(f"{out_dir} holds a GAN trained with other settings; use another output folder")
-    return info
+    name: ClassVar[str]
+    default_source: ClassVar[str] = "photos"
+    gan_seed_step: ClassVar[int] = 1
+    profile_type: ClassVar[Any]
 
+    def __init__(self, out_dir: str | Path, profile: str = "quick", *, protocol: str | Path | None = None,
+                 device: str = "auto", real_source: str | None = None, progress: bool = True,
+                 seed: int | None = None) -> None:
+        from ganprint.device import resolve_device
 
-def sample_images(gan_dir: Path, n: int, stream: int, *, step: int | None = None,
-                  device: str = "cpu") -> np.ndarray:
-    """Images ``0 .. n-1`` of latent stream ``stream`` of a GAN folder (or of its snapshot at
-    ``step``) as uint8 (N, H, W, C), exactly as ``ganprint gan sample --seed stream`` writes them."""
-    from ganprint.gans.sampling import load_generator
-    from ganprint.inversion.verification import generator_samples
+        self.out = Path(out_dir)
+        self.protocol = with_seed_offset(load_protocol_dict(protocol or self.name), seed)
+        self.profile = self.profile_type.from_dict(profile, profile_settings(self.protocol, profile))
+        self.seed = int(self.protocol.get("seed", 0))
+        self.gans = {name: GanEntry.from_dict(name, d, self.seed + i * self.gan_seed_step)
+                     for i, (name, d) in enumerate(self.protocol["gans"].items())}
+        self.real_source = real_source or self.protocol.get("real_source", self.default_source)
+        self.device = str(resolve_device(device))
+        self.progress = progress
+        self._real: dict[tuple[str, int, int], np.ndarray] = {}
 
-    G, config = load_generator(gan_dir, device, step=step)
-    return generator_samples(G, int(config["latent_dim"]), n, stream)
+    @classmethod
+    def run_experiment(cls, request: RunRequest) -> dict[str, Any]:
+        """Runner of the study's protocols (see :mod:`ganprint.experiments.runners`)."""
+        return cls(request.out_dir, request.profile, protocol=request.protocol, device=request.device,
+                   real_source=request.real_source, progress=request.progress, seed=request.seed).run()
 
+    def start(self) -> Run:
+        self.run_ = Run(self.out, {"protocol": self.protocol.get("name", self.name), "seed": self.seed,
+                                   "real_source": self.real_source, "device": self.device,
+                                   "profile": dataclasses.asdict(self.profile)})
+        self.images = GanImages(self.run_, self.profile.images, self.device)
+        return self.run_
 
-def gan_splits(gan_dir: Path, counts: Mapping[str, int], *, step: int | None = None,
-               device: str = "cpu") -> dict[str, np.ndarray]:
-    """The classifier's train/val/test images of one generator, each split from its own latent stream."""
-    return {split: sample_images(gan_dir, int(counts[split]), SPLIT_STREAMS[split], step=step, device=device)
-            for split in SPLITS}
+    def real(self, split: str, n: int, seed: int) -> np.ndarray:
+        """``n`` real colour images of ``split`` drawn with ``seed`` (kept; the read is declared)."""
+        from ganprint.data.photos import load_color_source
 
+        self.run_.read(split_kind(split), f"real {split} images")
+        if (split, n, seed) not in self._real:
+            self._real[split, n, seed] = load_color_source(self.real_source, split, n=n, seed=seed)
+        return self._real[split, n, seed]
 
-def attribute(arch: str, data: Mapping[str, Mapping[str, np.ndarray]], fit: FitConfig, *,
-              device: str = "cpu", progress: bool = True, model_dir: Path | None = None,
-              representation: str = "pixels") -> dict[str, Any]:
-    """Fit attributor ``arch`` on ``data[class][split]`` (uint8 (N, H, W[, C]) images; input
-    ``representation``) and score it on the test split: accuracy, per-class figures, confusion
-    matrix (labels in ``data``'s order), fit seconds and epochs run. The model is saved to
-    ``model_dir`` when one is given."""
-    from ganprint.attribution.attributor import Attributor, Preprocessing
-    from ganprint.attribution.metrics import classification_report
+    def train_gans(self, configs: Mapping[str, Any], images: np.ndarray, info: Mapping[str, Any], *,
+                   draw: Mapping[str, Any] | None = None, stops: Mapping[str, Any] | None = None,
+                   monitor: Any = None) -> dict[str, Any]:
+        """Stages ``gans/<name>``: each GAN of ``configs`` trained on ``images`` (their source ``info``,
+        written with the GAN, and how they were ``draw``n), under its monitor in ``stops`` (whose
+        settings are ``monitor``). Returns each GAN's training seconds."""
+        from ganprint.gans.pool import GanJob
 
-    classes = list(data)
-    sample = next(iter(data.values()))["train"]
-    channels = 1 if sample.ndim == 3 else int(sample.shape[-1])
-    pre = Preprocessing(size=(int(sample.shape[1]), int(sample.shape[2])), channels=channels)
+        jobs = [(GanJob(self.out / "gans" / name, cfg, images, dict(info), (stops or {}).get(name)),
+                 {"train": cfg.to_dict(), "data": {**info, **(draw or {})}, "monitor": monitor})
+                for name, cfg in configs.items()]
+        return train_gans(self.run_, jobs, device=self.device, progress=self.progress)
 
-    def stack(split: str) -> tuple[np.ndarray, np.ndarray]:
-        x = np.concatenate([data[c][split] for c in classes])
-        y = np.concatenate([np.full(len(data[c][split]), c, dtype=object) for c in classes])
-        return x, y.astype(str)
+    def gan_tokens(self, names: list[str] | None = None) -> dict[str, str]:
+        return {n: self.run_.token(f"gans/{n}") for n in names or self.gans}
 
-    (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = (stack(s) for s in SPLITS)
-    model = Attributor(arch=arch, preprocessing=pre, fit_config=fit, device=device, representation=representation)
-    t0 = time.perf_counter()
-    model.fit(x_tr, y_tr, x_va, y_va, progress=progress)
-    seconds = time.perf_counter() - t0
-    if model_dir is not None:
-        model.save(model_dir)
-    order = [classes.index(str(c)) for c in model.classes_]
-    pred = np.asarray(order)[model.predict_proba(x_te).argmax(1)]
-    true = np.asarray([classes.index(c) for c in y_te])
-    report = classification_report(true, pred, classes)
-    return {**report, "val_accuracy": float(model.score(x_va, y_va)), "fit_seconds": round(seconds, 2),
-            "epochs_run": model.history_.get("epochs_run"), "train_images": int(len(x_tr)),
-            "representation": representation}
-
-
-def cached(path: Path, compute: Callable[[], dict[str, Any]], settings: Any = None) -> dict[str, Any]:
-    """``compute()``'s result, stored as JSON at ``path`` with the ``settings`` it was computed
-    under; read back instead of recomputed on a rerun with the same settings."""
-    import json
-
-    key = json.loads(json.dumps(settings))
-    if path.is_file():
-        stored = read_json(path)
-        if stored.pop("settings", None) == key:
-            return stored
-    result = compute()
-    if result:  # an empty result (a stage that could not run) is computed again next time
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_json(path, {**result, "settings": key})
-    return result
+    def write_report(self, lines: list[str], results: Mapping[str, Any], *, timing: bool = True) -> None:
+        """``report.md``: ``lines``, then the profile's deviations from the seed and, with ``timing``,
+        where the time went."""
+        lines = [*lines, "## Deviations of this profile from the seed", ""]
+        lines += [f"- {d}" for d in results["deviations"]] or ["- none"]
+        if timing:
+            lines += ["", "## Where the time goes", "", "| stage | seconds |", "|---|---|"]
+            lines += [f"| {k} | {v:.1f} |" for k, v in results["stage_seconds"].items()]
+        (self.out / "report.md").write_text("\n".join(lines) + "\n")
 
 
-def save_image_grid(images: np.ndarray, path: Path, cols: int = 8, scale: int = 2) -> None:
-    """Tile uint8 (N, H, W) or (N, H, W, C) images into one PNG, ``cols`` per row, 2-px gaps."""
-    from PIL import Image
-
-    x = images if images.ndim == 4 else images[..., None]
-    n, h, w, c = x.shape
-    rows = -(-n // cols)
-    canvas = np.full((rows * (h + 2) + 2, cols * (w + 2) + 2, c), 64, np.uint8)
-    for i, img in enumerate(x):
-        r, k = divmod(i, cols)
-        canvas[2 + r * (h + 2):2 + r * (h + 2) + h, 2 + k * (w + 2):2 + k * (w + 2) + w] = img
-    pic = Image.fromarray(canvas[..., 0] if c == 1 else canvas)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pic.resize((pic.width * scale, pic.height * scale), Image.Resampling.NEAREST).save(path)
-
-
-def quality_figures(real_train: np.ndarray | None, real_reference: np.ndarray, samples: Mapping[str, np.ndarray], *,
-                    seed: int = 0, device: str = "cpu", model=None) -> dict[str, dict[str, Any]]:
+def quality_figures(model, real_reference: np.ndarray, samples: Mapping[str, np.ndarray], *,
+                    seed: int = 0) -> dict[str, dict[str, Any]]:
     """Each generator's quality figures (:func:`ganprint.quality.figures.gan_quality`: a Fréchet
-    distance on the features of a small network trained on ``real_train`` and the network-free
-    sliced Wasserstein distance, both against ``real_reference`` images of the GANs' training
-    distribution that no GAN trained on, with the real floor, the trivial failures and the pass
-    rule). ``model``, when given, is the Fréchet feature network to use instead of training one on
-    ``real_train``."""
+    distance on the features of ``model``, the quality network, and the network-free sliced
+    Wasserstein distance, both against ``real_reference`` images of the GANs' training distribution
+    that no GAN trained on, with the real floor, the trivial failures and the pass rule)."""
     from ganprint.quality.figures import quality_scorer
-    from ganprint.quality.frechet import fit_quality_model
 
-    if model is None:
-        model = fit_quality_model(real_train, seed=seed, device=device)
     score = quality_scorer(model, real_reference, seed=seed)
-    return {name: _plain(score(x)) for name, x in samples.items()}
-
-
-def _plain(d: Mapping[str, Any]) -> dict[str, Any]:
-    """JSON-ready copy of a flat result mapping (NumPy scalars to Python)."""
-    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in d.items()}
-
-
-def threads() -> int:
-    return torch.get_num_threads()
+    return {name: {k: (v.item() if isinstance(v, np.generic) else v) for k, v in score(x).items()}
+            for name, x in samples.items()}

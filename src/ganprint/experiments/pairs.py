@@ -10,37 +10,32 @@ The seed's three studies, each a pair of GANs trained on MNIST:
 Every GAN saves generator snapshots; for every study and snapshot step a logistic regression
 (``logreg``) is trained on the two GANs' images of that step, so each study has an
 accuracy-against-epochs curve (seed Figs. 4-6) and its figure is the last step's accuracy.
-GANs shared between studies are trained once. Every stage is skipped on a rerun when its output
-exists.
+GANs shared between studies are trained once. Stages of its
+:class:`~ganprint.experiments.run.Run`: ``gans/<GAN>`` (side by side); per study and step
+``models/<study>/step_NNNNNNN`` (fit on train and validation images) and the report stage
+``assess/<study>/step_NNNNNNN`` (test images); the report stage ``samples`` (grids of each GAN's
+last snapshot); ``results.json`` and ``report.md`` last.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import numpy as np
-import torch
+from ganprint.experiments.gan_studies import GanStudy, GanStudyProfile, gan_config
+from ganprint.experiments.gan_study_data import save_image_grid
+from ganprint.experiments.protocol import fit_config
+from ganprint.experiments.run import REPORT
+from ganprint.experiments.stages import attribution_stages
 
-from ganprint.experiments.gan_studies import (
-    SPLITS,
-    GanEntry,
-    attribute,
-    cached,
-    finished_gan_info,
-    gan_config,
-    gan_splits,
-    save_image_grid,
-)
-from ganprint.experiments.protocol import fit_config, load_protocol_dict, profile_settings, with_seed_offset
-from ganprint.gans.pool import GanJob, train_gan_jobs
-from ganprint.serialization import write_json
-
-if TYPE_CHECKING:
-    from ganprint.experiments.runners import RunRequest
+FIGURES = {
+    "studies.*.accuracy": {"chosen_on": "nothing (the last snapshot; the classifier's schedule on validation "
+                                        "images)",
+                           "reported_on": "test images: each GAN's test latent stream"},
+    "studies.*.curve.*.accuracy": {"chosen_on": "validation images (the best snapshot on validation)",
+                                   "reported_on": "test images: each GAN's test latent stream"},
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,27 +48,16 @@ class PairStudy:
     seed_accuracy: float | None = None
 
 
-@dataclasses.dataclass(frozen=True)
-class PairsProfile:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PairsProfile(GanStudyProfile):
     """One profile of the ``pairs`` protocol (see ``protocols/pairs.yaml``)."""
 
-    name: str
-    gan: dict[str, Any]
+    images_key = "images_per_gan"
     snapshot_every: int
-    images: dict[str, int]
-    attributor: dict[str, Any]
-    deviations: tuple[str, ...] = ()
 
     @classmethod
-    def from_dict(cls, name: str, d: dict[str, Any]) -> PairsProfile:
-        return cls(name, dict(d["gan"]), int(d["snapshot_every"]), {s: int(d["images_per_gan"][s]) for s in SPLITS},
-                   dict(d["attributor"]), tuple(d.get("deviations", ())))
-
-
-def run_experiment(request: RunRequest) -> dict[str, Any]:
-    """Runner of the ``pairs`` protocol (see :mod:`ganprint.experiments.runners`)."""
-    return PairsRun(request.out_dir, request.profile, protocol=request.protocol, device=request.device,
-                    real_source=request.real_source, progress=request.progress, seed=request.seed).run()
+    def own(cls, d: dict[str, Any]) -> dict[str, Any]:
+        return {"snapshot_every": int(d["snapshot_every"])}
 
 
 def figures(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -91,86 +75,71 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
     return lines
 
 
-class PairsRun:
+class PairsRun(GanStudy):
     """One run directory of ``pairs``; ``run()`` executes or resumes it."""
 
-    def __init__(self, out_dir: str | Path, profile: str = "quick", *, protocol: str | Path = "pairs",
-                 device: str = "auto", real_source: str | None = None, progress: bool = True,
-                 seed: int | None = None) -> None:
-        from ganprint.device import resolve_device
+    name = "pairs"
+    default_source = "mnist5k"
+    gan_seed_step = 0
+    profile_type = PairsProfile
 
-        self.out = Path(out_dir)
-        self.protocol = with_seed_offset(load_protocol_dict(protocol), seed)
-        self.profile = PairsProfile.from_dict(profile, profile_settings(self.protocol, profile))
-        self.seed = int(self.protocol.get("seed", 0))
-        self.gans = {name: GanEntry.from_dict(name, d, self.seed) for name, d in self.protocol["gans"].items()}
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.studies = {}
         for name, d in self.protocol["studies"].items():
             pair = tuple(d["pair"])
             if len(pair) != 2 or any(g not in self.gans for g in pair):
                 raise ValueError(f"study {name}: 'pair' must name two GANs of the protocol")
             self.studies[name] = PairStudy(name, d.get("title", name), pair, d.get("seed_accuracy"))
-        self.real_source = real_source or self.protocol.get("real_source", "mnist5k")
-        self.device = str(resolve_device(device))
-        self.progress = progress
 
     def run(self) -> dict[str, Any]:
         from ganprint.data.mnist import load_digits_source
         from ganprint.gans.trainer import list_snapshots
 
-        t0 = time.perf_counter()
-        self.out.mkdir(parents=True, exist_ok=True)
-        p = self.profile
+        run, p = self.start(), self.profile
         digits = load_digits_source(self.real_source).images
         steps_per_epoch = math.ceil(len(digits) / int(p.gan.get("batch_size", 256)))
         needed = sorted({g for s in self.studies.values() for g in s.pair})
         configs = {name: gan_config(self.gans[name], p.gan, snapshot_every=p.snapshot_every) for name in needed}
-        gan_seconds = train_gan_jobs([GanJob(self.out / "gans" / name, cfg, digits, {"source": self.real_source})
-                                      for name, cfg in configs.items()], device=self.device, progress=self.progress)
-        for name, cfg in configs.items():
-            finished_gan_info(self.out / "gans" / name, cfg)
+        self.train_gans(configs, digits, {"source": self.real_source})
         snapshots = {name: set(list_snapshots(self.out / "gans" / name)) for name in needed}
-        t = time.perf_counter()
-        images: dict[tuple[str, int], dict[str, np.ndarray]] = {}
-
-        def splits(name: str, step: int) -> dict[str, np.ndarray]:
-            if (name, step) not in images:
-                images[name, step] = gan_splits(self.out / "gans" / name, p.images, step=step, device=self.device)
-            return images[name, step]
-
-        fit = fit_config(p.attributor, self.seed)
         arch = self.protocol.get("attributor_arch", "logreg")
         studies = {}
         for sname, study in self.studies.items():
-            a, b = study.pair
-            curve = []
-            for step in sorted(snapshots[a] & snapshots[b]):
-                row = cached(self.out / "studies" / sname / f"step_{step:07d}.json", lambda s=step, a=a, b=b: attribute(
-                    arch, {a: splits(a, s), b: splits(b, s)}, fit, device=self.device, progress=False),
-                    settings=[arch, p.gan, p.images, fit.to_dict()])
-                curve.append({"step": step, "epoch": step / steps_per_epoch, "accuracy": row["accuracy"],
-                              "val_accuracy": row["val_accuracy"], "confusion_matrix": row["confusion_matrix"]})
+            curve = [{"step": step, "epoch": step / steps_per_epoch, **self._classifier(sname, study.pair, step, arch)}
+                     for step in sorted(snapshots[study.pair[0]] & snapshots[study.pair[1]])]
             if not curve:
-                raise RuntimeError(f"study {sname}: the GANs {a} and {b} share no snapshot step")
+                raise RuntimeError(f"study {sname}: the GANs {' and '.join(study.pair)} share no snapshot step")
             studies[sname] = {"title": study.title, "pair": list(study.pair), "seed_accuracy": study.seed_accuracy,
                               "accuracy": curve[-1]["accuracy"], "curve": curve}
-        for name in needed:
-            last = max(snapshots[name])
-            save_image_grid(splits(name, last)["test"][:64], self.out / "report" / "samples" / f"{name}.png")
-        results = {
+        run.stage("samples", {"gans": self.gan_tokens(needed), "test": p.images["test"]},
+                  lambda folder: self._samples({n: max(snapshots[n]) for n in needed}), report=True,
+                  timer="images and classifiers")
+        results = run.finish({
             "experiment": "pairs", "profile": p.name, "real_source": self.real_source,
             "attributor_arch": arch, "steps_per_epoch": steps_per_epoch, "snapshot_every_steps": p.snapshot_every,
             "gans": {n: {"arch": self.gans[n].arch, "options": self.gans[n].options, "seed": self.gans[n].seed}
                      for n in needed},
             "studies": studies, "deviations": list(p.deviations),
-            "stage_seconds": {**{f"train {k}": v for k, v in gan_seconds.items()},
-                              "images and classifiers": round(time.perf_counter() - t, 2)},
-            "wall_seconds": round(time.perf_counter() - t0, 2), "threads": torch.get_num_threads(),
-            "device": self.device,
-        }
-        write_json(self.out / "results.json", results)
+        }, figures=FIGURES, device=self.device)
         self._report(results)
         return results
+
+    def _classifier(self, study: str, pair: tuple[str, str], step: int, arch: str) -> dict[str, Any]:
+        """The classifier between the pair's snapshots at ``step``: fit, then assessed on test images."""
+        p = self.profile
+        data = {"gans": self.gan_tokens(list(pair)), "step": step, "train": p.images["train"], "val": p.images["val"]}
+        row = attribution_stages(self.run_, f"{study}/step_{step:07d}",
+                                 lambda split: {g: self.images(g, split, step) for g in pair}, data,
+                                 {"test": p.images["test"]}, arch=arch, fit=fit_config(p.attributor, self.seed),
+                                 device=self.device, progress=False, timer="images and classifiers")
+        return {k: row[k] for k in ("accuracy", "val_accuracy", "confusion_matrix")}
+
+    def _samples(self, last: dict[str, int]) -> None:
+        """Grids of each GAN's test images at its last snapshot."""
+        self.run_.read(REPORT, "test images of the last snapshots")
+        for name, step in last.items():
+            save_image_grid(self.images(name, "test", step)[:64], self.out / "report" / "samples" / f"{name}.png")
 
     def _report(self, results: dict[str, Any]) -> None:
         from ganprint.experiments.gan_study_plots import plot_curves
@@ -199,8 +168,7 @@ class PairsRun:
         lines += ["", "## Samples (last snapshot)", ""]
         lines += [f"**{n}** ({g['arch']} {g['options'] or ''})  \n![{n}](report/samples/{n}.png)\n"
                   for n, g in results["gans"].items()]
-        lines += ["## Deviations of this profile from the seed", ""]
-        lines += [f"- {d}" for d in results["deviations"]] or ["- none"]
-        lines += ["", "## Where the time goes", "", "| stage | seconds |", "|---|---|"]
-        lines += [f"| {k} | {v:.1f} |" for k, v in results["stage_seconds"].items()]
-        (self.out / "report.md").write_text("\n".join(lines) + "\n")
+        self.write_report(lines, results)
+
+
+run_experiment = PairsRun.run_experiment
