@@ -129,9 +129,27 @@ def test_zoo_on_a_folder_dataset_writes_its_table(tmp_path):
     report = (tmp_path / "zoo" / "report.md").read_text()
     assert "unknown AUROC: other" in report and (tmp_path / "zoo" / "report" / "accuracy_vs_time.png").is_file()
     # a rerun resumes: nothing is retrained
+    tokens = {p: json.loads(p.read_text())["token"] for p in (tmp_path / "zoo").rglob("stage.json")}
     again = ZooRun(tmp_path / "zoo", "tiny", data_dir=data, unknown_dirs={"other": tmp_path / "unknown" / "other"},
                    device="cpu", progress=False).run()
     assert again["models"] == results["models"]
+    assert {p: json.loads(p.read_text())["token"] for p in tokens} == tokens
+    # one changed setting (logreg's epochs) reruns that model's fit and assessment only
+    import yaml
+
+    from ganprint.experiments.protocol import load_protocol_dict
+
+    protocol = load_protocol_dict("zoo")
+    protocol["profiles"]["tiny"]["models"][1]["epochs"] = 2
+    (tmp_path / "zoo.yaml").write_text(yaml.safe_dump(protocol))
+    changed = ZooRun(tmp_path / "zoo", "tiny", protocol=tmp_path / "zoo.yaml", data_dir=data,
+                     unknown_dirs={"other": tmp_path / "unknown" / "other"}, device="cpu", progress=False).run()
+    rerun = {p.parent.relative_to(tmp_path / "zoo").as_posix() for p in tokens
+             if json.loads(p.read_text())["token"] != tokens[p]}
+    assert rerun == {"models/logreg+dct+adam", "assess/logreg+dct+adam"}
+    assert changed["models"]["logreg+dct+adam"]["epochs_run"] == 2
+    assert changed["data_use"]["stages"]["assess/logreg+dct+adam"] == ["report"]
+    assert changed["data_use"]["stages"]["models/logreg+dct+adam"] == ["selection"]
 
 
 def test_every_shipped_protocol_has_a_runner_and_an_unknown_runner_is_a_clear_error(tmp_path):
