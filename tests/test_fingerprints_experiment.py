@@ -1,4 +1,5 @@
-"""The `fingerprints` experiment's tiny profile on a given folder dataset, end to end, and its resume."""
+"""The `fingerprints` experiment's tiny profile on a given folder dataset, end to end, and its resume
+(a changed setting reruns only the stage it affects)."""
 
 import json
 
@@ -48,3 +49,14 @@ def test_tiny_run_end_to_end_and_resume(tmp_path):
     assert again["accuracy"] == results["accuracy"] and again["persistence"] == results["persistence"]
     assert {p: p.stat().st_mtime_ns for p in (out / "models").rglob("*.safetensors")} == stamps
     assert again["wall_seconds"] < results["wall_seconds"]
+
+    # one changed setting (the persistence patches) reruns the persistence stage only
+    stages = {p: json.loads(p.read_text())["token"] for p in out.rglob("stage.json")}
+    run = FingerprintsRun(out, "tiny", data_dir=data, progress=False)
+    run.spec = {**run.spec, "persistence": {**run.spec["persistence"], "patches": [8]}}
+    changed = run.run()
+    assert set(changed["persistence"]["patch"]) == {"8"} and changed["accuracy"] == results["accuracy"]
+    assert {p.parent.name for p in stages if json.loads(p.read_text())["token"] != stages[p]} == {"persistence"}
+    assert {p: p.stat().st_mtime_ns for p in (out / "models").rglob("*.safetensors")} == stamps
+    uses = changed["data_use"]["stages"]
+    assert uses["models/visnet"] == ["selection"] and uses["assess/visnet"] == ["report"]
