@@ -161,16 +161,12 @@ def test_each_study_takes_the_seed_offset(name):
     assert moved == base + 2 and not set(moved_gans) & set(gans)  # no GAN seed shared between the two runs
 
 
-def test_zoo_and_fingerprints_write_their_seeded_protocol_for_the_data_run(tmp_path):
-    import yaml
+def test_the_data_run_of_zoo_moves_every_seed_once():
+    from ganprint.experiments.mnist_groups import MnistGroupsRun
+    from ganprint.experiments.protocol import load_protocol_dict
 
-    from ganprint.experiments.protocol import load_protocol_dict, seeded_protocol_file
-
-    assert seeded_protocol_file("zoo", None, tmp_path) == "zoo" and not (tmp_path / "protocol.yaml").exists()
-    path = seeded_protocol_file("zoo", 1, tmp_path)
-    assert path == tmp_path / "protocol.yaml"
-    original, moved = load_protocol_dict("zoo"), yaml.safe_load(path.read_text())
-    assert moved["seed"] == original["seed"] + 1
-    assert moved["gans"]["GAN_1_seed"]["seed"] == original["gans"]["GAN_1_seed"]["seed"] + GAN_SEED_STRIDE
-    assert {k: v for k, v in moved.items() if k not in ("seed", "gans")} == \
-        {k: v for k, v in original.items() if k not in ("seed", "gans")}
+    original = load_protocol_dict("zoo")
+    base, moved = (MnistGroupsRun("unused", "tiny", protocol="zoo", seed=k).protocol for k in (0, 1))
+    assert base.seed == original["seed"] and moved.seed == original["seed"] + 1
+    assert moved.gans["GAN_1_seed"].seed == original["gans"]["GAN_1_seed"]["seed"] + GAN_SEED_STRIDE
+    assert moved.profile("tiny").attributor.seed == base.profile("tiny").attributor.seed + 1

@@ -29,7 +29,7 @@ from ganprint.experiments.mnist_data import (
     split_ranges,
     write_real_digits,
 )
-from ganprint.experiments.protocol import MnistGroupsProtocol, Profile, load_protocol_dict
+from ganprint.experiments.protocol import MnistGroupsProtocol, Profile, load_protocol_dict, with_seed_offset
 from ganprint.experiments.report import SEED_TOLERANCE, write_mnist_groups_report
 from ganprint.experiments.run import SELECTION, Run
 from ganprint.gans.pool import GanJob, train_gan_jobs, worker_pool
@@ -75,19 +75,18 @@ def figures(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 class MnistGroupsRun:
-    """One run folder of the study; ``run()`` executes or resumes every stage. ``seed`` is added to
-    the protocol's seed (GAN training, latents, attributor initialisation)."""
+    """One run folder of the study; ``run()`` executes or resumes every stage. ``seed`` offsets the
+    protocol's seeds (:func:`~ganprint.experiments.protocol.with_seed_offset`: GAN training, latents,
+    attributor initialisation)."""
 
     def __init__(self, out_dir: str | Path, profile: str = "quick", *, protocol: str | Path = "mnist-groups",
                  overrides: dict[str, Any] | None = None, groups: list[str] | None = None,
                  workers: int | None = None, device: str = "auto", progress: bool = True,
                  cache_dir: str | Path | None = None, real_source: str | None = None, seed: int = 0) -> None:
-        self.protocol = MnistGroupsProtocol.from_dict(load_protocol_dict(protocol))
+        self.protocol = MnistGroupsProtocol.from_dict(with_seed_offset(load_protocol_dict(protocol), seed))
         self.profile: Profile = self.protocol.profile(profile, overrides)
         self.protocol = dataclasses.replace(
-            self.protocol, seed=self.protocol.seed + seed,
-            real_source=real_source or self.profile.real_source or self.protocol.real_source)
-        self.profile = self.protocol.profile(profile, overrides)  # its attributor seed follows the run's
+            self.protocol, real_source=real_source or self.profile.real_source or self.protocol.real_source)
         unknown = sorted(set(groups or []) - set(self.protocol.groups))
         if unknown:
             raise ValueError(f"unknown groups {unknown}; known: {', '.join(self.protocol.groups)}")

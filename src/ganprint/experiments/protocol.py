@@ -56,18 +56,6 @@ def with_seed_offset(protocol: dict[str, Any], offset: int | None) -> dict[str, 
     return out
 
 
-def seeded_protocol_file(protocol: str | Path, offset: int | None, folder: str | Path) -> str | Path:
-    """For code that loads a protocol by name or path itself: ``protocol`` when ``offset`` is None or
-    0, else :func:`with_seed_offset` of it written to ``folder/protocol.yaml`` (and that path)."""
-    if not offset:
-        return protocol
-    path = Path(folder) / "protocol.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(with_seed_offset(load_protocol_dict(protocol), offset), sort_keys=False,
-                                   allow_unicode=True))
-    return path
-
-
 def profile_settings(protocol: dict[str, Any], profile: str) -> dict[str, Any]:
     """The settings of ``profile`` in a loaded protocol; an unknown profile is a clear error
     listing the protocol's profiles."""
