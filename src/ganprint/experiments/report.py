@@ -34,6 +34,27 @@ def marks_legend(tolerance: float = 0.0) -> str:
     return f"Marks: {MET} target met; {MISSED} missed (no tolerance: the target is a threshold)."
 
 
+def report_folders(out_dir: str | Path, figures: str) -> tuple[Path, Path]:
+    """The run folder of a report and its figure folder ``out_dir/figures`` (created)."""
+    out_dir = Path(out_dir)
+    (out_dir / figures).mkdir(parents=True, exist_ok=True)
+    return out_dir, out_dir / figures
+
+
+def report_head(title: str, intro: str, section: str, columns: list[str]) -> list[str]:
+    """The first lines of a report: its title, a paragraph, the first section's heading and the
+    header of its table (``columns``)."""
+    return [f"# {title}", "", intro, "", f"## {section}", "",
+            "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+
+
+def write_report(out_dir: Path, lines: list[str]) -> Path:
+    """``out_dir/report.md``: the report's Markdown ``lines``."""
+    path = out_dir / "report.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 JUDGE_RECOGNISED_TARGET = 0.9
 JUDGE_RECALL_TARGET = 0.5
 
@@ -73,15 +94,12 @@ def _judge_section(gans: dict[str, Any]) -> list[str]:
 def write_mnist_groups_report(out_dir: Path, results: dict[str, Any], protocol) -> Path:
     """``report.md`` with the accuracy table beside the seed's, the quality gate per GAN,
     confusion-matrix heatmaps, sample grids, the profile's deviations and where the time went."""
-    out_dir = Path(out_dir)
-    fig_dir = out_dir / "report"
-    fig_dir.mkdir(parents=True, exist_ok=True)
-    lines = [f"# {protocol.title}", "",
-             f"Profile **{results['profile']}**, wall time {results['wall_seconds']:.0f} s "
-             f"({results['wall_seconds'] / 60:.1f} min) on {results['device']} "
-             f"({results['workers']} GAN worker process(es)).", "",
-             "## Attribution accuracy per group", "",
-             "| group | sources | seed accuracy | ours | test images |", "|---|---|---|---|---|"]
+    out_dir, fig_dir = report_folders(out_dir, "report")
+    lines = report_head(protocol.title,
+                        f"Profile **{results['profile']}**, wall time {results['wall_seconds']:.0f} s "
+                        f"({results['wall_seconds'] / 60:.1f} min) on {results['device']} "
+                        f"({results['workers']} GAN worker process(es)).",
+                        "Attribution accuracy per group", ["group", "sources", "seed accuracy", "ours", "test images"])
     for name, g in results["groups"].items():
         seed = g.get("seed_accuracy")
         ok = "" if seed is None else " " + mark(g["accuracy"], seed, SEED_TOLERANCE)
@@ -136,6 +154,4 @@ def write_mnist_groups_report(out_dir: Path, results: dict[str, Any], protocol) 
     total = results["wall_seconds"] or 1
     for stage, sec in results["stage_seconds"].items():
         lines.append(f"| {stage} | {sec:.1f} | {sec / total:.0%} |")
-    path = out_dir / "report.md"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return write_report(out_dir, lines)
