@@ -1,5 +1,5 @@
 """Experiments yu-sources, yu-seeds and seed001 end to end on their tiny profiles: results keys,
-report, and resume (a rerun trains nothing again)."""
+report, and resume (a rerun trains nothing again; a changed setting reruns only its stages)."""
 
 import json
 
@@ -70,14 +70,43 @@ def test_yu_sources_tiny_end_to_end_and_resume(sources_run, monkeypatch):
     assert again["accuracy"] == results["accuracy"]
     assert again["gans"]["ProGAN"]["quality"] == results["gans"]["ProGAN"]["quality"]
     assert not any(k.startswith("gan ") for k in again["stage_seconds"])
-    # a figure saved under one network (a run from before ensembles) is scored again under the saved networks
-    saved = json.loads((out / "quality.json").read_text())
-    saved["ProGAN"].pop("networks")
-    (out / "quality.json").write_text(json.dumps(saved))
-    rescored = run_experiment(RunRequest("yu-sources", out, profile="tiny", device="cpu", progress=False))
-    before, after = results["gans"]["ProGAN"]["quality"], rescored["gans"]["ProGAN"]["quality"]
-    assert after["networks"] == pytest.approx(before["networks"])
-    assert after["relative"] == pytest.approx(before["relative"]) and after["passed"] == before["passed"]
+
+
+def _changed_protocol(tmp_path, **tiny):
+    """yu-sources with keys of its tiny profile replaced."""
+    import yaml
+
+    from ganprint.experiments.protocol import load_protocol_dict
+
+    d = load_protocol_dict("yu-sources")
+    d["profiles"]["tiny"].update(tiny)
+    (tmp_path / "changed.yaml").write_text(yaml.safe_dump(d, sort_keys=False))
+    return str(tmp_path / "changed.yaml")
+
+
+def test_yu_sources_rerun_with_a_changed_setting_reruns_only_its_stages(sources_run, tmp_path, monkeypatch):
+    out, results = sources_run
+    _forbid_training(monkeypatch)
+    tiny = json.loads((out / "config.json").read_text())["profile_config"]
+    # fewer quality samples: only the quality figures are computed again
+    protocol = _changed_protocol(tmp_path, quality={**tiny["quality"], "samples": 10})
+    again = run_experiment(RunRequest(protocol, out, profile="tiny", device="cpu", progress=False))
+    assert set(again["stage_seconds"]) - {"decoding"} == {"gans", "quality"}
+    assert again["accuracy"] == results["accuracy"]
+    assert again["gans"]["ProGAN"]["quality"] != results["gans"]["ProGAN"]["quality"]
+    # fewer test images: the test split and what reads it, not the GANs nor the fitted attributors
+    protocol = _changed_protocol(tmp_path, images_per_source={**tiny["images_per_source"], "test": 10})
+    again = run_experiment(RunRequest(protocol, out, profile="tiny", device="cpu", progress=False))
+    assert not any(k.startswith(("gan ", "attributor ", "quality-model")) for k in again["stage_seconds"])
+    assert {"dataset", "quality", "unseen photos", "samples"} <= set(again["stage_seconds"])
+    assert np.asarray(again["confusion_matrix"]).sum() == 5 * 10
+    assert {n: a["val_accuracy"] for n, a in again["attributors"].items()} == \
+        {n: a["val_accuracy"] for n, a in results["attributors"].items()}
+    uses = again["data_use"]["stages"]
+    assert uses["data/test"] == ["report"] and uses["quality"] == ["report", "selection"]
+    assert uses["models/postpool"] == ["selection"]
+    # back to the protocol as shipped, for the tests that reuse this run
+    run_experiment(RunRequest("yu-sources", out, profile="tiny", device="cpu", progress=False))
 
 
 def test_seed001_tiny_reuses_the_yu_sources_gans_and_reports_tta(sources_run, tmp_path, monkeypatch):

@@ -1,5 +1,6 @@
-"""Real images for Yu et al.'s studies (seed 004): the bundled photo crops offline, CelebA faces
-(cropped as in seed 004) through torchvision for users with internet."""
+"""The data of Yu et al.'s studies (seed 004): real images (the bundled photo crops offline, CelebA
+faces cropped as in seed 004 through torchvision for users with internet), each GAN's images of a
+split, and the source folders of the labelled dataset."""
 
 from __future__ import annotations
 
@@ -12,6 +13,13 @@ from PIL import Image
 from ganprint.data.photos import PhotoCropConfig, load_photo_crops
 
 REAL_SOURCES = ("photos", "celeba")
+
+SAMPLING_SEEDS = {"train": 1000, "val": 1001, "test": 1002}
+"""Latent stream per split: a GAN's train, val and test images never share a latent vector."""
+REAL_ROLES = {"gan": 0, "attr": 1, "quality": 7, "reference": 8, "monitor": 9}
+"""Offset per role of real images (added to the run's seed; times the GANs' image count skipped on
+CelebA): the GANs, the attributor's real class, the quality figure and the training monitor never
+share real images."""
 
 CELEBA_CROP_CENTER = (89, 121)
 """Seed 004: "We crop each image centered at (x,y) = (89,121) with size 128x128" (aligned CelebA)."""
@@ -77,3 +85,24 @@ def load_real(source: str, split: str, n: int, seed: int, *, skip: int = 0, size
         root = None if cache_dir is None else Path(cache_dir) / "torchvision"
         return load_celeba_crops(split, n, skip=skip, size=size, root=root)
     raise ValueError(f"unknown real source {source!r}; known: {', '.join(REAL_SOURCES)}")
+
+
+def gan_images(gan_dir: str | Path, split: str, n: int, device: str) -> np.ndarray:
+    """Exactly ``n`` images of a GAN folder from the split's own latent stream (:data:`SAMPLING_SEEDS`),
+    uint8 (n, H, W, C)."""
+    from ganprint.gans.sampling import chunk_latents, generate, load_generator
+
+    G, cfg = load_generator(gan_dir, device=device)
+    return generate(G, chunk_latents(SAMPLING_SEEDS[split], 0, cfg["latent_dim"], n))
+
+
+def write_source(folder: Path, n: int, images_fn) -> None:
+    """``folder/000000.png ...``: the ``n`` images of ``images_fn(n)``, unless the folder holds them
+    already (an interrupted stage resumes source by source)."""
+    from ganprint.gans.sampling import save_png
+
+    if folder.is_dir() and len(list(folder.glob("*.png"))) >= n:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, img in enumerate(images_fn(n)):
+        save_png(img, folder / f"{i:06d}.png")

@@ -1,5 +1,6 @@
-"""Reports of the ``yu-sources``, ``yu-seeds`` and ``seed001`` experiments: Markdown with sample
-grids, confusion matrices, the quality figures and the seeds' figures beside ours."""
+"""Reports of the ``yu-sources`` and ``yu-seeds`` experiments, and the parts ``seed001``'s report
+shares: Markdown with sample grids, confusion matrices, the quality figures and the seeds' figures
+beside ours."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from ganprint.experiments.report import report_folders, report_head, write_report
 from ganprint.plots import plot_confusion
 from ganprint.quality.figures import swd_cell
 
@@ -84,17 +86,17 @@ def quality_table(gans: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
-def write_yu_report(out_dir: Path, results: dict[str, Any]) -> Path:
-    """``report.md`` of a ``yu-sources`` / ``yu-seeds`` run, with its figures in ``figures/``."""
-    out_dir = Path(out_dir)
-    fig = out_dir / "figures"
-    fig.mkdir(parents=True, exist_ok=True)
-    lines = [f"# {results['title']} (profile `{results['profile']}`)", "",
-             f"Real source: `{results['real_source']}`; {results['gan_train_images']} real images train every GAN; "
-             f"images per source: {results['images_per_source']}. Wall time {results['wall_seconds']:.0f} s on "
-             f"{results['threads']} thread(s), device {results['device']}.", "",
-             "## Attribution accuracy on the test split", "",
-             "| attributor | accuracy | balanced accuracy | fit seconds | test images |", "|---|---|---|---|---|"]
+def write_yu_report(out_dir: Path, results: dict[str, Any], grids: dict[str, str]) -> Path:
+    """``report.md`` of a ``yu-sources`` / ``yu-seeds`` run, with its figures in ``figures/`` (``grids``:
+    the sample grid of each source, :func:`sample_grids`)."""
+    out_dir, fig = report_folders(out_dir, "figures")
+    lines = report_head(f"{results['title']} (profile `{results['profile']}`)",
+                        f"Real source: `{results['real_source']}`; {results['gan_train_images']} real images train "
+                        f"every GAN; images per source: {results['images_per_source']}. Wall time "
+                        f"{results['wall_seconds']:.0f} s on {results['threads']} thread(s), "
+                        f"device {results['device']}.",
+                        "Attribution accuracy on the test split",
+                        ["attributor", "accuracy", "balanced accuracy", "fit seconds", "test images"])
     for name, row in results["attributors"].items():
         lines.append(f"| {name}{' (primary)' if name == results['primary'] else ''} | {row['accuracy']:.4f} | "
                      f"{row['balanced_accuracy']:.4f} | {row['fit_seconds']:.0f} | {row['test_images']} |")
@@ -113,16 +115,18 @@ def write_yu_report(out_dir: Path, results: dict[str, Any]) -> Path:
     lines += ["## GAN quality (Fréchet distance on self-supervised real-image networks, and SWD)", "",
               QUALITY_NOTE, "", *quality_table(results["gans"]), "",
               f"All GANs pass: **{'yes' if results['all_gans_pass_quality'] else 'no'}**.", ""]
-    grids = sample_grids(out_dir / "data", "test", ["real", *results["gans"]], fig)
-    lines += ["## Samples (test split, 2x nearest-neighbour)", ""]
+    return write_report(out_dir, [*lines, *closing_lines(results, grids)])
+
+
+def closing_lines(results: dict[str, Any], grids: dict[str, str]) -> list[str]:
+    """The last sections of a report: the sample grids, the profile's deviations, the stage times."""
+    lines = ["## Samples (test split, 2x nearest-neighbour)", ""]
     for source, rel in grids.items():
         lines += [f"**{source}**", "", f"![{source}]({rel})", ""]
     if results.get("deviations"):
         lines += ["## Deviations from the seed", "", *[f"- {d}" for d in results["deviations"]], ""]
-    lines += ["## Stage times (seconds)", "", *[f"- {k}: {v:.0f}" for k, v in results["stage_seconds"].items()], ""]
-    path = out_dir / "report.md"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return [*lines, "## Stage times (seconds)", "",
+            *[f"- {k}: {v:.0f}" for k, v in results["stage_seconds"].items()], ""]
 
 
 def unseen_photo_lines(results: dict[str, Any]) -> list[str]:
@@ -152,14 +156,14 @@ def seed_figure_lines(results: dict[str, Any]) -> list[str]:
     lines = ["### The seed's figures beside ours", "", "| figure | seed | ganprint |", "|---|---|---|"]
     for name, entry in figures.items():
         entry = entry if isinstance(entry, dict) else {"value": entry}
-        ours = _lookup(results, entry.get("ours"))
+        ours = lookup(results, entry.get("ours"))
         lines.append(f"| {name} | {_fmt(entry.get('value'))} | {_fmt(ours)} |")
     notes = [f"- {name}: {entry['note']}" for name, entry in figures.items()
              if isinstance(entry, dict) and entry.get("note")]
     return [*lines, "", *notes, ""] if notes else [*lines, ""]
 
 
-def _lookup(results: dict[str, Any], dotted: str | None) -> Any:
+def lookup(results: dict[str, Any], dotted: str | None) -> Any:
     """``a.b.c`` -> results['a']['b']['c'] (None when absent)."""
     if not dotted:
         return None
@@ -169,58 +173,3 @@ def _lookup(results: dict[str, Any], dotted: str | None) -> Any:
             return None
         node = node[key]
     return node
-
-
-def write_seed001_report(out_dir: Path, results: dict[str, Any]) -> Path:
-    """``report.md`` of a ``seed001`` run: accuracy on 15 / 150 / all test images without and with
-    TTA, seed 001's figures beside ours, the images the vote fixed (and any it broke)."""
-    out_dir = Path(out_dir)
-    fig = out_dir / "figures"
-    fig.mkdir(parents=True, exist_ok=True)
-    tta = results["tta"]
-    reused = results.get("gans_reused_from")
-    lines = [f"# {results['title']} (profile `{results['profile']}`)", "",
-             f"Classifier `{results['primary']}`; real source `{results['real_source']}`; "
-             f"GANs {'reused from ' + reused if reused else 'trained here'}."
-             f" Wall time {results['wall_seconds']:.0f} s on {results['threads']} thread(s).", "",
-             "## Accuracy without and with test-time augmentation (majority vote over views)", "",
-             "| test images | without TTA | with TTA | correct (without / with) | fixed | broken |",
-             "|---|---|---|---|---|---|"]
-    for key, t in results["tests"].items():
-        lines.append(f"| {key} | {t['accuracy_plain']:.4f} | {t['accuracy_tta']:.4f} | "
-                     f"{t['correct_plain']} / {t['correct_tta']} of {t['n']} | {len(t['fixed'])} | "
-                     f"{len(t['broken'])} |")
-        plot_confusion(t["confusion_matrix_tta"], results["labels"], f"{key} test images, with TTA",
-                       fig / f"confusion_{key.replace(' ', '_')}_tta.png")
-    lines += ["", f"Target: >= {results['target']} on 150 images with TTA no worse than without: "
-              f"**{'met' if results['target_met'] else 'not met'}**.", ""]
-    lines += seed_figure_lines(results)
-    lines += unseen_photo_lines(results)
-    acc = ", ".join(f"{v} {a:.4f}" for v, a in tta["val_accuracy_by_view"].items())
-    lines += [f"Views voted over: {', '.join(tta['views'])} (chosen on the validation split: kept when within "
-              f"{tta['tolerance']} of the accuracy on unchanged images; validation accuracy per view: {acc}).", ""]
-    for key, t in results["tests"].items():
-        for what in ("fixed", "broken"):
-            items = t[what]
-            if not items:
-                continue
-            png = f"figures/tta_{what}_{key.replace(' ', '_')}.png"
-            lines += [f"### Images the vote {what} ({key} test images)", "", f"![{what}]({png})", "",
-                      "| # | true | without TTA | with TTA | votes (" + ", ".join(results["labels"]) + ") |",
-                      "|---|---|---|---|---|"]
-            lines += [f"| {i + 1} | {f['true']} | {f['plain']} | {f['tta']} | {f['votes']} |"
-                      for i, f in enumerate(items)]
-            lines.append("")
-    for key in results["tests"]:
-        lines += [f"![confusion matrix, {key} with TTA](figures/confusion_{key.replace(' ', '_')}_tta.png)", ""]
-    lines += ["## GAN quality", "", QUALITY_NOTE, "", *quality_table(results["gans"]), ""]
-    grids = sample_grids(out_dir / "data", "test", results["labels"], fig)
-    lines += ["## Samples (test split, 2x nearest-neighbour)", ""]
-    for source, rel in grids.items():
-        lines += [f"**{source}**", "", f"![{source}]({rel})", ""]
-    if results.get("deviations"):
-        lines += ["## Deviations from the seed", "", *[f"- {d}" for d in results["deviations"]], ""]
-    lines += ["## Stage times (seconds)", "", *[f"- {k}: {v:.0f}" for k, v in results["stage_seconds"].items()], ""]
-    path = out_dir / "report.md"
-    path.write_text("\n".join(lines) + "\n")
-    return path
