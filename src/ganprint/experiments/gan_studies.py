@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from ganprint.experiments.gan_study_data import REAL, GanImages, sample_images, save_image_grid
-from ganprint.experiments.protocol import load_protocol_dict, profile_settings, with_seed_offset
+from ganprint.experiments.protocol import GanEntry, load_protocol_dict, profile_settings, with_seed_offset
 from ganprint.experiments.run import Run
 from ganprint.experiments.stages import SPLITS, split_kind, train_gans
 
@@ -23,28 +23,6 @@ __all__ = ["REAL", "GanEntry", "GanImages", "GanStudy", "GanStudyProfile", "gan_
 
 if TYPE_CHECKING:
     from ganprint.experiments.runners import RunRequest
-
-
-@dataclasses.dataclass(frozen=True)
-class GanEntry:
-    """One GAN of a study: a registered architecture, its options, a training seed and overrides of
-    the profile's training settings."""
-
-    name: str
-    arch: str
-    options: dict[str, Any] = dataclasses.field(default_factory=dict)
-    seed: int = 0
-    train: dict[str, Any] = dataclasses.field(default_factory=dict)
-
-    @classmethod
-    def from_dict(cls, name: str, d: Mapping[str, Any], default_seed: int = 0) -> GanEntry:
-        unknown = set(d) - {"arch", "options", "seed", "train"}
-        if unknown:
-            raise ValueError(f"GAN {name}: unknown keys {sorted(unknown)}")
-        if "arch" not in d:
-            raise ValueError(f"GAN {name}: 'arch' is required")
-        return cls(name, str(d["arch"]), dict(d.get("options", {})), int(d.get("seed", default_seed)),
-                   dict(d.get("train", {})))
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -102,7 +80,8 @@ class GanStudy:
         self.protocol = with_seed_offset(load_protocol_dict(protocol or self.name), seed)
         self.profile = self.profile_type.from_dict(profile, profile_settings(self.protocol, profile))
         self.seed = int(self.protocol.get("seed", 0))
-        self.gans = {name: GanEntry.from_dict(name, d, self.seed + i * self.gan_seed_step)
+        self.gans = {name: GanEntry.from_dict(name, d, default_seed=self.seed + i * self.gan_seed_step,
+                                                require=("arch",))
                      for i, (name, d) in enumerate(self.protocol["gans"].items())}
         self.real_source = real_source or self.protocol.get("real_source", self.default_source)
         self.device = str(resolve_device(device))

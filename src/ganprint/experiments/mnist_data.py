@@ -4,6 +4,7 @@ generated images, the real-digit class, and the images a run wrote (so it need n
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,9 +13,11 @@ import torch
 
 from ganprint.data.folder import LoadedImages, load_images, split_indices
 from ganprint.data.mnist import Digits
+from ganprint.gans.pool import worker_pool
 from ganprint.gans.sampling import load_generator, sample_generator_to_folder, save_png
 
 if TYPE_CHECKING:
+    from ganprint.experiments.mnist_groups import MnistGroupsRun
     from ganprint.gans.config import GanTrainConfig
 
 SPLITS = ("train", "val", "test")
@@ -98,6 +101,48 @@ def write_real_digits(real: Digits, digits: list[int], root: Path, split: tuple[
                 save_png(subset.images[i][..., None], path)
                 images[int(i)] = subset.images[i][..., None]
     return written
+
+
+def generate_group_data(study: MnistGroupsRun) -> None:
+    """Stage ``data/<group>`` of each group of ``study``: every member GAN's images of the disjoint
+    latent ranges of each split, and the real class where the group has one. PNG encoding is
+    single-threaded Python work: on a CPU one process per core writes the GANs' images while this one
+    writes the real digits. The images written are kept in ``study.written``."""
+    run, p = study.run_, study.profile
+    ranges = split_ranges(p.images_per_gan, p.split)
+    todo: dict[str, list[tuple[str, int, int]]] = {}
+    stages = []
+    for gname in study.group_names:
+        group = study.protocol.groups[gname]
+        stage = run.open(f"data/{gname}", {"gans": {n: run.token(f"gans/{n}") for n in group.gans},
+                                           "ranges": ranges, "seed": study.seed, "real": group.real,
+                                           "real_source": study.protocol.real_source})
+        if not stage.finished:
+            stages.append((stage, group))
+            for name in group.gans:
+                todo.setdefault(name, []).extend((str(stage.folder / s / name), lo, hi)
+                                                 for s, (lo, hi) in ranges.items() if hi > lo)
+
+    def write_real() -> None:
+        for stage, group in stages:
+            if group.real:
+                digits = sorted({d for n in group.gans for d in study.protocol.gans[n].digits})
+                study.written.keep(write_real_digits(study.real, digits, stage.folder, p.split, study.seed))
+
+    jobs = [(str(study.out / "gans" / name), parts, study.seed) for name, parts in todo.items()]
+    if study.device.type != "cpu" or study.workers == 1 or len(jobs) < 2:
+        for job in jobs:
+            study.written.keep(generate_parts(*job, torch.get_num_threads(), str(study.device)))
+        write_real()
+    else:
+        with worker_pool(study.workers) as pool:
+            threads = max(1, (os.cpu_count() or 1) // study.workers)
+            futures = [pool.submit(generate_parts, *job, threads, "cpu") for job in jobs]
+            write_real()
+            for fut in futures:
+                study.written.keep(fut.result())
+    for stage, _ in stages:
+        run.close(stage, {"images_per_gan": p.images_per_gan})
 
 
 @dataclasses.dataclass

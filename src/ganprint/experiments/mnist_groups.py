@@ -16,23 +16,15 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import torch
-
 from ganprint.data.mnist import load_digits_source
 from ganprint.device import resolve_device
 from ganprint.experiments.mnist_assess import assess_group, fit_group, gan_quality, train_judge
-from ganprint.experiments.mnist_data import (
-    WrittenImages,
-    conditioned,
-    gan_training_data,
-    generate_parts,
-    split_ranges,
-    write_real_digits,
-)
+from ganprint.experiments.mnist_data import WrittenImages, conditioned, gan_training_data, generate_group_data
 from ganprint.experiments.protocol import MnistGroupsProtocol, Profile, load_protocol_dict, with_seed_offset
 from ganprint.experiments.report import SEED_TOLERANCE, write_mnist_groups_report
 from ganprint.experiments.run import SELECTION, Run
-from ganprint.gans.pool import GanJob, train_gan_jobs, worker_pool
+from ganprint.experiments.stages import train_gans
+from ganprint.gans.pool import GanJob
 from ganprint.quality.digits import DigitGate, GateStop
 
 if TYPE_CHECKING:
@@ -135,10 +127,9 @@ class MnistGroupsRun:
         with run.timed("real data"):
             self.real = load_digits_source(self.protocol.real_source, self.cache_dir)
         self.gate_info = run.stage("gate", self._settings("gate"), self._train_gate, timer="quality-gate classifier")
-        with run.timed("GAN training"):
-            self._train_gans()
+        self._train_gans()
         with run.timed("dataset generation"):
-            self._generate()
+            generate_group_data(self)
 
     def _settings(self, what: str) -> dict[str, Any]:
         p = self.profile
@@ -157,13 +148,13 @@ class MnistGroupsRun:
     def _gan_config(self, index: int, name: str):
         entry = self.protocol.gans[name]
         seed = entry.seed if entry.seed is not None else self.seed * 1000 + index + 1
-        cfg = self.profile.gan_config(entry.arch or self.protocol.gan_arch, seed=seed, overrides=entry.gan)
+        cfg = self.profile.gan_config(entry.arch or self.protocol.gan_arch, seed=seed,
+                                      overrides={**entry.train, **entry.options})
         data = gan_training_data(self.real, entry, self.seed)
         return (*conditioned(cfg, data, entry.digits), data)
 
     def _train_gans(self) -> None:
-        run, p = self._start(), self.profile
-        stages, jobs = [], []
+        run, p, jobs = self._start(), self.profile, []
         for i, name in enumerate(self.protocol.gans):
             if name not in self.gan_names:
                 continue
@@ -171,57 +162,13 @@ class MnistGroupsRun:
             cfg, labels, data = self._gan_config(i, name)
             stop = None if p.stop_quality is None else GateStop(
                 str(self.out / "gate"), entry.digits, p.stop_quality, p.quality_check_every, p.stop_from)
-            stage = run.open(f"gans/{name}", {"train": cfg.to_dict(), "gate": run.token("gate"),
-                                              "digits": list(entry.digits), "stop": dataclasses.asdict(stop)
-                                              if stop else None, "partition": entry.partition})
-            stages.append(stage)
-            if not stage.finished:
-                stage.reads.add(SELECTION)
-                info = {"source": self.protocol.real_source, "digits": list(entry.digits),
-                        "partition": list(entry.partition) if entry.partition else None}
-                jobs.append(GanJob(stage.folder, cfg, data.images, info, stop, labels))
-        train_gan_jobs(jobs, device=self.device, workers=self.workers, progress=self.progress,
-                       rebalance=False)
-        for stage in stages:
-            if not stage.finished:
-                run.close(stage, {"finished": True})
-
-    def _generate(self) -> None:
-        run, p = self._start(), self.profile
-        ranges = split_ranges(p.images_per_gan, p.split)
-        todo: dict[str, list[tuple[str, int, int]]] = {}
-        stages = []
-        for gname in self.group_names:
-            group = self.protocol.groups[gname]
-            stage = run.open(f"data/{gname}", {"gans": {n: run.token(f"gans/{n}") for n in group.gans},
-                                               "ranges": ranges, "seed": self.seed, "real": group.real,
-                                               "real_source": self.protocol.real_source})
-            if stage.finished:
-                continue
-            stages.append((stage, group))
-            for name in group.gans:
-                todo.setdefault(name, []).extend((str(stage.folder / s / name), lo, hi)
-                                                 for s, (lo, hi) in ranges.items() if hi > lo)
-        jobs = [(str(self.out / "gans" / name), parts, self.seed) for name, parts in todo.items()]
-        threads = max(1, (os.cpu_count() or 1) // self.workers)
-        if self.device.type != "cpu" or self.workers == 1 or len(jobs) < 2:
-            for job in jobs:
-                self.written.keep(generate_parts(*job, torch.get_num_threads(), str(self.device)))
-            self._write_real(stages)
-        else:  # PNG encoding is single-threaded Python work: one process per core, the real digits meanwhile
-            with worker_pool(self.workers) as pool:
-                futures = [pool.submit(generate_parts, *job, threads, "cpu") for job in jobs]
-                self._write_real(stages)
-                for fut in futures:
-                    self.written.keep(fut.result())
-        for stage, _ in stages:
-            run.close(stage, {"images_per_gan": p.images_per_gan})
-
-    def _write_real(self, stages) -> None:
-        for stage, group in stages:
-            if group.real:
-                digits = sorted({d for n in group.gans for d in self.protocol.gans[n].digits})
-                self.written.keep(write_real_digits(self.real, digits, stage.folder, self.profile.split, self.seed))
+            info = {"source": self.protocol.real_source, "digits": list(entry.digits),
+                    "partition": list(entry.partition) if entry.partition else None}
+            jobs.append((GanJob(self.out / "gans" / name, cfg, data.images, info, stop, labels),
+                         {"train": cfg.to_dict(), "gate": run.token("gate"), "data": info,
+                          "stop": dataclasses.asdict(stop) if stop else None}))
+        train_gans(run, jobs, device=str(self.device), workers=self.workers, progress=self.progress,
+                   rebalance=False)
 
     # -- report stages ----------------------------------------------------------------------------
     def quality(self) -> dict[str, Any]:

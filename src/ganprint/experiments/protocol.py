@@ -65,14 +65,50 @@ def profile_settings(protocol: dict[str, Any], profile: str) -> dict[str, Any]:
     return profiles[profile]
 
 
+GAN_KEYS = frozenset({"arch", "options", "seed", "train", "digits", "partition"})
+"""The keys of a GAN entry in every study's YAML (:class:`GanEntry`)."""
+
+
 @dataclass(frozen=True)
 class GanEntry:
+    """One GAN of a study, the same schema in every YAML: ``arch`` (a registered GAN architecture;
+    a study may give a default), ``options`` (its architecture options), ``seed`` (its training seed;
+    None: the study derives one), ``train`` (overrides of the profile's GAN training settings) and,
+    for GANs of real digits, ``digits`` (the training subset) and ``partition`` ``[k, n]`` (the k-th
+    of n disjoint parts of it)."""
+
     name: str
-    digits: tuple[int, ...]
+    arch: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+    train: dict[str, Any] = field(default_factory=dict)
+    digits: tuple[int, ...] = ()
     partition: tuple[int, int] | None = None
-    arch: str | None = None        # GAN architecture, when not the protocol's gan_arch
-    seed: int | None = None        # training seed, when not derived from the GAN's position
-    gan: dict[str, Any] = field(default_factory=dict)  # overrides of the profile's GAN settings
+
+    @classmethod
+    def from_dict(cls, name: str, d: dict[str, Any], *, default_seed: int | None = None,
+                  require: tuple[str, ...] = ()) -> GanEntry:
+        """A checked entry: unknown keys, keys in ``require`` that are missing, digits outside 0..9
+        and a partition [k, n] without 0 <= k < n are errors naming the GAN."""
+        if not isinstance(d, dict):
+            raise ValueError(f"GAN {name}: expected a mapping of {sorted(GAN_KEYS)}")
+        unknown, missing = set(d) - GAN_KEYS, [k for k in require if k not in d]
+        if unknown or missing:
+            raise ValueError(f"GAN {name}: " + "; ".join(
+                ([f"unknown keys {sorted(unknown)} (known: {sorted(GAN_KEYS)})"] if unknown else [])
+                + ([f"missing {missing}"] if missing else [])))
+        digits = tuple(int(x) for x in d.get("digits") or ())
+        if "digits" in d and (not digits or any(x < 0 or x > 9 for x in digits)):
+            raise ValueError(f"GAN {name}: digits must be in 0..9")
+        part = d.get("partition")
+        if part is not None:
+            k, n = (int(v) for v in part)
+            if not 0 <= k < n:
+                raise ValueError(f"GAN {name}: partition [k, n] needs 0 <= k < n")
+            part = (k, n)
+        seed = d.get("seed", default_seed)
+        return cls(name, str(d["arch"]) if d.get("arch") else None, dict(d.get("options") or {}),
+                   None if seed is None else int(seed), dict(d.get("train") or {}), digits, part)
 
 
 @dataclass(frozen=True)
@@ -133,18 +169,7 @@ class MnistGroupsProtocol:
         try:
             gans = {}
             for name, g in d["gans"].items():
-                digits = tuple(int(x) for x in g["digits"])
-                if not digits or any(x < 0 or x > 9 for x in digits):
-                    raise ValueError(f"{name}: digits must be in 0..9")
-                part = g.get("partition")
-                if part is not None:
-                    k, n = (int(v) for v in part)
-                    if not 0 <= k < n:
-                        raise ValueError(f"{name}: partition [k, n] needs 0 <= k < n")
-                    part = (k, n)
-                gans[name] = GanEntry(name, digits, part, arch=g.get("arch"),
-                                      seed=int(g["seed"]) if g.get("seed") is not None else None,
-                                      gan=dict(g.get("gan", {})))
+                gans[name] = GanEntry.from_dict(name, g, require=("digits",))
             groups = {}
             for name, g in d["groups"].items():
                 members = tuple(g["gans"])
@@ -162,7 +187,7 @@ class MnistGroupsProtocol:
     def profile(self, name: str, overrides: dict[str, Any] | None = None) -> Profile:
         if name not in self.profiles:
             raise ValueError(f"unknown profile {name!r}; known: {', '.join(self.profiles)}")
-        p = _merge(self.profiles[name], overrides or {})
+        p = merge_settings(self.profiles[name], overrides or {})
         split = tuple(float(x) for x in p["split"])
         if len(split) != 3 or abs(sum(split) - 1) > 1e-6 or min(split) < 0:
             raise ValueError("split must be three non-negative fractions summing to 1")
@@ -190,10 +215,11 @@ def fit_config(d: dict[str, Any], seed: int = 0) -> FitConfig:
     return FitConfig(**{"seed": seed, **d})
 
 
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+def merge_settings(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``over`` laid on top, mappings merged key by key (neither is changed)."""
     out = dict(base)
     for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        out[k] = merge_settings(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
 
 

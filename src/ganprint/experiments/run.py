@@ -90,6 +90,8 @@ class Run:
             stage.result = stored.get("result")
             stage.token = stored.get("token", "")
             stage.reads = set(stored.get("reads", ()))
+            if stage.finished:
+                self.stage_reads[name] = sorted(stage.reads)
         elif stored is not None or (folder.is_dir() and any(folder.iterdir())):
             shutil.rmtree(folder)  # other settings (or none recorded): start this stage afresh
         folder.mkdir(parents=True, exist_ok=True)
@@ -123,7 +125,6 @@ class Run:
         (timed under ``timer``, default the stage's name)."""
         stage = self.open(name, settings, report=report)
         if stage.finished:
-            self.stage_reads[name] = sorted(stage.reads)
             return stage.result
         with self.timed(timer or name), self.inside(stage):
             result = compute(stage.folder)

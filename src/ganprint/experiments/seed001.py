@@ -33,7 +33,7 @@ from ganprint.serialization import read_json
 
 if TYPE_CHECKING:
     from ganprint.experiments.runners import RunRequest
-    from ganprint.experiments.yu_protocol import GanSource
+    from ganprint.experiments.yu_protocol import GanEntry
 
 CHOSEN = "validation split (the primary attributor: best validation accuracy; the views voted over)"
 FIGURES = {
@@ -86,7 +86,7 @@ class Seed001Run(YuRun):
         self.views = tuple(extra.get("candidate_views", ("identity", "hflip", "vflip", "rot90", "rot180", "rot270")))
         self.view_tolerance = float(extra.get("view_tolerance", 0.01))
 
-    def gan_stage_settings(self, gan: GanSource) -> dict[str, Any]:
+    def gan_stage_settings(self, gan: GanEntry) -> dict[str, Any]:
         """The ``reuse_from`` run's finished GAN (its stage's folder and token) when that stage was
         trained on the very same settings (config, real images, monitor), else our own GAN's."""
         own = super().gan_stage_settings(gan)

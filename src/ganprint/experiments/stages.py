@@ -139,9 +139,7 @@ def train_gans(run: Run, jobs: Sequence[tuple[GanJob, Mapping[str, Any]]], *, de
     for job, settings in jobs:
         stage = run.open(Path(job.out_dir).relative_to(run.out).as_posix(), settings)
         stages.append(stage)
-        if stage.finished:
-            run.stage_reads[stage.name] = sorted(stage.reads)
-        else:
+        if not stage.finished:
             stage.reads.add(SELECTION)  # its training images
             todo.append(job)
     with run.timed(timer):

@@ -32,7 +32,7 @@ from ganprint.experiments.yu_attributors import (
     unseen_photo_figures,
 )
 from ganprint.experiments.yu_data import REAL_ROLES, SAMPLING_SEEDS
-from ganprint.experiments.yu_protocol import REAL, GanSource, YuProfile, YuProtocol
+from ganprint.experiments.yu_protocol import REAL, GanEntry, YuProfile, YuProtocol
 from ganprint.experiments.yu_report import lookup
 from ganprint.experiments.yu_stages import gan_quality, sample_grids, train_gans, write_split
 from ganprint.experiments.yu_study import YuStudy
@@ -42,7 +42,7 @@ from ganprint.quality.frechet import QualityConfig
 if TYPE_CHECKING:
     from ganprint.experiments.runners import RunRequest
 
-__all__ = ["REAL", "REAL_ROLES", "SAMPLING_SEEDS", "SPLITS", "GanSource", "YuProfile", "YuProtocol", "YuRun",
+__all__ = ["REAL", "REAL_ROLES", "SAMPLING_SEEDS", "SPLITS", "GanEntry", "YuProfile", "YuProtocol", "YuRun",
            "choose_primary", "figures", "make_attributor", "run_experiment", "seed_figures", "summary_lines"]
 
 TEST_DATA = "test split: GAN images of a latent stream no other split uses, real crops of a region no other split shows"

@@ -8,21 +8,10 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from ganprint.experiments.protocol import load_protocol_dict, with_seed_offset
+from ganprint.experiments.protocol import GanEntry, load_protocol_dict, merge_settings, with_seed_offset
 from ganprint.experiments.stages import SPLITS
 
 REAL = "real"
-
-
-@dataclasses.dataclass(frozen=True)
-class GanSource:
-    """One generator of the study: its source name, registered architecture, training seed and
-    overrides of the profile's training settings."""
-
-    name: str
-    arch: str
-    seed: int
-    overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 QUALITY_SETTINGS = frozenset({"networks", "train_images", "epochs", "reference_images", "samples"})
@@ -61,7 +50,7 @@ class YuProfile:
                    quality={k: int(v) for k, v in d.get("quality", {}).items()},
                    deviations=tuple(d.get("deviations", ())), monitor=profile_monitor(d))
 
-    def gan_config(self, gan: GanSource):
+    def gan_config(self, gan: GanEntry):
         """The :class:`GanTrainConfig` of one GAN: the family's quick settings when the profile says
         ``preset: quick`` (:data:`ganprint.gans.families.QUICK_TRAIN`), then the profile's and the
         GAN's own overrides."""
@@ -76,17 +65,12 @@ class YuProfile:
             base = quick_train_kwargs(gan.arch)
         elif preset is not None:
             raise ValueError(f"unknown GAN preset {preset!r}; known: quick")
-        merged = _merge(_merge(base, settings), gan.overrides)
+        merged = merge_settings(merge_settings(base, settings), gan.train)
         merged.update(arch=gan.arch, seed=gan.seed)
+        if gan.options:
+            merged["arch_options"] = {**merged.get("arch_options", {}), **gan.options}
         merged.setdefault("checkpoint_every", 100)
         return GanTrainConfig(**merged)
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,7 +82,7 @@ class YuProtocol:
     real_source: str
     seed: int
     primary: str
-    gans: tuple[GanSource, ...]
+    gans: tuple[GanEntry, ...]
     seed_figures: dict[str, Any]
     target: float
     profiles: dict[str, dict[str, Any]] = dataclasses.field(repr=False)
@@ -114,8 +98,7 @@ class YuProtocol:
             seed = int(d.get("seed", 0))
             gans = []
             for i, (gname, g) in enumerate(d["gans"].items()):
-                g = dict(g or {})
-                gans.append(GanSource(gname, str(g["arch"]), int(g.get("seed", seed + i)), dict(g.get("gan", {}))))
+                gans.append(GanEntry.from_dict(gname, g or {}, default_seed=seed + i, require=("arch",)))
             if REAL in {g.name for g in gans}:
                 raise ValueError(f"a GAN may not be called {REAL!r}")
             photo_splits = {s: s for s in SPLITS} | {str(k): str(v) for k, v in (d.get("photo_splits") or {}).items()}

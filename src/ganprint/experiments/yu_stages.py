@@ -17,10 +17,10 @@ from ganprint.serialization import read_json
 
 if TYPE_CHECKING:
     from ganprint.experiments.yu import YuRun
-    from ganprint.experiments.yu_protocol import GanSource
+    from ganprint.experiments.yu_protocol import GanEntry
 
 
-def gan_info(folder: Path, gan: GanSource) -> dict[str, Any]:
+def gan_info(folder: Path, gan: GanEntry) -> dict[str, Any]:
     """What the results say of a trained GAN: its folder, config, steps and kept step."""
     cfg = read_json(folder / "config.json")
     return {"arch": gan.arch, "seed": gan.seed, "folder": str(folder), "steps": cfg.get("steps"),

@@ -13,7 +13,7 @@ import numpy as np
 from ganprint.experiments.run import Run
 from ganprint.experiments.stages import FolderSplits, split_kind
 from ganprint.experiments.yu_data import REAL_ROLES, load_real
-from ganprint.experiments.yu_protocol import REAL, GanSource, YuProtocol
+from ganprint.experiments.yu_protocol import REAL, GanEntry, YuProtocol
 
 
 class YuStudy:
@@ -86,7 +86,7 @@ class YuStudy:
         return {"real": self.real_settings("train", "quality"), "train_images": q.get("train_images", 4000),
                 "networks": q.get("networks", 1), "epochs": q.get("epochs", 4), "seed": self.seed}
 
-    def gan_stage_settings(self, gan: GanSource) -> dict[str, Any]:
+    def gan_stage_settings(self, gan: GanEntry) -> dict[str, Any]:
         """``gan``: what the GAN's training depends on (its config but for how often it checkpoints,
         its real crops, the monitor with its crops and feature networks); ``quality_model``: the
         token of those networks when there is a monitor."""
