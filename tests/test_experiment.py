@@ -154,11 +154,12 @@ def test_zoo_on_a_folder_dataset_writes_its_table(tmp_path):
 
 def test_every_shipped_protocol_has_a_runner_and_an_unknown_runner_is_a_clear_error(tmp_path):
     from ganprint.experiments.protocol import list_protocols
-    from ganprint.experiments.runners import RUNNERS, _resolve, experiment_kind
+    from ganprint.experiments.runners import STUDY_MODULES, experiment_kind, study
 
     for name in list_protocols():
-        assert callable(_resolve(experiment_kind(name), ""))
+        entry = study(experiment_kind(name))
+        assert callable(entry.run) and callable(entry.hook("figures")) and callable(entry.hook("summary_lines"))
     bogus = tmp_path / "bogus.yaml"
     bogus.write_text("name: no-such-runner\nprofiles: {}\n")
-    with pytest.raises(ValueError, match="known runners: " + ", ".join(sorted(RUNNERS))[:20]):
+    with pytest.raises(ValueError, match="known runners: " + ", ".join(sorted(STUDY_MODULES))[:20]):
         experiment_kind(bogus)

@@ -144,9 +144,9 @@ def test_zoo_tiny_with_two_seeds_end_to_end(tmp_path):
 @pytest.mark.parametrize("name", ["cifar-gans", "gan-epochs", "pairs", "yu-seeds", "seed001"])
 def test_each_study_takes_the_seed_offset(name):
     """Offset 0 is the protocol's own seeds; offset 2 moves the run's seed by 2 and every GAN's seed."""
-    from ganprint.experiments.runners import RUNNERS, experiment_kind
+    from ganprint.experiments.runners import STUDY_MODULES, experiment_kind
 
-    module = __import__(RUNNERS[experiment_kind(name)].partition(":")[0], fromlist=["figures"])
+    module = __import__(STUDY_MODULES[experiment_kind(name)], fromlist=["figures"])
     assert callable(module.figures)
     cls = {"cifar-gans": "CifarGansRun", "gan-epochs": "GanEpochsRun", "pairs": "PairsRun", "yu-seeds": "YuRun",
            "seed001": "Seed001Run"}[name]

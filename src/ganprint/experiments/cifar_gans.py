@@ -27,6 +27,7 @@ from ganprint.experiments.gan_studies import GanStudy, GanStudyProfile, gan_conf
 from ganprint.experiments.gan_study_data import REAL, save_image_grid
 from ganprint.experiments.protocol import attributor_representation, fit_config
 from ganprint.experiments.run import REPORT
+from ganprint.experiments.runners import RunRequest, register_study
 from ganprint.experiments.stages import SPLITS, attribution_stages, quality_model_stage
 from ganprint.quality.figures import describe
 from ganprint.quality.monitor import profile_monitor, quality_stops
@@ -199,4 +200,7 @@ class CifarGansRun(GanStudy):
         return out
 
 
-run_experiment = CifarGansRun.run_experiment
+@register_study("cifar-gans")
+def run_experiment(request: RunRequest) -> dict[str, Any]:
+    """Runner of the ``cifar-gans`` protocol (see :mod:`ganprint.experiments.runners`)."""
+    return CifarGansRun.run_experiment(request)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ganprint.attribution.attributor import Preprocessing
 from ganprint.experiments import fingerprints_stages as st
 from ganprint.experiments.fingerprints_report import write_report
+from ganprint.experiments.runners import register_study
 from ganprint.experiments.stages import FolderSplits, FolderStudy, mnist_group_data
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ FIGURES = {
 }
 
 
+@register_study("fingerprints")
 def run_experiment(request: RunRequest) -> dict[str, Any]:
     """Runner of ``fingerprints`` protocols (see :mod:`ganprint.experiments.runners`)."""
     return FingerprintsRun(request.out_dir, request.profile, protocol=request.protocol, data_dir=request.data_dir,

@@ -23,6 +23,7 @@ from ganprint.experiments.gan_studies import GanStudy, GanStudyProfile, gan_conf
 from ganprint.experiments.gan_study_data import REAL, save_image_grid
 from ganprint.experiments.protocol import attributor_representation, fit_config
 from ganprint.experiments.run import REPORT
+from ganprint.experiments.runners import RunRequest, register_study
 from ganprint.experiments.stages import SPLITS, attribution_stages, quality_model_stage
 
 FIGURES = {
@@ -185,4 +186,7 @@ class GanEpochsRun(GanStudy):
         self.write_report([*lines, ""], results, timing=False)
 
 
-run_experiment = GanEpochsRun.run_experiment
+@register_study("gan-epochs")
+def run_experiment(request: RunRequest) -> dict[str, Any]:
+    """Runner of the ``gan-epochs`` protocol (see :mod:`ganprint.experiments.runners`)."""
+    return GanEpochsRun.run_experiment(request)

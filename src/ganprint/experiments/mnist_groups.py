@@ -23,6 +23,7 @@ from ganprint.experiments.mnist_data import WrittenImages, conditioned, gan_trai
 from ganprint.experiments.protocol import MnistGroupsProtocol, Profile, load_protocol_dict, with_seed_offset
 from ganprint.experiments.report import SEED_TOLERANCE, write_mnist_groups_report
 from ganprint.experiments.run import SELECTION, Run
+from ganprint.experiments.runners import register_study
 from ganprint.experiments.stages import train_gans
 from ganprint.gans.pool import GanJob
 from ganprint.quality.digits import DigitGate, GateStop
@@ -41,6 +42,7 @@ FIGURES = {
 }
 
 
+@register_study("mnist-groups")
 def run_experiment(request: RunRequest) -> dict[str, Any]:
     """Runner of ``mnist-groups`` protocols (see :mod:`ganprint.experiments.runners`)."""
     return MnistGroupsRun(request.out_dir, request.profile, protocol=request.protocol,

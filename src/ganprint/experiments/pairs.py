@@ -27,6 +27,7 @@ from ganprint.experiments.gan_studies import GanStudy, GanStudyProfile, gan_conf
 from ganprint.experiments.gan_study_data import save_image_grid
 from ganprint.experiments.protocol import fit_config
 from ganprint.experiments.run import REPORT
+from ganprint.experiments.runners import RunRequest, register_study
 from ganprint.experiments.stages import attribution_stages
 
 FIGURES = {
@@ -171,4 +172,7 @@ class PairsRun(GanStudy):
         self.write_report(lines, results)
 
 
-run_experiment = PairsRun.run_experiment
+@register_study("pairs")
+def run_experiment(request: RunRequest) -> dict[str, Any]:
+    """Runner of the ``pairs`` protocol (see :mod:`ganprint.experiments.runners`)."""
+    return PairsRun.run_experiment(request)

@@ -1,8 +1,10 @@
 """Which code runs which experiment.
 
-A protocol's ``name`` (the ``name:`` key of its YAML file) selects a runner. Runners are named
-here as ``"module:function"`` and imported only when an experiment of that kind runs, so the CLI
-starts fast and a runner's heavy imports never happen at ``import ganprint``.
+A protocol's ``name`` (the ``name:`` key of its YAML file) selects a study. Each study module
+registers its runner with the :func:`register_study` decorator; :data:`STUDY_MODULES` says which
+module registers which study, so a module is imported only when an experiment of its kind runs (the
+CLI starts fast and a runner's heavy imports never happen at ``import ganprint``). Adding a study is
+a YAML file, one module with a decorated runner, and its line in :data:`STUDY_MODULES`.
 
 A runner is a function ``run(request: RunRequest) -> dict`` that executes or resumes the run
 in ``request.out_dir`` (writing ``results.json`` and ``report.md`` there) and returns the results.
@@ -24,18 +26,47 @@ from pathlib import Path
 from typing import Any
 
 from ganprint.experiments.protocol import load_protocol_dict
+from ganprint.registry import Registry
 
-RUNNERS: dict[str, str] = {
-    "mnist-groups": "ganprint.experiments.mnist_groups:run_experiment",
-    "zoo": "ganprint.experiments.zoo:run_experiment",
-    "cifar-gans": "ganprint.experiments.cifar_gans:run_experiment",
-    "gan-epochs": "ganprint.experiments.gan_epochs:run_experiment",
-    "pairs": "ganprint.experiments.pairs:run_experiment",
-    "fingerprints": "ganprint.experiments.fingerprints:run_experiment",
-    "yu-sources": "ganprint.experiments.yu:run_experiment",
-    "yu-seeds": "ganprint.experiments.yu:run_experiment",
-    "seed001": "ganprint.experiments.seed001:run_experiment",
+STUDY_MODULES: dict[str, str] = {
+    "mnist-groups": "ganprint.experiments.mnist_groups",
+    "zoo": "ganprint.experiments.zoo",
+    "cifar-gans": "ganprint.experiments.cifar_gans",
+    "gan-epochs": "ganprint.experiments.gan_epochs",
+    "pairs": "ganprint.experiments.pairs",
+    "fingerprints": "ganprint.experiments.fingerprints",
+    "yu-sources": "ganprint.experiments.yu",
+    "yu-seeds": "ganprint.experiments.yu",
+    "seed001": "ganprint.experiments.seed001",
 }
+"""Where each study's runner is registered (imported only when that study runs)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Study:
+    """A registered study: its runner and the module that holds its hooks."""
+
+    name: str
+    run: Callable[[RunRequest], dict[str, Any]]
+    module: str
+
+    def hook(self, attr: str) -> Callable[..., Any] | None:
+        return getattr(importlib.import_module(self.module), attr, None)
+
+
+STUDIES: Registry[Study] = Registry("experiment runner")
+
+
+def register_study(*names: str) -> Callable[[Callable[[RunRequest], dict[str, Any]]],
+                                            Callable[[RunRequest], dict[str, Any]]]:
+    """Decorator: register a module's ``run_experiment`` as the runner of the studies ``names`` (the
+    ``name:`` of their YAML); the module's ``figures`` and ``summary_lines`` are its hooks."""
+    def decorator(run: Callable[[RunRequest], dict[str, Any]]) -> Callable[[RunRequest], dict[str, Any]]:
+        for name in names:
+            STUDIES.register(name)(Study(name, run, run.__module__))
+        return run
+
+    return decorator
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,23 +96,21 @@ class RunRequest:
     seeds: int = 1
 
 
-def _resolve(kind: str, attr: str) -> Callable[..., Any] | None:
-    module_name, _, default_attr = RUNNERS[kind].partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:
-            raise ValueError(f"experiment kind {kind!r} has no runner in this version") from None
-        raise
-    return getattr(module, attr or default_attr, None)
+def study(kind: str) -> Study:
+    """The registered study ``kind`` (importing the module that registers it)."""
+    module_name = STUDY_MODULES.get(kind)
+    if module_name is None:
+        raise ValueError(f"experiment kind {kind!r} has no runner in this version")
+    importlib.import_module(module_name)
+    return STUDIES.get(kind)
 
 
 def experiment_kind(protocol: str | Path) -> str:
     """The runner name a protocol asks for (its ``name`` key); a clear error when none is known."""
     kind = load_protocol_dict(protocol).get("name")
-    if kind not in RUNNERS:
+    if kind not in STUDY_MODULES:
         raise ValueError(f"experiment {protocol!s} names the runner {kind!r}; "
-                         f"known runners: {', '.join(sorted(RUNNERS))}")
+                         f"known runners: {', '.join(sorted(STUDY_MODULES))}")
     return str(kind)
 
 
@@ -91,13 +120,13 @@ def run_experiment(request: RunRequest) -> dict[str, Any]:
     With ``request.seeds`` > 1, execute or resume each run in its ``seed-<offset>`` folder, then write
     the figures over the runs to ``out_dir/results.json`` and ``report.md`` and return them."""
     kind = experiment_kind(request.protocol)
-    runner = _resolve(kind, "")
-    assert runner is not None
+    entry = study(kind)
+    runner = entry.run
     if request.seeds == 1:
         return runner(request)
     if request.seeds < 1:
         raise ValueError(f"seeds must be at least 1, got {request.seeds}")
-    figures = _resolve(kind, "figures")
+    figures = entry.hook("figures")
     if figures is None:
         raise ValueError(f"experiment kind {kind!r} names no figures to repeat; run it with one seed")
     from ganprint.experiments.repeats import CONFIDENCE, aggregate, write_repeats_report
@@ -136,5 +165,5 @@ def summary_lines(request: RunRequest, results: dict[str, Any]) -> list[str]:
             target = "" if a["target"] is None else f"; target {a['target']:g} {a['mark']}"
             lines.append(f"{name}: mean {a['mean']:.4f}{span} over {a['n']} runs{target}")
         return lines
-    fn = _resolve(experiment_kind(request.protocol), "summary_lines")
+    fn = study(experiment_kind(request.protocol)).hook("summary_lines")
     return list(fn(results)) if fn is not None else []

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ganprint.experiments.run import STAGE_FILE
+from ganprint.experiments.runners import register_study
 from ganprint.experiments.seed001_tta import choose_views, tta_tests
 from ganprint.experiments.stages import load_stage_model
 from ganprint.experiments.yu import TEST_DATA, YuRun, seed_figures
@@ -45,6 +46,7 @@ FIGURES = {
 }
 
 
+@register_study("seed001")
 def run_experiment(request: RunRequest) -> dict[str, Any]:
     """Runner of ``seed001`` protocols (see :mod:`ganprint.experiments.runners`)."""
     return Seed001Run(request.out_dir, request.profile, protocol=request.protocol, reuse_from=request.data_dir,

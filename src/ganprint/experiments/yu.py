@@ -23,6 +23,7 @@ import shutil
 from typing import TYPE_CHECKING, Any
 
 from ganprint.experiments.run import REPORT
+from ganprint.experiments.runners import register_study
 from ganprint.experiments.stages import SPLITS, FolderSplits, quality_model_stage, split_kind
 from ganprint.experiments.yu_attributors import (
     assess_attributor,
@@ -56,6 +57,7 @@ FIGURES = {
 }
 
 
+@register_study("yu-sources", "yu-seeds")
 def run_experiment(request: RunRequest) -> dict[str, Any]:
     """Runner of ``yu-sources`` and ``yu-seeds`` protocols (see :mod:`ganprint.experiments.runners`)."""
     return YuRun(request.out_dir, request.profile, protocol=request.protocol, real_source=request.real_source,

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ganprint.attribution.attributor import Preprocessing
+from ganprint.experiments.runners import register_study
 from ganprint.experiments.stages import FolderSplits, FolderStudy, mnist_group_data
 from ganprint.experiments.zoo_models import ZooEntry, assess_entry, fit_entry
 
@@ -39,6 +40,7 @@ FIGURES = {
 }
 
 
+@register_study("zoo")
 def run_experiment(request: RunRequest) -> dict[str, Any]:
     """Runner of ``zoo`` protocols (see :mod:`ganprint.experiments.runners`)."""
     return ZooRun(request.out_dir, request.profile, protocol=request.protocol, data_dir=request.data_dir,
