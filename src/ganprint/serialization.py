@@ -98,10 +98,14 @@ def save_folder(folder: str | Path, config: dict[str, Any], weights: dict[str, d
     return folder
 
 
-def load_folder(folder: str | Path, names: list[str]) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:
-    """Read a folder written by :func:`save_folder`."""
+def load_folder(folder: str | Path, names: list[str], *, kind: str | None = None,
+                what: str = "") -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:
+    """Read a folder written by :func:`save_folder`. With ``kind``, a folder whose config names
+    another kind is a ValueError (saying it is not ``what``) before any weights are read."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a model folder (expected a directory with {CONFIG_NAME})")
     config = read_json(folder / CONFIG_NAME)
+    if kind is not None and config.get("kind") != kind:
+        raise ValueError(f"{folder} holds a {config.get('kind')!r}, not {what or 'a ' + repr(kind)} ({kind!r})")
     return config, {name: load_tensors(folder / f"{name}.safetensors") for name in names}

@@ -181,9 +181,7 @@ class QualityModel:
 
     @classmethod
     def load(cls, folder: str | Path, device: torch.device | str = "cpu") -> QualityModel:
-        config, weights = load_folder(folder, ["model"])
-        if config.get("kind") != KIND:
-            raise ValueError(f"{folder} is not a Fréchet quality model (kind {config.get('kind')!r})")
+        config, weights = load_folder(folder, ["model"], kind=KIND, what="a Fréchet quality model")
         qc = QualityConfig(**config["config"])
         net = PretextNet(qc.width)
         net.load_state_dict(weights["model"])

@@ -180,9 +180,7 @@ class DigitJudge:
 
     @classmethod
     def load(cls, folder: str | Path, device: torch.device | str = "cpu") -> DigitJudge:
-        config, weights = load_folder(folder, ["model"])
-        if config.get("kind") != KIND:
-            raise ValueError(f"{folder} holds a {config.get('kind')!r}, not a digit judge ({KIND!r})")
+        config, weights = load_folder(folder, ["model"], kind=KIND, what="a digit judge")
         model = JudgeCNN()
         model.load_state_dict(weights["model"])
         return cls(_ready(model, device), config["report"], torch.device(device))
