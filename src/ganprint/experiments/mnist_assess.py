@@ -81,16 +81,17 @@ def gan_quality(study: MnistGroupsRun, folder: Path) -> dict[str, Any]:
     return out
 
 
-def _split(study: MnistGroupsRun, gname: str, split: str):
+def _splits(study: MnistGroupsRun, gname: str, *splits: str):
+    """The group's images of each of ``splits`` (one scan of its folder) and its class names."""
     ds = scan_folder_dataset(study.group_dir(gname))
-    loaded = study.written.load(ds.split(split), (28, 28), progress=study.progress, desc=f"{gname} {split}")
+    loaded = [study.written.load(ds.split(s), (28, 28), progress=study.progress, desc=f"{gname} {s}") for s in splits]
     return loaded, np.asarray(ds.classes)
 
 
 def fit_group(study: MnistGroupsRun, gname: str, folder: Path) -> dict[str, Any]:
     """Fit the group's attributor on its train split, its schedule and stop on the validation split."""
     study.run_.read(SELECTION, "train and validation splits")
-    (train, classes), (val, _) = _split(study, gname, "train"), _split(study, gname, "val")
+    (train, val), classes = _splits(study, gname, "train", "val")
     t0 = time.perf_counter()
     att = Attributor(arch=study.protocol.attributor_arch, preprocessing=Preprocessing(size=(28, 28), channels=1),
                      fit_config=study.profile.attributor, device=str(study.device))
@@ -103,7 +104,7 @@ def fit_group(study: MnistGroupsRun, gname: str, folder: Path) -> dict[str, Any]
 def assess_group(study: MnistGroupsRun, gname: str) -> dict[str, Any]:
     """The group's attributor on its test split: accuracy, per-class figures, confusion matrix."""
     study.run_.read(REPORT, "test split")
-    test, classes = _split(study, gname, "test")
+    (test,), classes = _splits(study, gname, "test")
     att = Attributor.load(study.out / "models" / gname, device=str(study.device))
     order = [list(att.classes_).index(c) for c in classes]
     pred = att.predict_proba(test.images).argmax(1)

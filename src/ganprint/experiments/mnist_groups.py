@@ -138,7 +138,7 @@ class MnistGroupsRun:
         base = {"real_source": self.protocol.real_source, "seed": self.seed}
         if what == "gate":
             return {**base, "epochs": p.gate_epochs, "precision": p.gate_precision}
-        return {**base, "epochs": p.judge_epochs, "precision": p.gate_precision}
+        return {**base, "epochs": p.judge_epochs}  # the judge trains in fp32 whatever the gate's precision
 
     def _train_gate(self, folder: Path) -> dict[str, Any]:
         self._start().read(SELECTION, "real digits")

@@ -92,13 +92,12 @@ class Run:
             stage.reads = set(stored.get("reads", ()))
             if stage.finished:
                 self.stage_reads[name] = sorted(stage.reads)
-        elif stored is not None or (folder.is_dir() and any(folder.iterdir())):
+            return stage  # its record is already on disk
+        if stored is not None or (folder.is_dir() and any(folder.iterdir())):
             shutil.rmtree(folder)  # other settings (or none recorded): start this stage afresh
         folder.mkdir(parents=True, exist_ok=True)
         write_json(folder / STAGE_FILE, {"key": key, "settings": json.loads(json.dumps(settings, default=str)),
-                                         "status": "finished" if stage.finished else "running",
-                                         "result": stage.result, "reads": sorted(stage.reads),
-                                         "token": stage.token})
+                                         "status": "running", "result": None, "reads": [], "token": ""})
         return stage
 
     def close(self, stage: Stage, result: Any = None) -> Any:
