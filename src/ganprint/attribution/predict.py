@@ -35,7 +35,7 @@ def predict_paths(model, paths: Iterable[str | os.PathLike], *, batch_size: int 
     pre = model.preprocessing
     workers = workers or min(4, os.cpu_count() or 1)
     files = iter_image_paths(paths)
-    scorer = _Scorer(model, tta=tta, unknown=unknown, heatmaps_dir=heatmaps_dir)
+    scorer = Scorer(model, tta=tta, unknown=unknown, heatmaps_dir=heatmaps_dir)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         chunks = iter(lambda: list(islice(files, batch_size)), [])
         pending = None
@@ -49,7 +49,16 @@ def predict_paths(model, paths: Iterable[str | os.PathLike], *, batch_size: int 
             yield from scorer(pending)
 
 
-class _Scorer:
+class Scorer:
+    """Turns decoded images into ``predict``'s records, one per input, in order.
+
+    Call it with an iterable of ``(name, image or None, error or None)`` triples (what
+    :func:`~ganprint.data.decode.decode_or_error` and :func:`~ganprint.data.decode.decode_bytes_or_error`
+    return); it yields ``{"path": name, ...}`` records as :func:`predict_paths` documents. The
+    command line, the web service and the collection scanner all answer through this one class,
+    so a file gets the same answer whichever way it comes in.
+    """
+
     def __init__(self, model, *, tta: bool, unknown: bool, heatmaps_dir: str | os.PathLike | None) -> None:
         self.model = model
         self.classes = [str(c) for c in model.classes_]

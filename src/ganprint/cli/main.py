@@ -11,6 +11,8 @@ from ganprint.cli.experiment import experiment_group
 from ganprint.cli.fingerprint import fingerprint_group
 from ganprint.cli.gan import gan_group
 from ganprint.cli.robustness import immunise_cmd, robustness_cmd
+from ganprint.cli.scan import scan_cmd
+from ganprint.cli.serve import serve_cmd
 from ganprint.cli.verify import verify_cmd
 
 
@@ -32,6 +34,8 @@ cli.add_command(verify_cmd)
 cli.add_command(robustness_cmd)
 cli.add_command(immunise_cmd)
 cli.add_command(fingerprint_group)
+cli.add_command(serve_cmd)
+cli.add_command(scan_cmd)
 
 
 def main() -> None:

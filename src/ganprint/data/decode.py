@@ -453,6 +453,40 @@ def _list_dir(
         return None
 
 
+def decode_image_bytes(
+    data: bytes,
+    *,
+    name: str,
+    channels: int,
+    size: tuple[int, int] | None = None,
+    limits: DecodeLimits = DecodeLimits(),  # noqa: B008 - frozen, hence a safe default
+) -> np.ndarray:
+    """Decode an image held in memory (an upload, a blob), exactly as :func:`decode_image` decodes
+    a file: same conversion table, same limits, same error messages. ``name`` is only used in
+    messages; it never touches the filesystem."""
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+    if size is not None:
+        size = _check_size(size)
+    if len(data) > limits.max_file_bytes:
+        raise ImageDecodeError(Path(name), f"file too large: {len(data)} bytes exceeds the limit of "
+                                           f"{limits.max_file_bytes} bytes")
+    if not data:
+        raise ImageDecodeError(Path(name), "empty file")
+    return _decode_bytes(Path(name), data, channels=channels, size=size, limits=limits)
+
+
+def decode_bytes_or_error(name: str, data: bytes, channels: int,
+                          size: tuple[int, int]) -> tuple[str, np.ndarray | None, str | None]:
+    """``(name, image, None)`` or ``(name, None, message)``: :func:`decode_or_error` for bytes."""
+    try:
+        return name, decode_image_bytes(data, name=name, channels=channels, size=size), None
+    except ImageDecodeError as exc:
+        return name, None, str(exc)
+    except Exception as exc:  # never let one upload stop the batch
+        return name, None, f"{type(exc).__name__}: {exc}"
+
+
 def decode_or_error(path: Path, channels: int, size: tuple[int, int]) -> tuple[Path, np.ndarray | None, str | None]:
     """``(path, image, None)``, or ``(path, None, message)`` for a file that cannot be decoded:
     one bad file never stops a batch (``predict``, ``verify``)."""
