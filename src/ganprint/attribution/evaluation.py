@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import average_precision_score, balanced_accuracy_score, roc_auc_score
 
 from ganprint.attribution.defaults import TARGET_FPR
 from ganprint.attribution.metrics import classification_report, format_report
@@ -48,6 +47,8 @@ def detection_scores(probabilities: np.ndarray, classes: Sequence[str],
 def detection_report(y_true_fake: np.ndarray, p_fake: np.ndarray) -> dict[str, Any]:
     """Real-vs-fake detection: ROC AUC, average precision (fake is the positive class) and accuracy
     at ``P(fake) > 0.5``. AUC and AP are ``None`` unless both real and fake images are present."""
+    from sklearn.metrics import average_precision_score, roc_auc_score  # here: scoring files needs no sklearn
+
     y = np.asarray(y_true_fake).astype(bool)
     s = np.asarray(p_fake, dtype=np.float64)
     if y.ndim != 1 or s.shape != y.shape:
@@ -100,6 +101,8 @@ def evaluation_report(y_true: Sequence[int], probabilities: np.ndarray, labels: 
     * the :func:`detection_report` keys when a class is named in ``real_classes``, else
       ``detection_auc = None``.
     """
+    from sklearn.metrics import balanced_accuracy_score  # here: scoring files needs no sklearn
+
     y = np.asarray(y_true).astype(np.int64)
     p = _probabilities(probabilities, len(labels))
     if y.shape != (len(p),):

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 
 def classification_report(y_true: Sequence[int], y_pred: Sequence[int], labels: Sequence[str]) -> dict[str, Any]:
@@ -15,6 +14,8 @@ def classification_report(y_true: Sequence[int], y_pred: Sequence[int], labels: 
     ``y_true``/``y_pred`` are class indices into ``labels``; ``confusion_matrix[i][j]`` counts
     images of class ``labels[i]`` predicted as ``labels[j]``.
     """
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support  # here: scoring needs no sklearn
+
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
     idx = list(range(len(labels)))
