@@ -1,11 +1,110 @@
-"""`ganprint serve` (being built: issue 30)."""
+"""``ganprint serve``: the model behind an HTTP API and a web page (thin wrapper over :mod:`ganprint.serve`)."""
 
 from __future__ import annotations
 
+import ipaddress
+from pathlib import Path
+
 import click
+
+from ganprint.cli.common import (
+    ConfigDefault,
+    Option,
+    device_option,
+    fail,
+    model_dir_option,
+    open_model,
+    say,
+    set_threads,
+    threads_option,
+    warn,
+)
+
+_SETTINGS = "ganprint.serve.settings:ServeSettings"
+
+
+def _default(field: str) -> ConfigDefault:
+    return ConfigDefault(_SETTINGS, field)
 
 
 @click.command("serve")
-def serve_cmd() -> None:
-    """Not available yet."""
-    raise click.ClickException("ganprint serve is not available in this build yet")
+@model_dir_option()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. The default answers this machine only; anything else should come "
+                   "with --token-file.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="TCP port.")
+@click.option("--token-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="File holding a bearer token: every API call must then send 'Authorization: Bearer TOKEN' "
+                   "(401 otherwise). /healthz and the page itself stay open.")
+@click.option("--max-batch", cls=Option, type=click.IntRange(min=1), default=_default("max_batch"),
+              help="Most images per model call; concurrent requests are gathered up to it.")
+@click.option("--max-wait-ms", cls=Option, type=click.FloatRange(min=0), default=_default("max_wait_ms"),
+              help="Longest wait for more requests to fill a batch (only while others are still arriving).")
+@click.option("--queue-size", cls=Option, type=click.IntRange(min=1), default=_default("queue_size"),
+              help="Most requests admitted at once; more are answered 503 with Retry-After.")
+@click.option("--max-upload-bytes", cls=Option, type=click.IntRange(min=1), default=_default("max_upload_bytes"),
+              help="Largest request body (413 above it).")
+@click.option("--max-files", cls=Option, type=click.IntRange(min=1), default=_default("max_files"),
+              help="Most images per request (413 above it).")
+@click.option("--no-unknown", is_flag=True, help="Always answer a known source, never 'unknown' (as predict's).")
+@click.option("--access-log", is_flag=True, help="Log every request on stderr (costs throughput).")
+@device_option
+@threads_option
+def serve_cmd(model_dir: Path, host: str, port: int, token_file: Path | None, max_batch: int, max_wait_ms: float,
+              queue_size: int, max_upload_bytes: int, max_files: int, no_unknown: bool, access_log: bool,
+              device: str, threads: int | None) -> None:
+    """Serve a model over HTTP: POST /v1/predict and /v1/explain, GET /v1/model, /healthz, /metrics,
+    and a web page at / to drop images on.
+
+    Each image gets exactly the record `ganprint predict` prints for it. Concurrent requests are
+    scored together in batches; the model is loaded once. Stop with Ctrl-C.
+    """
+    import uvicorn
+
+    from ganprint.attribution.card import read_model_card
+    from ganprint.serve import ServeSettings, create_app
+
+    token = _read_token(token_file) if token_file is not None else None
+    if token is None and not _is_loopback(host):
+        warn(f"listening on {host} without --token-file: anyone who can reach this port can use the model")
+    set_threads(threads)
+    model = open_model(model_dir, device)
+    try:
+        card = read_model_card(model_dir)
+    except (ValueError, FileNotFoundError) as exc:
+        warn(f"no model card: {exc}")
+        card = None
+    try:
+        settings = ServeSettings(max_batch=max_batch, max_wait_ms=max_wait_ms, queue_size=queue_size,
+                                 max_upload_bytes=max_upload_bytes, max_files=max_files, token=token,
+                                 unknown=not no_unknown)
+    except ValueError as exc:
+        fail(str(exc))
+    app = create_app(model, settings, card=card)
+    say(f"ganprint serve: {model_dir} ({', '.join(str(c) for c in model.classes_)}) on http://{_url_host(host)}:{port}/"
+        + (" (bearer token required)" if token else ""), quiet=False)
+    uvicorn.run(app, host=host, port=port, access_log=access_log, log_level="info" if access_log else "warning",
+                server_header=False, timeout_graceful_shutdown=5)
+
+
+def _read_token(path: Path) -> str:
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"--token-file {path}: {exc}")
+    if not token or any(ch.isspace() for ch in token) or not token.isprintable():
+        fail(f"--token-file {path} must hold one token: printable characters, no spaces")
+    return token
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

@@ -1,0 +1,86 @@
+"""The model side of the service: uploads decoded and scored exactly as ``ganprint predict`` does.
+
+Everything here runs in the service's one model thread (PyTorch releases the GIL while it
+computes, so the event loop keeps taking requests). Decoding goes through
+:func:`~ganprint.data.decode.decode_bytes_or_error` and scoring through
+:class:`~ganprint.attribution.predict.Scorer`, the very code behind ``predict``: an upload gets
+the record ``predict`` prints for the same file, its error messages included. Heatmaps are drawn
+in memory; no uploaded name is ever used as a path.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import Any
+
+import numpy as np
+
+__all__ = ["ModelWorker", "NoHeatmaps"]
+
+
+class NoHeatmaps(Exception):
+    """The model has no single network to draw a heatmap from (two-stage, visNet, ...)."""
+
+
+class ModelWorker:
+    """Scores ``(name, bytes)`` uploads with ``model``; ``unknown`` as in ``predict`` (``--no-unknown``)."""
+
+    def __init__(self, model, *, unknown: bool = True) -> None:
+        from ganprint.attribution.predict import Scorer
+
+        self.model = model
+        self.channels = model.preprocessing.channels
+        self.size = model.preprocessing.size
+        self.scorer = Scorer(model, tta=False, unknown=unknown, heatmaps_dir=None)
+
+    def decode(self, name: str, data: bytes) -> tuple[str, np.ndarray | None, str | None]:
+        from ganprint.data.decode import decode_bytes_or_error
+
+        return decode_bytes_or_error(name, data, self.channels, self.size)
+
+    def predict(self, uploads: list[tuple[str, bytes]]) -> list[dict[str, Any]]:
+        """One ``predict`` record per upload, in order."""
+        return list(self.scorer([self.decode(name, data) for name, data in uploads]))
+
+    def explain(self, name: str, data: bytes) -> tuple[dict[str, Any], bytes | None]:
+        """The upload's record and, when it could be scored, its heatmap overlay as PNG bytes: the
+        picture ``predict --heatmaps`` writes (the predicted class's CAM / Grad-CAM, captioned with
+        that class and its probability, a note when the answer is unknown)."""
+        if not hasattr(self.model, "model_"):
+            raise NoHeatmaps("heatmaps need a single-network attributor")
+        decoded = self.decode(name, data)
+        record = next(iter(self.scorer([decoded])))
+        image = decoded[1]
+        if image is None:
+            return record, None
+        return record, _overlay_png(self.model, image, record, self.scorer.classes)
+
+
+def _overlay_png(model, image: np.ndarray, record: dict[str, Any], classes: list[str]) -> bytes:
+    import torch
+    from PIL import Image
+
+    from ganprint.attribution.attributor import images_to_tensor
+    from ganprint.attribution.heatmaps import DEFAULT_VIEW_SIDE, class_activation_maps, explained_overlay
+
+    proba = [record["probabilities"][c] for c in classes]
+    k = int(np.argmax(proba))
+    device = next(model.model_.parameters()).device
+    x = images_to_tensor(np.array(image[None])).float().div(255).to(device)
+    maps, _ = class_activation_maps(model.model_, x, torch.as_tensor([k]), transform=model._transform)
+    dct = model._transform is not None and "dct" in model.representation_.name
+    notes = ["answered unknown (known-source score below the threshold)" if record["label"] == "unknown" else "",
+             "map over DCT frequencies, low ones top left" if dct else ""]
+    # as save_overlay: enlarge small images by an integer factor (nearest neighbour), map bilinear
+    height, width = image.shape[:2]
+    upscale = max(1, math.ceil(DEFAULT_VIEW_SIDE / max(height, width)))
+    rgb = np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image
+    if upscale > 1:
+        rgb = np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).resize((width * upscale, height * upscale),
+                                                                            Image.Resampling.NEAREST))
+    picture = explained_overlay(rgb, maps[0].cpu(), label=classes[k], probability=proba[k],
+                                note="; ".join(filter(None, notes)) or None)
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, format="PNG")
+    return buffer.getvalue()

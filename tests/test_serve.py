@@ -1,0 +1,321 @@
+"""`ganprint serve`'s API through an HTTP client: the same answers as `predict`, limits, refusals,
+auth, batching, the model card, heatmaps and metrics."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from PIL import Image
+from serve_fixtures import UNKNOWN_IMAGE, bad_images, good_images, train_model
+
+from ganprint.attribution.card import read_model_card
+from ganprint.attribution.loading import load_model
+from ganprint.cli.main import cli
+from ganprint.serve import ServeSettings, create_app
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return train_model(tmp_path_factory.mktemp("serve") / "model")
+
+
+@pytest.fixture(scope="module")
+def model(model_dir):
+    return load_model(model_dir, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def client(model, model_dir):
+    with TestClient(create_app(model, ServeSettings(), card=read_model_card(model_dir))) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def uploads():
+    return {**good_images(), **bad_images()}
+
+
+def post(client, files: dict[str, bytes], path="/v1/predict", content_type="image/png", **kw):
+    return client.post(path, files=[("files", (name, data, content_type)) for name, data in files.items()], **kw)
+
+
+@pytest.fixture(scope="module")
+def predicted(model_dir, uploads, tmp_path_factory) -> list[str]:
+    """What `ganprint predict` prints for the uploads, written under their names and named relative
+    to the working folder (so that its "path" is the bare name, as an upload's is)."""
+    folder = tmp_path_factory.mktemp("files")
+    for name, data in uploads.items():
+        (folder / name).write_bytes(data)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(folder)
+        result = CliRunner().invoke(cli, ["predict", "--model", str(model_dir), "--device", "cpu", "--", *uploads])
+    assert result.exit_code == 1, result.output
+    return result.stdout.splitlines()
+
+
+# -------------------------------------------------------------------------------------------------
+# the same answers as predict
+
+
+def test_predict_one_image(client):
+    name, data = next(iter(good_images().items()))
+    r = post(client, {name: data})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    (record,) = r.json()["results"]
+    assert record["path"] == name and record["label"] in ("real", "gan_a", "gan_b")
+    assert sum(record["probabilities"].values()) == pytest.approx(1, abs=1e-4)
+    assert 0 <= record["p_fake"] <= 1 and "known_score" in record
+
+
+def test_many_images_byte_for_byte_as_predict(client, uploads, predicted):
+    expected = predicted
+    r = post(client, uploads)
+    assert r.status_code == 422  # some files could not be scored, as predict exits 1
+    got = [json.dumps(record) for record in r.json()["results"]]
+    assert got == expected
+    labels = {json.loads(line)["path"]: json.loads(line).get("label") for line in expected}
+    assert labels[UNKNOWN_IMAGE] == "unknown" and labels["good_0.png"] != "unknown"
+
+
+@pytest.mark.parametrize("name", sorted(bad_images()))
+def test_each_odd_or_bad_file_alone_gets_predicts_answer(client, predicted, name):
+    data = bad_images()[name]
+    (expected,) = [line for line in predicted if json.loads(line)["path"] == name]
+    r = post(client, {name: data}, content_type="application/octet-stream")  # the declared type is ignored
+    assert json.dumps(r.json()["results"][0]) == expected
+    assert r.status_code == (422 if "error" in json.loads(expected) else 200)
+
+
+def test_declared_content_type_changes_nothing(client):
+    name, data = next(iter(good_images().items()))
+    a = post(client, {name: data}, content_type="image/png").json()
+    b = post(client, {name: data}, content_type="text/plain").json()
+    assert a == b
+
+
+# -------------------------------------------------------------------------------------------------
+# refusals
+
+
+def test_body_over_the_limit_is_413_from_content_length_and_while_streaming(model):
+    settings = ServeSettings(max_upload_bytes=2000)
+    big = {"big.png": bytes(5000)}
+    with TestClient(create_app(model, settings)) as c:
+        assert post(c, big).status_code == 413
+        body, headers = _multipart(big)
+
+        def chunks():  # no Content-Length: the limit is checked on the bytes received
+            for i in range(0, len(body), 512):
+                yield body[i:i + 512]
+
+        r = c.post("/v1/predict", content=chunks(), headers=headers)
+        assert r.status_code == 413 and "limit of 2000 bytes" in r.json()["error"]
+        lying = c.post("/v1/predict", content=body, headers={**headers, "content-length": "100"})
+        assert lying.status_code in (400, 413)
+        small = next(iter(good_images().items()))
+        assert post(c, dict([small])).status_code == 200
+
+
+def test_too_many_files_is_413(model):
+    with TestClient(create_app(model, ServeSettings(max_files=3))) as c:
+        files = dict(list(good_images().items())[:4])
+        r = post(c, files)
+        assert r.status_code == 413 and "at most 3" in r.json()["error"]
+        assert post(c, dict(list(files.items())[:3])).status_code == 200
+
+
+def test_not_multipart_and_malformed_bodies_are_clear_4xx(client):
+    r = client.post("/v1/predict", content=b"\x89PNG...", headers={"content-type": "image/png"})
+    assert r.status_code == 415 and "multipart/form-data" in r.json()["error"]
+    r = client.post("/v1/predict", data={"other": "field"}, files=[("elsewhere", ("a.png", b"x", "image/png"))])
+    assert r.status_code == 400 and "'files'" in r.json()["error"]
+    body, headers = _multipart(good_images())
+    r = client.post("/v1/predict", content=body[: len(body) // 2], headers=headers)  # cut short
+    assert r.status_code == 400 and "malformed" in r.json()["error"]
+
+
+class SlowModel:
+    """A model whose scoring takes ``seconds`` longer: keeps the one model thread busy."""
+
+    def __init__(self, model, seconds: float) -> None:
+        self._model, self.seconds = model, seconds
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def outputs(self, images, **kw):
+        time.sleep(self.seconds)
+        return self._model.outputs(images, **kw)
+
+
+def _in_thread(fn):
+    box = {}
+    thread = threading.Thread(target=lambda: box.setdefault("result", fn()))
+    thread.start()
+    return thread, box
+
+
+def _wait_for(condition, timeout=10.0):
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.01)
+
+
+def test_full_queue_is_503_with_retry_after(model):
+    one = dict(list(good_images().items())[:1])
+    with TestClient(create_app(SlowModel(model, 1.0), ServeSettings(queue_size=1))) as c:
+        thread, box = _in_thread(lambda: post(c, one))
+        _wait_for(lambda: "ganprint_requests_in_flight 1" in c.get("/metrics").text)
+        busy = post(c, one)
+        assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+        thread.join()
+        assert box["result"].status_code == 200
+        assert post(c, one).status_code == 200  # the slot is free again
+        assert 'ganprint_rejected_total{reason="queue_full"} 1' in c.get("/metrics").text
+
+
+def test_concurrent_requests_share_batches(model):
+    files = list(good_images().items())
+    with TestClient(create_app(SlowModel(model, 0.3), ServeSettings(max_batch=64))) as c:
+        runs = [_in_thread(lambda i=i: post(c, dict([files[i % len(files)]]))) for i in range(12)]
+        for thread, _ in runs:
+            thread.join()
+        assert all(box["result"].status_code == 200 for _, box in runs)
+        text = c.get("/metrics").text
+    assert "ganprint_batch_size_sum 12.0" in text
+    batches = int(_metric(text, "ganprint_batch_size_count"))
+    assert batches <= 4, text  # 12 requests, most of them waiting together behind the first batch
+
+
+def test_a_lone_request_does_not_wait_for_company(model):
+    one = dict(list(good_images().items())[:1])
+    with TestClient(create_app(model, ServeSettings(max_wait_ms=3000))) as c:
+        post(c, one)
+        start = time.perf_counter()
+        assert post(c, one).status_code == 200
+        assert time.perf_counter() - start < 1.5
+
+
+# -------------------------------------------------------------------------------------------------
+# auth, model card, heatmaps, health, metrics
+
+
+def test_token_is_required_when_set(model, tmp_path):
+    one = dict(list(good_images().items())[:1])
+    with TestClient(create_app(model, ServeSettings(token="s3cret-token"))) as c:
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret-token"}):
+            for r in (post(c, one, headers=headers), post(c, one, "/v1/explain", headers=headers),
+                      c.get("/v1/model", headers=headers), c.get("/metrics", headers=headers)):
+                assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Bearer")
+        good = {"Authorization": "Bearer s3cret-token"}
+        assert post(c, one, headers=good).status_code == 200
+        assert c.get("/metrics", headers=good).status_code == 200
+        assert c.get("/healthz").status_code == 200 and c.get("/").status_code == 200
+
+
+def test_model_card(client, model_dir):
+    r = client.get("/v1/model")
+    assert r.status_code == 200
+    card = r.json()
+    assert card == json.loads(json.dumps(read_model_card(model_dir)))
+    assert card["model"]["classes"] == ["gan_a", "gan_b", "real"]
+    assert card["input"] is not None and card["calibration"] is not None
+
+
+def test_explain_returns_a_png_overlay(client):
+    name, data = next(iter(good_images().items()))
+    r = post(client, {name: data}, "/v1/explain")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    picture = Image.open(io.BytesIO(r.content))
+    assert picture.format == "PNG" and picture.width >= 224 and picture.height > 224  # caption above
+    assert len(np.unique(np.asarray(picture.convert("RGB")).reshape(-1, 3), axis=0)) > 16  # a colour map
+    bad = post(client, {"empty.png": b""}, "/v1/explain")
+    assert bad.status_code == 422 and bad.json()["results"] == [{"path": "empty.png", "error": "empty.png: empty file"}]
+    two = post(client, dict(list(good_images().items())[:2]), "/v1/explain")
+    assert two.status_code == 413
+
+
+def test_health_and_page(client):
+    r = client.get("/healthz")
+    assert r.json() == {"status": "ok", "classes": ["gan_a", "gan_b", "real"]}
+    page = client.get("/")
+    assert page.status_code == 200 and 'src="/static/page.js"' in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert "http" not in client.get("/static/page.js").text.replace("HTTP ", "")  # nothing from elsewhere
+    assert client.get("/static/page.css").status_code == 200
+    assert client.get("/static/../app.py").status_code == 404
+    assert client.get("/static/nope.js").status_code == 404
+
+
+def test_metrics_count_requests_errors_latency_and_batches(model):
+    one = dict(list(good_images().items())[:1])
+    with TestClient(create_app(model, ServeSettings())) as c:
+        post(c, one)
+        post(c, one)
+        post(c, {"empty.png": b""})
+        c.post("/v1/predict", content=b"x", headers={"content-type": "text/plain"})
+        text = c.get("/metrics").text
+    assert text.endswith("\n") and "# TYPE ganprint_request_seconds histogram" in text
+    assert _metric(text, 'ganprint_requests_total{endpoint="predict",status="200"}') == "2"
+    assert _metric(text, 'ganprint_requests_total{endpoint="predict",status="422"}') == "1"
+    assert _metric(text, 'ganprint_requests_total{endpoint="predict",status="415"}') == "1"
+    assert _metric(text, "ganprint_request_errors_total") == "2"
+    assert _metric(text, 'ganprint_files_total{outcome="scored"}') == "2"
+    assert _metric(text, 'ganprint_files_total{outcome="error"}') == "1"
+    assert _metric(text, 'ganprint_request_seconds_count{endpoint="predict"}') == "4"
+    assert _metric(text, 'ganprint_request_seconds_bucket{endpoint="predict",le="+Inf"}') == "4"
+    assert _metric(text, "ganprint_batch_size_count") == "3"
+    assert _metric(text, 'ganprint_batch_size_bucket{le="1.0"}') == "3"
+
+
+def test_uploaded_names_never_reach_the_filesystem(client, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    target = tmp_path / "planted.png"
+    data = next(iter(good_images().values()))
+    names = ["../planted.png", str(target), "planted.png", "a/../../planted.png", "..\\planted.png", "con"]
+    r = post(client, dict.fromkeys(names, data))
+    assert r.status_code == 200
+    assert [rec["path"] for rec in r.json()["results"]] == names  # as text, untouched
+    post(client, {"../planted.png": data}, "/v1/explain")
+    post(client, {str(target): b""}, "/v1/explain")
+    assert list(tmp_path.iterdir()) == [] and not (tmp_path.parent / "planted.png").exists()
+
+
+# -------------------------------------------------------------------------------------------------
+# the command
+
+
+def test_serve_command_refuses_a_bad_token_file(model_dir, tmp_path):
+    empty = tmp_path / "token"
+    empty.write_text("  \n")
+    r = CliRunner().invoke(cli, ["serve", "--model", str(model_dir), "--token-file", str(empty)])
+    assert r.exit_code == 2 and "must hold one token" in r.output
+    r = CliRunner().invoke(cli, ["serve", "--help"])
+    assert r.exit_code == 0 and "--max-wait-ms" in r.output and "127.0.0.1" in r.output
+
+
+# -------------------------------------------------------------------------------------------------
+
+
+def _metric(text: str, name: str) -> str:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return line.split(" ")[-1]
+    raise AssertionError(f"{name} not in\n{text}")
+
+
+def _multipart(files: dict[str, bytes]) -> tuple[bytes, dict[str, str]]:
+    boundary = "ganprint-test-boundary"
+    body = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
+                    f"Content-Type: image/png\r\n\r\n".encode() + data + b"\r\n" for name, data in files.items())
+    return body + f"--{boundary}--\r\n".encode(), {"content-type": f"multipart/form-data; boundary={boundary}"}
