@@ -37,7 +37,8 @@ async function loadModel() {
     if (!response.ok) return;
     const card = await response.json();
     const model = card.model || {};
-    const parts = [model.arch_description || model.arch, model.kind_description].filter(Boolean);
+    const parts = [model.arch_description || model.arch, model.kind_description].filter(Boolean)
+      .map((text) => String(text).replace(/\.+$/, ""));
     if (parts.length) summary.textContent += " Model: " + parts.join("; ") + ".";
   } catch (err) {
     summary.textContent = "The service did not answer: " + err;
@@ -49,11 +50,15 @@ function newCard(file, index) {
   const title = el("h3", {}, file.name);
   const pictures = el("div", { class: "pictures" });
   const thumb = el("img", { class: "thumb", alt: "The uploaded image " + file.name });
+  thumb.addEventListener("error", () => {  // the browser cannot show it either: say so in words
+    thumb.replaceWith(el("span", { class: "thumb no-preview", role: "img", "aria-label": "No preview of " + file.name },
+                         "no preview"));
+  });
   thumb.src = URL.createObjectURL(file);
   pictures.append(thumb);
   const body = el("div", { class: "body" }, "Scoring…");
   card.append(title, pictures, body);
-  document.getElementById("results").prepend(card);
+  document.getElementById("results").append(card);
   return { card, pictures, body, file };
 }
 
