@@ -32,6 +32,7 @@ from ganprint.attribution.training import (
     predict_views,
 )
 from ganprint.device import resolve_device
+from ganprint.distributed import DistContext
 from ganprint.models import create_model
 from ganprint.models.base import stem_module
 from ganprint.serialization import load_folder, save_folder
@@ -147,11 +148,14 @@ class Attributor(SourceEstimator):
     # -- estimator API --------------------------------------------------------------------------
     def fit(self, X: np.ndarray, y: np.ndarray | list, X_val: np.ndarray | None = None,
             y_val: np.ndarray | list | None = None, *, progress: bool = True,
-            checkpoint_dir: str | Path | None = None, pause_after: int | None = None) -> Attributor:
+            checkpoint_dir: str | Path | None = None, pause_after: int | None = None,
+            dist: DistContext | None = None) -> Attributor:
         """Train on ``X``/``y``, then fit the unknown-source densities and calibrate on ``X_val``.
 
         ``pause_after`` (with ``checkpoint_dir``) stops after that many epochs, before densities
-        and calibration (``history_["paused"]``); fitting again without it resumes and finishes."""
+        and calibration (``history_["paused"]``); fitting again without it resumes and finishes.
+        ``dist`` trains the network in several processes (:func:`~ganprint.attribution.training.fit_classifier`);
+        every process then ends with the same model."""
         from ganprint.data.representations import create_representation
 
         y = np.asarray(y)
@@ -178,7 +182,7 @@ class Attributor(SourceEstimator):
         t0 = time.perf_counter()
         self.history_ = fit_classifier(model, x_train, y_train, x_v, y_v, self.fit_config, device=device,
                                        progress=progress, desc=f"fit {self.arch}", transform=self._transform,
-                                       checkpoint_dir=checkpoint_dir, pause_after=pause_after)
+                                       checkpoint_dir=checkpoint_dir, pause_after=pause_after, dist=dist)
         self.history_["fit_seconds"] = time.perf_counter() - t0
         self.model_ = model
         if self.history_.get("paused"):

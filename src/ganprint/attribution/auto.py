@@ -29,6 +29,7 @@ from ganprint.attribution.attributor import Attributor, Preprocessing
 from ganprint.attribution.defaults import AUTO_ARCH, TARGET_FPR
 from ganprint.attribution.openset import AUTO_SCORE, ENSEMBLE_SCORE
 from ganprint.attribution.training import FitConfig, recipe
+from ganprint.distributed import SINGLE, DistContext
 from ganprint.serialization import read_json, write_json
 
 __all__ = ["AUTO_ARCH", "DEFAULT_CANDIDATES", "AutoConfig", "Candidate", "train_auto"]
@@ -145,14 +146,22 @@ def train_auto(X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None, y_val: np
                preprocessing: Preprocessing, config: AutoConfig = AutoConfig(),  # noqa: B008 - frozen
                device: str = "auto", real_classes: Sequence[str] = ("real",), accept_rate: float = 0.95,
                target_fpr: float = TARGET_FPR, progress: bool = True,
-               checkpoint_dir: str | Path | None = None, log: Callable[[str], None] | None = None) -> Attributor:
+               checkpoint_dir: str | Path | None = None, log: Callable[[str], None] | None = None,
+               dist: DistContext | None = None) -> Attributor:
     """Train every candidate, keep the best on validation, choose its unknown-source score.
 
     Without validation images the first candidate is trained and kept (nothing to choose on).
+
+    ``dist`` (several processes, each calling with the same arguments) trains every candidate in
+    all of them (:func:`~ganprint.attribution.training.fit_classifier`); rank 0 alone writes the
+    checkpoint folder and chooses the winner for everyone. The unknown-source score is then
+    chosen on rank 0 alone (its folds are small trainings): only rank 0's model is complete, and
+    only rank 0 should save it.
     """
     from ganprint.models import arch_info
 
     log = log or (lambda _msg: None)
+    ctx = dist or SINGLE
     has_val = X_val is not None and y_val is not None and len(X_val) > 0
     n_sources = len(np.unique(y))
     candidates = config.candidates if has_val else config.candidates[:1]
@@ -163,6 +172,8 @@ def train_auto(X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None, y_val: np
     race = has_val and len(candidates) > 1 and config.race_fraction < 1.0
     with contextlib.ExitStack() as stack:
         if ckpt is None and race:  # pausing needs somewhere to resume from
+            if ctx.distributed:
+                raise ValueError("racing candidates in several processes needs a checkpoint_dir they share")
             ckpt = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ganprint-race-")))
         fitted: list[Attributor | None] = []
         table: list[dict[str, Any]] = []
@@ -170,17 +181,19 @@ def train_auto(X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None, y_val: np
             model, row = _train_candidate(candidate, budget, X, y, X_val, y_val, config=config, race=race,
                                           preprocessing=preprocessing, device=device, real_classes=real_classes,
                                           accept_rate=accept_rate, target_fpr=target_fpr, progress=progress,
-                                          folder=_candidate_dir(ckpt, candidate), log=log)
+                                          folder=_candidate_dir(ckpt, candidate), log=log, ctx=ctx)
             fitted.append(model)
             table.append(row)
         best = max(range(len(table)), key=lambda i: _rank(table[i]))
+        if ctx.distributed:  # rank 0's choice is everyone's
+            best = int(ctx.broadcast_floats(best)[0])
         winner = candidates[best]
         model = fitted[best]
         if model is None or model.history_.get("paused"):  # resume the race's winner and finish it
             model, row = _train_candidate(winner, budgets[best], X, y, X_val, y_val, config=config, race=False,
                                           preprocessing=preprocessing, device=device, real_classes=real_classes,
                                           accept_rate=accept_rate, target_fpr=target_fpr, progress=progress,
-                                          folder=_candidate_dir(ckpt, winner), log=log)
+                                          folder=_candidate_dir(ckpt, winner), log=log, ctx=ctx)
             table[best] = {**table[best], **row, "seconds": table[best]["seconds"] + row["seconds"]}
     for i, row in enumerate(table):
         row["chosen"] = i == best
@@ -189,7 +202,7 @@ def train_auto(X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None, y_val: np
         rule = (f"race: every candidate trained for {config.race_fraction:.0%} of its epochs, the best on "
                 f"validation so far ({rule}) finished")
     model.history_["selection"] = {"rule": rule, "candidates": table}
-    if _choose_score(config, n_sources) and has_val:
+    if _choose_score(config, n_sources) and has_val and ctx.is_main:
         choose_unknown_score(model, X, y, X_val, y_val, winner=winner, config=config, fold_budget=fold_budget,
                              device=device, log=log,
                              checkpoint_dir=Path(checkpoint_dir) / "unknown-score" if checkpoint_dir else None)
@@ -214,14 +227,15 @@ def _train_candidate(candidate: Candidate, budget: float | None, X: np.ndarray, 
                      X_val: np.ndarray | None, y_val: np.ndarray | None, *, config: AutoConfig, race: bool,
                      preprocessing: Preprocessing, device: str, real_classes: Sequence[str], accept_rate: float,
                      target_fpr: float, progress: bool, folder: Path | None,
-                     log: Callable[[str], None]) -> tuple[Attributor | None, dict[str, Any]]:
+                     log: Callable[[str], None], ctx: DistContext = SINGLE) -> tuple[Attributor | None, dict[str, Any]]:
     """Train ``candidate`` in full, or (``race``) for its race epochs, where ``folder`` keeps what a
     rerun needs: a finished model with its row (``selection.json``), or a paused race's row
-    (``race.json``; the model is then None) beside the training checkpoint (``<folder>.fit``)."""
+    (``race.json``; the model is then None) beside the training checkpoint (``<folder>.fit``).
+    Only rank 0 of ``ctx`` writes there."""
     has_val = X_val is not None and y_val is not None and len(X_val) > 0
-    if folder is not None and (folder / "selection.json").is_file():
+    if folder is not None and ctx.agree((folder / "selection.json").is_file(), f"{folder / 'selection.json'}"):
         return Attributor.load(folder, device=device), read_json(folder / "selection.json")
-    if race and folder is not None and (folder / "race.json").is_file():
+    if race and folder is not None and ctx.agree((folder / "race.json").is_file(), f"{folder / 'race.json'}"):
         return None, read_json(folder / "race.json")
     fit = candidate_fit(candidate, config, budget)
     model = Attributor(arch=candidate.arch, preprocessing=preprocessing, device=device, fit_config=fit,
@@ -232,7 +246,7 @@ def _train_candidate(candidate: Candidate, budget: float | None, X: np.ndarray, 
         + (f": race of {pause} epochs" if pause else ""))
     t0 = time.perf_counter()
     model.fit(X, y, X_val, y_val, progress=progress, pause_after=pause,
-              checkpoint_dir=folder.parent / (folder.name + ".fit") if folder else None)
+              checkpoint_dir=folder.parent / (folder.name + ".fit") if folder else None, dist=ctx)
     history = model.history_
     row: dict[str, Any] = {"candidate": candidate.label, "arch": candidate.arch,
                            "representation": candidate.representation, "augment": fit.augment,
@@ -244,15 +258,17 @@ def _train_candidate(candidate: Candidate, budget: float | None, X: np.ndarray, 
     if history.get("paused"):
         log(f"candidate {candidate.label}: paused after {row['epochs']} epochs, best val accuracy "
             f"{row['race_val_accuracy']:.4f}, val loss {row['race_val_loss']:.4f}, {row['seconds']:.0f}s")
-        if folder is not None:
+        if folder is not None and ctx.is_main:
             folder.mkdir(parents=True, exist_ok=True)
             write_json(folder / "race.json", row)
+        ctx.barrier()
         return model, row
     row["stopped_by"] = history.get("stopped_by", "epochs")
     row.update(validation_figures(model, X_val, y_val) if has_val else {})
-    if folder is not None:
+    if folder is not None and ctx.is_main:
         model.save(folder)
         write_json(folder / "selection.json", row)
+    ctx.barrier()
     log(f"candidate {candidate.label}: " + (f"val accuracy {row['val_accuracy']:.4f}, val loss "
                                             f"{row['val_loss']:.4f}, " if has_val else "")
         + f"{row['epochs']} epochs, {row['seconds']:.0f}s")

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from ganprint.attribution.augment import AUGMENTATIONS, augment_batch
 from ganprint.checkpoint import load_optimizer, optimizer_tensors, prefixed, rng_tensor, unprefixed
 from ganprint.device import PRECISIONS, resolve_precision
+from ganprint.distributed import SINGLE, DistContext, shard_range
 from ganprint.serialization import load_tensors, read_json, save_tensors, write_json
 
 BatchTransform = Callable[[torch.Tensor, torch.Tensor, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
@@ -275,7 +276,7 @@ def fit_classifier(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tenso
                    device: torch.device | str = "cpu", progress: bool = True, desc: str = "fit",
                    batch_transform: BatchTransform | None = None, transform: InputTransform | None = None,
                    checkpoint_dir: str | Path | None = None, loss_fn: Callable | None = None,
-                   pause_after: int | None = None) -> dict[str, Any]:
+                   pause_after: int | None = None, dist: DistContext | None = None) -> dict[str, Any]:
     """Train ``model`` in place (cross-entropy unless ``loss_fn``). Returns the history.
 
     ``pause_after`` (needs ``checkpoint_dir``) returns once that many epochs have run, with
@@ -288,10 +289,23 @@ def fit_classifier(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tenso
     after it, on the device. With ``checkpoint_dir``, the full training state is written there after
     every epoch and an interrupted call with the same arguments resumes where it stopped, ending with
     the same weights as an uninterrupted run.
+
+    ``dist`` (a context of several processes, :mod:`ganprint.distributed`; every process calls
+    with the same arguments) trains with DistributedDataParallel on the recipe of one process:
+    every process draws the same epoch order and prepares the same global batch of
+    ``config.batch_size`` images (flips, augmentation), then computes on its share (rows
+    ``rank::world_size``), so that the shares cover each epoch exactly once and the optimiser
+    takes the same steps; the gradient is the global batch's mean. Validation images are split
+    between the processes and their logits gathered; rank 0's figures and timings decide early
+    stopping, the best weights and the time budget on every process. Only rank 0 writes the
+    checkpoint, every process resumes from it (it holds no per-process state, so a run may resume
+    with another number of processes).
     """
     if pause_after is not None and checkpoint_dir is None:
         raise ValueError("pause_after needs a checkpoint_dir to resume from")
     device = torch.device(device)
+    ctx = dist or SINGLE
+    progress = progress and ctx.is_main
     loss_fn = loss_fn or F.cross_entropy
     bf16 = resolve_precision(config.precision, device) == "bf16"
     model.to(device)
@@ -308,7 +322,7 @@ def fit_classifier(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tenso
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        if ckpt is not None and (ckpt / "state.json").is_file():
+        if ckpt is not None and ctx.agree((ckpt / "state.json").is_file(), f"a checkpoint in {ckpt}"):
             state = read_json(ckpt / "state.json")
             if FitConfig.from_dict(state.get("config") or {}) != config:  # fields added later: defaults
                 raise ValueError(f"{ckpt} holds a checkpoint of a different training config; remove it to restart")
@@ -329,6 +343,7 @@ def fit_classifier(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tenso
             start_epoch = len(history["train_loss"])
             if state.get("stopped"):
                 start_epoch = config.epochs
+        net = _data_parallel(model, device) if ctx.distributed else model
         for epoch in range(start_epoch, config.epochs):
             if epoch >= horizon[0]:
                 break  # the schedule has reached its end: what fits in the time budget is done
@@ -355,26 +370,34 @@ def fit_classifier(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tenso
                     xb = augment_batch(config.augment, xb, gen)
                 if batch_transform is not None:
                     xb, yb = batch_transform(xb, yb, gen)
+                count, weight = len(idx), 1.0
+                if ctx.distributed:
+                    xb, yb, count, weight = _share_of_batch(xb, yb, ctx)
                 xb = xb.to(device)
                 if transform is not None:
                     xb = transform(xb)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                    out = model(xb.contiguous(memory_format=torch.channels_last))
+                    out = net(xb.contiguous(memory_format=torch.channels_last))
                 loss = loss_fn(out.float(), yb.to(device))
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                (loss * weight if ctx.distributed else loss).backward()
                 opt.step()
                 if sched is not None:
                     sched.step()
-                total += loss.item() * len(idx)
+                total += loss.item() * count
+            if ctx.distributed:
+                total = ctx.all_reduce_sum(torch.tensor([total], dtype=torch.float64)).item()
             history["train_loss"].append(total / max(n, 1))
             refresh_batchnorm(model, x_train, device=device, transform=transform, seed=config.seed)
+            ctx.broadcast_module(model, buffers_only=True)  # identical statistics on every process
             stop = False
             if x_val is not None and y_val is not None and len(x_val):
-                logits = predict_logits(model, x_val, device=device, transform=transform)
+                logits = _validation_logits(model, x_val, device, transform, ctx)
                 val_loss = loss_fn(logits, y_val).item()
                 acc = ((logits.argmax(1) if logits.shape[1] > 1 else (logits[:, 0] > 0).long())
                        == y_val.long().view(-1)).float().mean().item()
+                if ctx.distributed:  # rank 0's figures make every process's decisions
+                    val_loss, acc = ctx.broadcast_floats(val_loss, acc)
                 history["val_loss"].append(val_loss)
                 history["val_accuracy"].append(acc)
                 if val_loss < best_loss - 1e-6:
@@ -386,14 +409,17 @@ def fit_classifier(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tenso
                 stop = stop or (config.stop_accuracy is not None and acc >= config.stop_accuracy)
                 if stop:
                     history["stopped_by"] = "early stopping" if since_best else "validation accuracy"
-            history["epoch_seconds"].append(time.perf_counter() - t0)
+            seconds = time.perf_counter() - t0
+            history["epoch_seconds"].append(ctx.broadcast_floats(seconds)[0] if ctx.distributed else seconds)
             if config.time_budget is not None and len(history["epoch_seconds"]) == 1:
                 horizon[0] = max(1, min(config.epochs, int(config.time_budget // history["epoch_seconds"][0])))
             if progress:
                 tqdm.write(_epoch_line(desc, epoch, horizon[0], history, config.time_budget))
             if ckpt is not None:
-                _save_checkpoint(ckpt, model, opt, sched, gen, best_state, config, history, best_loss,
-                                 since_best, stop, horizon[0])
+                if ctx.is_main:
+                    _save_checkpoint(ckpt, model, opt, sched, gen, best_state, config, history, best_loss,
+                                     since_best, stop, horizon[0])
+                ctx.barrier()  # nobody reads the checkpoint before rank 0 has written it
             if stop:
                 break
             if pause_after is not None and epoch + 1 >= pause_after and epoch + 1 < min(config.epochs, horizon[0]):
@@ -404,9 +430,46 @@ def fit_classifier(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tenso
     if best_state is not None:
         model.load_state_dict(best_state)
     history["epochs_run"] = len(history["train_loss"])
+    if ctx.distributed:
+        history["processes"] = ctx.world_size
     history["best_val_loss"] = best_loss if best_state is not None else None
     model.eval()
     return history
+
+
+def _data_parallel(model: nn.Module, device: torch.device) -> nn.Module:
+    """``model`` wrapped in DistributedDataParallel (which copies rank 0's weights to every process)."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+
+
+def _share_of_batch(xb: torch.Tensor, yb: torch.Tensor,
+                    ctx: DistContext) -> tuple[torch.Tensor, torch.Tensor, int, float]:
+    """This process's rows of a global batch (``rank::world_size``), how many they are, and the
+    factor that makes DistributedDataParallel's mean of the processes' mean losses the global
+    batch's mean loss when the shares differ in size. A process left without rows (a last batch
+    smaller than the number of processes) computes one row with weight 0, so that every process
+    still takes part in the gradient's all-reduce."""
+    rows = torch.arange(ctx.rank, len(xb), ctx.world_size)
+    count = len(rows)
+    if count == 0:
+        return xb[:1], yb[:1], 0, 0.0
+    return xb[rows], yb[rows], count, count * ctx.world_size / len(xb)
+
+
+def _validation_logits(model: nn.Module, x_val: torch.Tensor, device: torch.device,
+                       transform: InputTransform | None, ctx: DistContext) -> torch.Tensor:
+    """Logits of every validation image, in order: each process scores its contiguous share and
+    the shares are gathered (one process: all of them here)."""
+    if not ctx.distributed:
+        return predict_logits(model, x_val, device=device, transform=transform)
+    start, stop = shard_range(len(x_val), ctx.rank, ctx.world_size)
+    if stop > start:
+        mine = predict_logits(model, x_val[start:stop], device=device, transform=transform)
+    else:  # no share: the right width, no rows
+        mine = predict_logits(model, x_val[:1], device=device, transform=transform)[:0]
+    return ctx.all_gather_rows(mine, len(x_val))
 
 
 def _make_scheduler(opt: torch.optim.Optimizer, config: FitConfig, steps_per_epoch: int,

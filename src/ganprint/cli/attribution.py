@@ -131,11 +131,17 @@ def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str | No
     one-vs-rest modules use their own settings (15 epochs, lr 3e-3, early stopping).
 
     An interrupted run resumes from OUT/.checkpoint when the same command is run again.
+
+    Under torchrun (`torchrun --nproc_per_node=N -m ganprint train ...`) the network trains in N
+    processes with DistributedDataParallel on the same recipe (--batch-size is the global batch);
+    rank 0 alone prints and writes OUT (docs/distributed.md).
     """
     from ganprint.attribution.auto import AutoConfig, Candidate, train_auto
     from ganprint.attribution.training import format_seconds, recipe
     from ganprint.attribution.two_stage import SECONDARY_FIT, TwoStageAttributor
     from ganprint.data.provenance import training_data_record, training_warnings, write_training_data
+    from ganprint.device import resolve_device
+    from ganprint.distributed import init_from_env
     from ganprint.fingerprints.correlation import ARCH as CORRELATION
     from ganprint.fingerprints.correlation import ResidualCorrelationAttributor
     from ganprint.fingerprints.visnet import ARCH as VISNET
@@ -143,8 +149,17 @@ def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str | No
     from ganprint.models import default_representation
 
     set_threads(threads)
+    try:  # several processes under torchrun: join them; rank 0 alone prints and writes
+        dist = init_from_env(resolve_device(device))
+    except ValueError as exc:
+        fail(str(exc))
+    click.get_current_context().call_on_close(dist.destroy)
+    if dist.distributed:
+        device, quiet = str(dist.device), quiet or not dist.is_main
     if (out_dir / "config.json").is_file() and not force:
         fail(f"{out_dir} already holds a model; pass --force to replace it, or choose another --out")
+    if dist.distributed and arch in SPECIAL_ARCHS:
+        fail(f"--arch {arch} trains in one process; run it without torchrun")
     if arch == AUTO_ARCH and representation is not None:
         raise click.BadParameter("needs a named --arch (auto chooses the representation per candidate)",
                                  param_hint="'--representation'")
@@ -163,7 +178,7 @@ def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str | No
     pre, warnings = _preprocessing(dataset, image_size, channels, quiet)
     data = load_train_val_or_fail(dataset, pre.channels, pre.size, seed, quiet)
     warnings += training_warnings(data)
-    for warning in warnings:
+    for warning in warnings if dist.is_main else ():
         warn(warning)
     present = sorted({str(c) for c in data.y_train})
     if len(present) < 2:
@@ -199,9 +214,11 @@ def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str | No
                 log(f"time budget {format_seconds(time_budget)}")
             model = train_auto(x_tr, y_tr, x_va, y_va, preprocessing=pre, config=auto, device=device,
                                real_classes=(real_class,), accept_rate=accept_rate, target_fpr=target_fpr,
-                               progress=not quiet, checkpoint_dir=out_dir / CHECKPOINT, log=log)
+                               progress=not quiet, checkpoint_dir=out_dir / CHECKPOINT, log=log, dist=dist)
     except ValueError as exc:
         fail(str(exc))
+    if not dist.is_main:
+        return
     for stale in [out_dir / "config.json", *out_dir.glob("*.safetensors")]:  # the replaced model's files
         stale.unlink(missing_ok=True)
     model.save(out_dir)

@@ -147,15 +147,26 @@ def train_cmd(arch: str, data_dir: Path | None, source: str | None, n_real: int,
     Each architecture trains with its own objective (BCE, WGAN-GP, hinge, Cramér, MMD); the quick
     settings of the four families of seed 004 are in ``ganprint.gans.families.QUICK_TRAIN``.
     Defaults not shown are those of ``ganprint.gans.config.GanTrainConfig``.
+
+    Under torchrun (`torchrun --nproc_per_node=N -m ganprint gan train ...`) the GAN trains in N
+    processes, each on batch-size/N images of every batch; rank 0 alone prints and writes OUT
+    (docs/distributed.md).
     """
     from ganprint.data.decode import iter_image_paths
     from ganprint.data.folder import load_images
     from ganprint.device import resolve_device
+    from ganprint.distributed import init_from_env
     from ganprint.gans import create_gan
     from ganprint.gans.config import GanTrainConfig
     from ganprint.gans.trainer import GanTrainer
 
     set_threads(threads)
+    try:  # several processes under torchrun: join them; rank 0 alone prints and writes
+        dist = init_from_env(resolve_device(device))
+    except ValueError as exc:
+        fail(str(exc))
+    click.get_current_context().call_on_close(dist.destroy)
+    quiet = quiet or not dist.is_main
     if (data_dir is None) == (source is None):
         fail("give exactly one of --data DIR and --real-source NAME")
     arch_options = parse_arch_options(arch_option_items)
@@ -197,21 +208,25 @@ def train_cmd(arch: str, data_dir: Path | None, source: str | None, n_real: int,
         items = ([item for split in labelled.splits.values() for item in split] if labelled is not None
                  else [(p, 0) for p in iter_image_paths([data_dir])])
         loaded = load_images(items, channels=channels, size=(height, width_px), progress=not quiet)
-        report_skipped(loaded.errors)
+        if dist.is_main:
+            report_skipped(loaded.errors)
         if len(loaded.images) == 0:
             fail(f"no usable images under {data_dir}")
         images, data_info = loaded.images, {"source": str(data_dir)}
         labels = loaded.labels if classes else None
     if classes:
         data_info["classes"] = list(classes)  # mixture component k draws classes[k]
-    click.echo(f"training {arch} on {len(images)} images from {source or data_dir}"
-               + (f" ({len(classes)} classes)" if classes else ""), err=True)
+    if dist.is_main:
+        click.echo(f"training {arch} on {len(images)} images from {source or data_dir}"
+                   + (f" ({len(classes)} classes)" if classes else "")
+                   + (f" in {dist.world_size} processes" if dist.distributed else ""), err=True)
     try:
-        GanTrainer(cfg, out_dir, resolve_device(device), data_info=data_info).fit(images, labels,
-                                                                                   progress=not quiet)
+        GanTrainer(cfg, out_dir, dist.device, data_info=data_info,
+                   dist=dist).fit(images, labels, progress=not quiet)
     except ValueError as exc:
         fail(str(exc))
-    click.echo(str(out_dir))
+    if dist.is_main:
+        click.echo(str(out_dir))
 
 
 def parse_arch_options(items: tuple[str, ...] | list[str]) -> dict[str, object]:

@@ -16,6 +16,16 @@ thread count).
 The losses come from the family's objective (:mod:`ganprint.gans.objectives`: BCE, WGAN-GP, hinge,
 Cramér, MMD); a step is one generator update after ``n_critic`` critic updates. Families that grow
 (ProGAN) get their stage from the step counter through ``set_progress(step, total)``.
+
+In several processes (a :class:`~ganprint.distributed.DistContext`, e.g. under ``torchrun``) every
+process draws the same global batch of real images and latents and computes on its share (rows
+``rank::world_size``); the gradients of G, D (and the encoder) are averaged over the processes
+before each optimiser step, as DistributedDataParallel does. The averaging is done here rather
+than by DDP's reducer because a GAN step is outside what the reducer follows: the critic is called
+several times before one backward pass, it is frozen during the generator's step, and gradient
+penalties differentiate through gradients. All random streams stay the same on every process, so
+a checkpoint holds no per-process state; rank 0 alone writes snapshots, checkpoints and the GAN
+folder, and runs the quality monitor, whose stop decision it sends to the others.
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ from tqdm.auto import tqdm
 
 from ganprint.checkpoint import load_optimizer, optimizer_tensors, prefixed, rng_tensor, unprefixed
 from ganprint.device import resolve_precision
+from ganprint.distributed import SINGLE, DistContext
 from ganprint.gans.augment import diff_augment
 from ganprint.gans.batch_norm import recalibrate_batch_norm
 from ganprint.gans.config import GanTrainConfig
@@ -196,11 +207,12 @@ class GanTrainer:
     """Trains one registered GAN on an image tensor, checkpointing into ``out_dir``."""
 
     def __init__(self, config: GanTrainConfig, out_dir: str | Path, device: torch.device | str = "cpu",
-                 data_info: dict[str, Any] | None = None) -> None:
+                 data_info: dict[str, Any] | None = None, dist: DistContext | None = None) -> None:
         self.config = config
         self.out_dir = Path(out_dir)
         self.device = torch.device(device)
         self.data_info = data_info or {}
+        self.dist = dist or SINGLE
 
     # -- public -----------------------------------------------------------------------------
     def is_finished(self) -> bool:
@@ -229,12 +241,17 @@ class GanTrainer:
             raise ValueError("stop_at needs a monitor")
         if check_every < 1 or check_from < 0:
             raise ValueError("check_every must be >= 1 and check_from >= 0")
-        if self.is_finished():
+        ctx = self.dist
+        if ctx.agree(self.is_finished(), f"a finished GAN in {self.out_dir}"):
             return self.out_dir
         data = to_unit_tensor(images)
         if len(data) == 0:
             raise ValueError("no training images")
         cfg = self.config
+        if cfg.batch_size % ctx.world_size:
+            raise ValueError(f"the batch of {cfg.batch_size} images does not split evenly between "
+                             f"{ctx.world_size} processes")
+        progress = progress and ctx.is_main
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
             torch.manual_seed(cfg.seed)
             if self.device.type == "cuda":
@@ -251,7 +268,7 @@ class GanTrainer:
     # -- internals --------------------------------------------------------------------------
     def _fit(self, spec: GanSpec, data: torch.Tensor, onehot: torch.Tensor | None, progress: bool,
              on_step: Callable[[int], None] | None, monitor: _Monitor) -> None:
-        cfg, dev = self.config, self.device
+        cfg, dev, ctx = self.config, self.device, self.dist
         G = spec.generator.to(dev)
         D = spec.discriminator.to(dev)
         if dev.type == "cpu":
@@ -277,12 +294,16 @@ class GanTrainer:
         order = torch.empty(0, dtype=torch.long)
         step = 0
         ckpt = self.out_dir / CHECKPOINT_DIR
-        if (ckpt / "state.json").is_file():
+        if ctx.agree((ckpt / "state.json").is_file(), f"a checkpoint in {ckpt}"):
             step, order = self._restore(ckpt, G, D, opt_g, opt_d, data_gen, noise_gen, monitor, G_ema, E, opt_e)
+        for m in (G, D, G_ema, E):  # rank 0's weights everywhere (the same seed made them equal already)
+            if m is not None:
+                ctx.broadcast_module(m)
         data = data.to(dev)
         onehot = onehot.to(dev) if onehot is not None else None
         channels = spec.image_shape[0]
         B = cfg.batch_size
+        b = B // ctx.world_size  # this process's share of every batch
         objective = create_objective(spec.objective, **spec.objective_options)
         gp_weight = objective.default_gp_weight if cfg.gp_weight is None else cfg.gp_weight
         # batch norm must not see real and fake in one batch (it would tell them apart)
@@ -291,6 +312,7 @@ class GanTrainer:
         prepare_real = getattr(D, "prepare_real", None)
         d_params = [p for p in D.parameters() if p.requires_grad]
         frozen_for_g = d_params + (list(E.parameters()) if E is not None else [])
+        g_params = list(G.parameters())
 
         precision = resolve_precision(cfg.precision, dev)
         bf16 = precision == "bf16"
@@ -333,35 +355,41 @@ class GanTrainer:
                 while len(order) < B:  # continue the permutation stream across epochs
                     order = torch.cat([order, torch.randperm(n, generator=data_gen)])
                 idx, order = order[:B], order[B:]
-                real = data[idx] if prepare_real is None else prepare_real(data[idx])
                 z = torch.randn(objective.n_fakes * B, spec.latent_dim, generator=noise_gen, device=dev)
+                if ctx.distributed:  # the global batch's rows rank, rank + world_size, ...
+                    idx = idx[ctx.rank::ctx.world_size]
+                    z = z.view(objective.n_fakes, B, -1)[:, ctx.rank::ctx.world_size].reshape(-1, spec.latent_dim)
+                real = data[idx] if prepare_real is None else prepare_real(data[idx])
                 with autocast():
                     fake = G(z).float()
                 if onehot is not None:
                     real = _with_label_channels(real, onehot[idx])
                     fake = _with_label_channels(fake, F.one_hot(G.label_of(z), spec.classes).float())
-                fakes = fake.split(B)
+                fakes = fake.split(b)
                 loss_d = objective.critic_loss(critic, real, [f.detach() for f in fakes], joint=joint,
                                                gp_weight=gp_weight, gen=noise_gen)
                 opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
+                ctx.average_gradients(d_params)
                 opt_d.step()
             if E is not None:  # the encoder learns this step's (z, G(z)) pairs
-                loss_e = latent_regression_loss(E, fakes[0][:, :channels].detach(), z[:B], autocast)
+                loss_e = latent_regression_loss(E, fakes[0][:, :channels].detach(), z[:b], autocast)
                 opt_e.zero_grad(set_to_none=True)
                 loss_e.backward()
+                ctx.average_gradients(list(E.parameters()))
                 opt_e.step()
             # the generator's step uses the last critic step's samples (drawn before that update)
             for p in frozen_for_g:  # no parameter gradients for D (or E) here: only the input's are needed
                 p.requires_grad_(False)
             loss_g = objective.generator_loss(critic, real, fakes, joint=joint)
             if cfg.mode_seeking > 0:
-                loss_g = loss_g + cfg.mode_seeking * mode_seeking_penalty(fakes[0][:, :channels], z[:B])
+                loss_g = loss_g + cfg.mode_seeking * mode_seeking_penalty(fakes[0][:, :channels], z[:b])
             if E is not None:
                 loss_g = loss_g + cfg.latent_regression * latent_regression_loss(
-                    E, fakes[0][:, :channels], z[:B], autocast)
+                    E, fakes[0][:, :channels], z[:b], autocast)
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
+            ctx.average_gradients(g_params)
             opt_g.step()
             for p in frozen_for_g:
                 p.requires_grad_(True)
@@ -371,32 +399,42 @@ class GanTrainer:
             bar.update(1)
             if step % 25 == 0 or step == total:
                 losses = {"d": loss_d.item(), "g": loss_g.item()}
+                if ctx.distributed:  # the global batch's losses
+                    d, g = ctx.all_reduce_mean(torch.tensor([losses["d"], losses["g"]], dtype=torch.float64)).tolist()
+                    losses = {"d": d, "g": g}
                 bar.set_postfix(d=f"{losses['d']:.3f}", g=f"{losses['g']:.3f}")
             if on_step is not None:
                 on_step(step)
-            if cfg.snapshot_every is not None and step % cfg.snapshot_every == 0:
+            if cfg.snapshot_every is not None and step % cfg.snapshot_every == 0 and ctx.is_main:
                 path = snapshot_path(self.out_dir, step)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 precise_bn()
                 save_tensors(path, G_out.state_dict())
             grown = all(getattr(m, "is_grown", True) for m in staged)  # a growing G is scored once grown
             if grown and monitor.due(step, total):
-                precise_bn()
-                stopped = monitor.check(G_out, step)
+                if ctx.is_main:
+                    precise_bn()
+                    stopped = monitor.check(G_out, step)
+                if ctx.distributed:  # rank 0 scores, everyone stops with it
+                    stopped = bool(ctx.broadcast_floats(float(stopped))[0])
                 if monitor.best is not None:
                     bar.set_postfix(d=f"{losses['d']:.3f}", g=f"{losses['g']:.3f}", q=f"{monitor.best[1]:.3f}")
                 if stopped:
                     break
             if step % cfg.checkpoint_every == 0 and step < total:
-                self._checkpoint(ckpt, step, order, G, D, opt_g, opt_d, data_gen, noise_gen, monitor, G_ema,
-                                 E, opt_e)
+                if ctx.is_main:
+                    self._checkpoint(ckpt, step, order, G, D, opt_g, opt_d, data_gen, noise_gen, monitor, G_ema,
+                                     E, opt_e)
+                ctx.barrier()
         bar.close()
-        if monitor.best_state is not None:
-            monitor.load_best(G_out)
-        else:
-            precise_bn()
-        self._finish(spec, G_out, D, step, n, losses, time.perf_counter() - started, monitor, precision, E)
-        shutil.rmtree(ckpt, ignore_errors=True)
+        if ctx.is_main:
+            if monitor.best_state is not None:
+                monitor.load_best(G_out)
+            else:
+                precise_bn()
+            self._finish(spec, G_out, D, step, n, losses, time.perf_counter() - started, monitor, precision, E)
+            shutil.rmtree(ckpt, ignore_errors=True)
+        ctx.barrier()  # the GAN folder is complete when fit returns, on every process
 
     def _checkpoint(self, ckpt: Path, step: int, order: torch.Tensor, G: nn.Module, D: nn.Module,
                     opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
@@ -482,5 +520,6 @@ class GanTrainer:
             "quality_history": [list(h) for h in monitor.history],
             "kept_step": monitor.best[0] if monitor.best is not None else steps,
             "train_seconds_last_session": round(seconds, 2),
+            **({"processes": self.dist.world_size} if self.dist.distributed else {}),
             "status": "finished",
         })
