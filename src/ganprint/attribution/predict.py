@@ -1,16 +1,16 @@
 """Scoring files: decode defensively, batch, classify, one record per file, in input order.
 
-Decoding runs in a thread pool ahead of the model (PIL releases the GIL), so files stream through
-at the model's speed. A file that cannot be decoded yields ``{"path", "error"}`` and the batch
-goes on.
+Decoding runs ahead of the model in a pool (:func:`ganprint.data.pool.map_chunks`: worker
+processes for long jobs, since decoding small images is GIL-bound Python work, threads for short
+ones), so files stream through at the model's speed. A file that cannot be decoded yields
+``{"path", "error"}`` and the batch goes on.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from itertools import islice
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import numpy as np
 from ganprint.attribution.attributor import UNKNOWN
 from ganprint.attribution.training import INFERENCE_BATCH
 from ganprint.data.decode import decode_or_error, iter_image_paths
+from ganprint.data.pool import DecodePlan, map_chunks
 
 
 def predict_paths(model, paths: Iterable[str | os.PathLike], *, batch_size: int = INFERENCE_BATCH,
@@ -33,20 +34,10 @@ def predict_paths(model, paths: Iterable[str | os.PathLike], *, batch_size: int 
     (seed 001). With ``heatmaps_dir`` a CAM / Grad-CAM overlay is written per image.
     """
     pre = model.preprocessing
-    workers = workers or min(4, os.cpu_count() or 1)
-    files = iter_image_paths(paths)
     scorer = Scorer(model, tta=tta, unknown=unknown, heatmaps_dir=heatmaps_dir)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        chunks = iter(lambda: list(islice(files, batch_size)), [])
-        pending = None
-        for chunk in chunks:
-            # submit this chunk's decoding, then score the previous chunk while it runs
-            futures = pool.map(lambda p: decode_or_error(p, pre.channels, pre.size), chunk)
-            if pending is not None:
-                yield from scorer(pending)
-            pending = futures
-        if pending is not None:
-            yield from scorer(pending)
+    decode = partial(decode_or_error, channels=pre.channels, size=pre.size)
+    for decoded in map_chunks(decode, iter_image_paths(paths), DecodePlan(workers=workers, chunk=batch_size)):
+        yield from scorer(decoded)
 
 
 class Scorer:
@@ -92,23 +83,28 @@ class Scorer:
                         if self.heatmaps is not None else None)
         else:
             proba, known, index, p_fake, heatmaps = np.zeros((0, n_classes)), np.zeros(0), [], None, None
+        # Python floats once per batch (``tolist`` converts exactly as ``float`` does, element-wise)
+        proba_rows = np.asarray(proba).tolist()
+        known_list = np.asarray(known).tolist()
+        fake_list = np.asarray(p_fake).tolist() if p_fake is not None else None
+        classes, threshold, fake_threshold = self.classes, self.threshold, self.fake_threshold
         row = 0
         for path, _, error in decoded:
             self.count += 1
             if error is not None:
                 yield {"path": str(path), "error": error}
                 continue
-            p = proba[row]
-            label = self.classes[int(index[row])]
-            if self.threshold is not None and known[row] < self.threshold:
+            label = classes[int(index[row])]
+            # comparisons on the NumPy scalars, as before (their promotion rules, not Python's)
+            if threshold is not None and known[row] < threshold:
                 label = UNKNOWN
             record = {"path": str(path), "label": label,
-                      "probabilities": {c: round(float(v), 6) for c, v in zip(self.classes, p, strict=True)},
-                      "known_score": round(float(known[row]), 6)}
-            if p_fake is not None:
-                record["p_fake"] = round(float(p_fake[row]), 6)
-                if self.fake_threshold is not None:  # the operating point fitted on validation reals
-                    record["fake"] = bool(p_fake[row] > self.fake_threshold)
+                      "probabilities": {c: round(v, 6) for c, v in zip(classes, proba_rows[row], strict=True)},
+                      "known_score": round(known_list[row], 6)}
+            if fake_list is not None:
+                record["p_fake"] = round(fake_list[row], 6)
+                if fake_threshold is not None:  # the operating point fitted on validation reals
+                    record["fake"] = bool(p_fake[row] > fake_threshold)
             if heatmaps is not None:
                 record["heatmap"] = heatmaps[row]
             row += 1

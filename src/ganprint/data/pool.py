@@ -1,0 +1,103 @@
+"""Decode files ahead of the model, in order, in worker processes when there are many.
+
+Decoding a small PNG is mostly Python work (PIL's chunk parser, our checks), which holds the GIL:
+threads cannot run it beside the main thread's own Python work, so a long job decodes in worker
+processes and the main process only runs the model (whose kernels release the GIL) and writes
+records. A short job (fewer files than :attr:`DecodePlan.min_files_for_processes`) decodes in
+threads, which start instantly. Either way the results come back chunk by chunk in input order,
+with a bounded number of chunks in flight, so memory stays flat however many files there are.
+
+The function applied to each file must be picklable (a module-level function or a
+:func:`functools.partial` of one) and must never raise: per-file failures are part of its result
+(:func:`~ganprint.data.decode.decode_or_error`).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from itertools import chain, islice
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+__all__ = ["DecodePlan", "map_chunks"]
+
+
+@dataclass(frozen=True)
+class DecodePlan:
+    """How to spread decoding.
+
+    Attributes:
+        workers: Worker processes (or threads for a short job); ``None``: one per CPU beyond the
+            first, at least one, at most eight (the first CPU runs the model).
+        chunk: Files per task sent to a worker (large enough to amortise the inter-process hop).
+        min_files_for_processes: Below this many files, threads (no process start-up).
+    """
+
+    workers: int | None = None
+    chunk: int = 256
+    min_files_for_processes: int = 2048
+
+    def resolved_workers(self) -> int:
+        if self.workers is not None:
+            return max(1, self.workers)
+        return max(1, min(8, (os.cpu_count() or 1) - 1))
+
+
+def _apply(func: Callable[[T], R], items: list[T]) -> list[R]:
+    return [func(item) for item in items]
+
+
+def _process_pool(workers: int) -> ProcessPoolExecutor:
+    # forkserver (POSIX) or spawn: never fork a process that may run PyTorch threads
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+
+
+def map_chunks(func: Callable[[T], R], items: Iterable[T], plan: DecodePlan = DecodePlan()) -> Iterator[list[R]]:  # noqa: B008
+    """Yield ``[func(x) for x in chunk]`` for consecutive chunks of ``items`` (``plan.chunk`` each),
+    in order, computed ahead in a pool while the caller works on the previous chunk.
+
+    A worker process that dies (killed, out of memory) does not lose files: its chunk is decoded
+    again in this process and the pool is replaced.
+    """
+    items = iter(items)
+    head = list(islice(items, plan.min_files_for_processes))
+    use_processes = len(head) >= plan.min_files_for_processes
+    items = chain(head, items)
+    workers = plan.resolved_workers()
+    chunks = iter(lambda: list(islice(items, plan.chunk)), [])
+    pool: Executor = _process_pool(workers) if use_processes else ThreadPoolExecutor(max_workers=workers)
+    in_flight: deque[tuple[list[T], Future[list[R]]]] = deque()
+
+    def next_result() -> list[R]:
+        nonlocal pool
+        chunk, future = in_flight.popleft()
+        try:
+            return future.result()
+        except BrokenProcessPool:  # a worker died: redo this chunk here, the others in a new pool
+            pool.shutdown(wait=False, cancel_futures=True)
+            pool = _process_pool(workers)
+            for k, (pending, _) in enumerate(in_flight):
+                in_flight[k] = (pending, pool.submit(_apply, func, pending))
+            return _apply(func, chunk)
+
+    try:
+        for chunk in chunks:
+            in_flight.append((chunk, pool.submit(_apply, func, chunk)))
+            if len(in_flight) > 2 * workers:
+                yield next_result()
+        while in_flight:
+            yield next_result()
+    finally:
+        for _, future in in_flight:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
