@@ -81,6 +81,8 @@ def create_app(model, settings: ServeSettings = ServeSettings(), *,  # noqa: B00
 
     app = FastAPI(title="ganprint", summary="Which generator made this image?", lifespan=lifespan,
                   docs_url=None, redoc_url=None, openapi_url=None)  # no CDN-hosted docs pages
+    shortcuts: dict[tuple[str, str], Any] = {}
+    app.add_middleware(_Shortcut, routes=shortcuts)
     app.add_middleware(_Timing, metrics=metrics)
 
     def _batcher() -> MicroBatcher:
@@ -126,6 +128,8 @@ def create_app(model, settings: ServeSettings = ServeSettings(), *,  # noqa: B00
         metrics.files["scored"] += len(records) - failed
         body = json.dumps({"results": records}).encode()
         return Response(body, status_code=422 if failed else 200, media_type="application/json")
+
+    shortcuts["POST", "/v1/predict"] = predict
 
     @app.post("/v1/explain")
     async def explain(request: Request) -> Response:
@@ -180,6 +184,26 @@ def create_app(model, settings: ServeSettings = ServeSettings(), *,  # noqa: B00
         return Response(static[name], media_type=STATIC_FILES[name], headers=_PAGE_HEADERS)
 
     return app
+
+
+class _Shortcut:
+    """ASGI middleware: sends the requests of ``routes`` (``(method, path) -> handler(request)``)
+    straight to their handler, past FastAPI's routing, dependency and exception layers. The hot
+    endpoint's handler takes the raw request and returns a response, so those layers do nothing
+    for it but cost a third of the service's time per request (measured: about 160 of 480 us
+    on the load test's 28x28 PNGs). The handler is the one FastAPI also routes to."""
+
+    def __init__(self, app, routes: dict[tuple[str, str], Any]) -> None:
+        self.app = app
+        self.routes = routes
+
+    async def __call__(self, scope, receive, send) -> None:
+        handler = self.routes.get((scope.get("method"), scope.get("path"))) if scope["type"] == "http" else None
+        if handler is None:
+            await self.app(scope, receive, send)
+            return
+        response = await handler(Request(scope, receive))
+        await response(scope, receive, send)
 
 
 class _Timing:
