@@ -27,7 +27,7 @@ from typing import TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
-__all__ = ["DecodePlan", "map_chunks"]
+__all__ = ["DecodePlan", "map_batches", "map_chunks"]
 
 
 @dataclass(frozen=True)
@@ -64,17 +64,27 @@ def _process_pool(workers: int) -> ProcessPoolExecutor:
 
 def map_chunks(func: Callable[[T], R], items: Iterable[T], plan: DecodePlan = DecodePlan()) -> Iterator[list[R]]:  # noqa: B008
     """Yield ``[func(x) for x in chunk]`` for consecutive chunks of ``items`` (``plan.chunk`` each),
-    in order, computed ahead in a pool while the caller works on the previous chunk.
-
-    A worker process that dies (killed, out of memory) does not lose files: its chunk is decoded
-    again in this process and the pool is replaced.
-    """
+    in order, computed ahead in a pool while the caller works on the previous chunk."""
     items = iter(items)
-    head = list(islice(items, plan.min_files_for_processes))
-    use_processes = len(head) >= plan.min_files_for_processes
-    items = chain(head, items)
+    return map_batches(func, iter(lambda: list(islice(items, plan.chunk)), []), plan)
+
+
+def map_batches(func: Callable[[T], R], batches: Iterable[list[T]],
+                plan: DecodePlan = DecodePlan()) -> Iterator[list[R]]:  # noqa: B008
+    """Yield ``[func(x) for x in batch]`` for each of ``batches`` (lists, any sizes), in order,
+    computed ahead in a pool while the caller works on the previous one.
+
+    Processes are used once the first batches hold ``plan.min_files_for_processes`` items. A worker
+    process that dies (killed, out of memory) does not lose files: its batch is computed again in
+    this process and the pool is replaced.
+    """
+    batches = iter(batches)
+    head: list[list[T]] = []
+    while sum(map(len, head)) < plan.min_files_for_processes and (batch := next(batches, None)) is not None:
+        head.append(batch)
+    use_processes = sum(map(len, head)) >= plan.min_files_for_processes
+    chunks = chain(head, batches)
     workers = plan.resolved_workers()
-    chunks = iter(lambda: list(islice(items, plan.chunk)), [])
     pool: Executor = _process_pool(workers) if use_processes else ThreadPoolExecutor(max_workers=workers)
     in_flight: deque[tuple[list[T], Future[list[R]]]] = deque()
 
@@ -83,7 +93,7 @@ def map_chunks(func: Callable[[T], R], items: Iterable[T], plan: DecodePlan = De
         chunk, future = in_flight.popleft()
         try:
             return future.result()
-        except BrokenProcessPool:  # a worker died: redo this chunk here, the others in a new pool
+        except BrokenProcessPool:  # a worker died: redo this batch here, the others in a new pool
             pool.shutdown(wait=False, cancel_futures=True)
             pool = _process_pool(workers)
             for k, (pending, _) in enumerate(in_flight):

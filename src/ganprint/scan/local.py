@@ -7,37 +7,38 @@ from functools import partial
 
 import pyarrow as pa
 
-from ganprint.data.pool import DecodePlan, map_chunks
+from ganprint.data.pool import DecodePlan, map_batches
 from ganprint.scan.files import read_and_decode
 from ganprint.scan.score import make_scorer, score_rows
 
 
 def scan_local(model, files: Sequence[bytes], shards: Sequence[int], shard_size: int, *,
                batch_size: int, workers: int | None = None) -> Iterator[tuple[int, pa.Table]]:
-    """Yield ``(shard, table)`` for each of ``shards`` in order, as soon as each is scored."""
+    """Yield ``(shard, table)`` for each of ``shards`` in order, as soon as each is scored.
+
+    Model batches start at each shard's first file (:func:`shard_batches`), so a resumed scan runs
+    the model on exactly the batches an uninterrupted one would: the same rows to the last bit.
+    """
     pre = model.preprocessing
     scorer = make_scorer(model)
-    bounds = [(s, s * shard_size, min(len(files), (s + 1) * shard_size)) for s in shards]
-    items = ((i, files[i]) for _, start, stop in bounds for i in range(start, stop))
-    decode = partial(_decode_indexed, channels=pre.channels, size=pre.size)
-    parts: list[pa.Table] = []
-    have = 0
-    pending = iter(bounds)
-    shard, start, stop = next(pending, (None, 0, 0))
-    for chunk in map_chunks(decode, items, DecodePlan(workers=workers, chunk=batch_size)):
-        offset = 0
-        while offset < len(chunk):
-            take = min(len(chunk) - offset, stop - start - have)
-            part = chunk[offset:offset + take]
-            parts.append(score_rows(scorer, [i for i, _ in part], [d for _, d in part]))
-            offset += take
-            have += take
-            if have == stop - start:
-                yield shard, pa.concat_tables(parts)
-                parts, have = [], 0
-                shard, start, stop = next(pending, (None, 0, 0))
+    batches = shard_batches(len(files), shards, shard_size, batch_size)
+    decode = partial(read_and_decode, channels=pre.channels, size=pre.size)
+    items = ([files[i] for i in batch] for _, batch in batches)
+    parts: dict[int, list[pa.Table]] = {}
+    for (shard, batch), decoded in zip(batches, map_batches(decode, items, DecodePlan(workers=workers)), strict=True):
+        parts.setdefault(shard, []).append(score_rows(scorer, batch, decoded))
+        if batch[-1] == min(len(files), (shard + 1) * shard_size) - 1:
+            yield shard, pa.concat_tables(parts.pop(shard))
 
 
-def _decode_indexed(item: tuple[int, bytes], *, channels: int, size: tuple[int, int]):
-    index, path = item
-    return index, read_and_decode(path, channels, size)
+def shard_batches(n_files: int, shards: Sequence[int], shard_size: int,
+                  batch_size: int) -> list[tuple[int, list[int]]]:
+    """``(shard, file indices)`` of every model batch: ``batch_size`` files from each shard's start,
+    the last batch of a shard shorter. Both engines score exactly these batches."""
+    out = []
+    for shard in shards:
+        stop = min(n_files, (shard + 1) * shard_size)
+        out.extend((shard, list(range(start, min(stop, start + batch_size))))
+                   for start in range(shard * shard_size, stop, batch_size))
+    return out
+

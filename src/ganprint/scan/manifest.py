@@ -24,14 +24,17 @@ FORMAT_VERSION = 1
 class ScanSettings:
     """Everything that decides a scan's rows; two runs with equal settings give equal rows.
 
-    ``engine``, ``batch_size``, ``device`` and thread counts are not settings: they change speed,
-    not answers, so a scan started on one engine can be finished on the other.
+    ``batch_size`` is one: the model's float sums may round differently in batches of other sizes
+    (a score can move in its sixth decimal), and a scan's rows must not depend on where it was
+    resumed. ``engine``, ``device`` and thread counts are not: a scan started on one engine can be
+    finished on the other.
     """
 
     sources: tuple[str, ...]
     model: str
     model_digest: str
     shard_size: int
+    batch_size: int
 
     def fingerprint(self) -> str:
         text = json.dumps(asdict(self), sort_keys=True)

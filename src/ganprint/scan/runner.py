@@ -33,7 +33,8 @@ class ScanError(ValueError):
 
 @dataclass(frozen=True)
 class ScanConfig:
-    """One scan. ``sources``, ``model_dir`` and ``shard_size`` decide the rows; the rest only speed.
+    """One scan. ``sources``, ``model_dir``, ``shard_size`` and ``batch_size`` decide the rows
+    (:class:`~ganprint.scan.manifest.ScanSettings`); the rest only speed.
 
     Attributes:
         model_dir: Model folder (``ganprint train``).
@@ -70,7 +71,7 @@ class ScanConfig:
     def settings(self) -> ScanSettings:
         return ScanSettings(sources=tuple(os.path.abspath(s) for s in self.sources),
                             model=os.path.abspath(self.model_dir), model_digest=model_digest(self.model_dir),
-                            shard_size=self.shard_size)
+                            shard_size=self.shard_size, batch_size=self.batch_size)
 
 
 @dataclass
