@@ -7,6 +7,7 @@ import io
 import json
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -227,9 +228,28 @@ def test_model_card(client, model_dir):
     r = client.get("/v1/model")
     assert r.status_code == 200
     card = r.json()
-    assert card == json.loads(json.dumps(read_model_card(model_dir)))
+    full = json.loads(json.dumps(read_model_card(model_dir)))
+    assert full["model"]["path"] == str(model_dir)
+    full["model"]["path"] = "model"  # the server's folders are not shown, only their names
+    if full["training_data"] and "path" in full["training_data"]:
+        full["training_data"]["path"] = Path(full["training_data"]["path"]).name
+    assert card == full
     assert card["model"]["classes"] == ["gan_a", "gan_b", "real"]
     assert card["input"] is not None and card["calibration"] is not None
+
+
+def test_explain_draws_the_overlay_predict_heatmaps_writes(client, model_dir, tmp_path, monkeypatch):
+    files = good_images()
+    monkeypatch.chdir(tmp_path)
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    r = CliRunner().invoke(cli, ["predict", "--model", str(model_dir), "--device", "cpu", "--heatmaps", "maps",
+                                 *files])
+    assert r.exit_code == 0, r.output
+    written = [json.loads(line)["heatmap"] for line in r.stdout.splitlines()]
+    for name, path in zip(files, written, strict=True):
+        answer = post(client, {name: files[name]}, "/v1/explain")
+        assert answer.content == (tmp_path / path).read_bytes(), name
 
 
 def test_explain_returns_a_png_overlay(client):

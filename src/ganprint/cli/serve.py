@@ -23,8 +23,10 @@ from ganprint.cli.common import (
 _SETTINGS = "ganprint.serve.settings:ServeSettings"
 
 
-def _default(field: str) -> ConfigDefault:
-    return ConfigDefault(_SETTINGS, field)
+def _setting_option(field: str, kind: click.ParamType, help: str):  # noqa: A002
+    """``--field-name``, defaulting to (and showing) :class:`~ganprint.serve.settings.ServeSettings`'s default."""
+    return click.option("--" + field.replace("_", "-"), cls=Option, type=kind, show_default=True,
+                        default=ConfigDefault(_SETTINGS, field), help=help)
 
 
 @click.command("serve")
@@ -36,16 +38,14 @@ def _default(field: str) -> ConfigDefault:
 @click.option("--token-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="File holding a bearer token: every API call must then send 'Authorization: Bearer TOKEN' "
                    "(401 otherwise). /healthz and the page itself stay open.")
-@click.option("--max-batch", cls=Option, type=click.IntRange(min=1), default=_default("max_batch"),
-              help="Most images per model call; concurrent requests are gathered up to it.")
-@click.option("--max-wait-ms", cls=Option, type=click.FloatRange(min=0), default=_default("max_wait_ms"),
-              help="Longest wait for more requests to fill a batch (only while others are still arriving).")
-@click.option("--queue-size", cls=Option, type=click.IntRange(min=1), default=_default("queue_size"),
-              help="Most requests admitted at once; more are answered 503 with Retry-After.")
-@click.option("--max-upload-bytes", cls=Option, type=click.IntRange(min=1), default=_default("max_upload_bytes"),
-              help="Largest request body (413 above it).")
-@click.option("--max-files", cls=Option, type=click.IntRange(min=1), default=_default("max_files"),
-              help="Most images per request (413 above it).")
+@_setting_option("max_batch", click.IntRange(min=1),
+                 "Most images per model call; concurrent requests are gathered up to it.")
+@_setting_option("max_wait_ms", click.FloatRange(min=0),
+                 "Longest wait for more requests to fill a batch (only while others are still arriving).")
+@_setting_option("queue_size", click.IntRange(min=1),
+                 "Most requests admitted at once; more are answered 503 with Retry-After.")
+@_setting_option("max_upload_bytes", click.IntRange(min=1), "Largest request body (413 above it).")
+@_setting_option("max_files", click.IntRange(min=1), "Most images per request (413 above it).")
 @click.option("--no-unknown", is_flag=True, help="Always answer a known source, never 'unknown' (as predict's).")
 @click.option("--access-log", is_flag=True, help="Log every request on stderr (costs throughput).")
 @device_option

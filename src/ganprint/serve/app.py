@@ -27,6 +27,7 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
+from pathlib import PurePath
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -38,7 +39,7 @@ from ganprint.serve.settings import ServeSettings
 from ganprint.serve.uploads import UploadError, read_uploads
 from ganprint.serve.worker import ModelWorker, NoHeatmaps
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "public_card"]
 
 STATIC_FILES = {"index.html": "text/html; charset=utf-8", "page.js": "text/javascript; charset=utf-8",
                 "page.css": "text/css; charset=utf-8"}
@@ -55,6 +56,7 @@ def create_app(model, settings: ServeSettings = ServeSettings(), *,  # noqa: B00
     """The service for ``model`` (any loaded ganprint model) under ``settings``; ``card`` is what
     ``GET /v1/model`` answers (:func:`ganprint.attribution.card.read_model_card` of its folder)."""
     worker = ModelWorker(model, unknown=settings.unknown)
+    card = public_card(card) if card is not None else None
     metrics = ServiceMetrics()
     static = {name: (resources.files("ganprint.serve") / "static" / name).read_bytes() for name in STATIC_FILES}
     holder: dict[str, Any] = {}
@@ -184,6 +186,18 @@ def create_app(model, settings: ServeSettings = ServeSettings(), *,  # noqa: B00
         return Response(static[name], media_type=STATIC_FILES[name], headers=_PAGE_HEADERS)
 
     return app
+
+
+def public_card(card: dict[str, Any]) -> dict[str, Any]:
+    """The model card as the service shows it: folders on the server's disk (the model's, the
+    training data's) cut to their last name, so that the card tells clients what the model is
+    without telling them how the server's disk is laid out."""
+    card = json.loads(json.dumps(card))  # a deep copy, JSON-ready
+    for section in ("model", "training_data"):
+        part = card.get(section)
+        if isinstance(part, dict) and isinstance(part.get("path"), str):
+            part["path"] = PurePath(part["path"]).name
+    return card
 
 
 class _Shortcut:

@@ -47,7 +47,9 @@ class ModelWorker:
 
     def predict(self, uploads: list[tuple[str, bytes]]) -> list[dict[str, Any]]:
         """One ``predict`` record per upload, in order."""
-        decoded = [self.decode(name, data) for name, data in uploads]
+        return self._score([self.decode(name, data) for name, data in uploads])
+
+    def _score(self, decoded: list[tuple[str, np.ndarray | None, str | None]]) -> list[dict[str, Any]]:
         good = [d for d in decoded if d[1] is not None]
         padding = [good[-1]] * (MIN_ROWS - len(good)) if 0 < len(good) < MIN_ROWS else []
         return list(self.scorer(decoded + padding))[: len(decoded)]
@@ -59,7 +61,7 @@ class ModelWorker:
         if not hasattr(self.model, "model_"):
             raise NoHeatmaps("heatmaps need a single-network attributor")
         decoded = self.decode(name, data)
-        record = next(iter(self.scorer([decoded])))
+        (record,) = self._score([decoded])
         image = decoded[1]
         if image is None:
             return record, None
@@ -76,8 +78,9 @@ def _overlay_png(model, image: np.ndarray, record: dict[str, Any], classes: list
     proba = [record["probabilities"][c] for c in classes]
     k = int(np.argmax(proba))
     device = next(model.model_.parameters()).device
-    x = images_to_tensor(np.array(image[None])).float().div(255).to(device)
-    maps, _ = class_activation_maps(model.model_, x, torch.as_tensor([k]), transform=model._transform)
+    # padded to MIN_ROWS copies, as scoring is: the map then matches predict's to the pixel
+    x = images_to_tensor(np.repeat(image[None], MIN_ROWS, axis=0)).float().div(255).to(device)
+    maps, _ = class_activation_maps(model.model_, x, torch.full((MIN_ROWS,), k), transform=model._transform)
     dct = model._transform is not None and "dct" in model.representation_.name
     notes = ["answered unknown (known-source score below the threshold)" if record["label"] == "unknown" else "",
              "map over DCT frequencies, low ones top left" if dct else ""]
