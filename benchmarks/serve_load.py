@@ -203,13 +203,13 @@ async def load(port: int, requests: list[bytes], clients: int, pid: int) -> tupl
         queue.put_nowait(i)
     results: list = [None] * len(requests)
     latencies = [0.0] * len(requests)
-    memory: list[float] = []
+    memory: list[tuple[int, float]] = []  # (requests answered, resident MiB)
 
     async def sample() -> None:
         while True:
             value = rss_mib(pid)
             if value is not None:
-                memory.append(value)
+                memory.append((sum(r is not None for r in results), value))
             await asyncio.sleep(0.5)
 
     sampler = asyncio.create_task(sample())
@@ -217,8 +217,13 @@ async def load(port: int, requests: list[bytes], clients: int, pid: int) -> tupl
     await asyncio.gather(*(client(port, requests, queue, results, latencies) for _ in range(clients)))
     seconds = time.perf_counter() - start
     sampler.cancel()
-    memory.append(rss_mib(pid) or float("nan"))
+    memory.append((len(results), rss_mib(pid) or float("nan")))
     return seconds, results, latencies, memory
+
+
+def rss_at(memory: list[tuple[int, float]], answered: float) -> float:
+    """The first sample taken once ``answered`` requests had been answered."""
+    return next((m for done, m in memory if done >= answered), memory[-1][1])
 
 
 def metric(text: str, name: str) -> float:
@@ -299,7 +304,9 @@ def main() -> None:
         ("answers differing from predict's", f"{mismatched}" if expected else "not checked"),
         ("latency p50 / p95 / p99 (ms)", " / ".join(f"{np.percentile(lat, q):.1f}" for q in (50, 95, 99))),
         ("latency max (ms)", f"{lat.max():.1f}"),
-        ("server RSS first / last / max (MiB)", f"{memory[0]:.0f} / {memory[-1]:.0f} / {max(memory):.0f}"),
+        ("server RSS (MiB) after 0 / 25 / 50 / 75 / 100 % of the requests",
+         " / ".join(f"{rss_at(memory, q * n):.0f}" for q in (0, 0.25, 0.5, 0.75, 1))),
+        ("server RSS max (MiB)", f"{max(m for _, m in memory):.0f}"),
         ("model calls, mean batch size", f"{batches:,.0f}, {mean_batch:.1f}"),
     ]
     for name, value in rows:
