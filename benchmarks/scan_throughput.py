@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -67,22 +68,32 @@ def prepare(cache: Path, n_images: int) -> tuple[Path, Path]:
     return images, model
 
 
-def timed(cmd: list[str], stdout: Path | None = None) -> float:
-    """Wall time of ``cmd`` run in a fresh process (stdout to a file, as a user redirects it)."""
+def timed(cmd: list[str], stdout: Path | None = None) -> tuple[float, float]:
+    """Wall time of ``cmd`` run in a fresh process (stdout to a file, as a user redirects it), and
+    the CPU seconds of that process and the children it waited for (not Ray's worker processes,
+    which Ray's own daemons start)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     with open(stdout or os.devnull, "wb") as out:
-        subprocess.run(cmd, stdout=out, stderr=subprocess.DEVNULL, check=False)
-    return time.perf_counter() - t
+        done = subprocess.run(cmd, stdout=out, stderr=subprocess.PIPE, check=False)
+    seconds = time.perf_counter() - t
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr.decode()[-2000:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=20_000)
-    parser.add_argument("--cache", type=Path, default=Path(os.environ.get("GANPRINT_CACHE", Path.home() / ".cache/ganprint"))
-                        / "bench-scan")
+    parser.add_argument("--cache", type=Path, default=None, help="default: ganprint's cache folder / bench-scan")
     parser.add_argument("--repeat", type=int, default=1, help="runs per command; the best is kept")
     parser.add_argument("--skip-ray", action="store_true")
     args = parser.parse_args()
+    if args.cache is None:
+        from ganprint.data.mnist import default_cache_dir
+
+        args.cache = default_cache_dir() / "bench-scan"
     args.cache.mkdir(parents=True, exist_ok=True)
     images, model = prepare(args.cache, args.images)
     n = sum(1 for _ in images.rglob("*.png"))
@@ -98,17 +109,19 @@ def main() -> None:
                                                  str(work / "ray"), "--engine", "ray", "--quiet"], None)
     rows = []
     for name, (cmd, stdout) in runs.items():
-        best = float("inf")
+        best = (float("inf"), 0.0)
         for _ in range(args.repeat):
             shutil.rmtree(work, ignore_errors=True)
             work.mkdir(parents=True)
             best = min(best, timed(cmd, stdout))
-        rows.append((name, best, n / best))
-    print(f"\n{n} PNGs 28x28, seed CNN, {os.cpu_count()} CPUs, whole-process wall time (best of {args.repeat})\n")
-    print(f"| {'command':<28} | {'seconds':>8} | {'files/s':>8} |")
-    print(f"|{'-' * 30}|{'-' * 10}:|{'-' * 10}:|")
-    for name, seconds, rate in rows:
-        print(f"| {name:<28} | {seconds:8.2f} | {rate:8,.0f} |")
+        rows.append((name, *best))
+    print(f"\n{n} PNGs 28x28, seed CNN, {os.cpu_count()} CPUs, whole-process wall time (best of {args.repeat}), "
+          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}\n")
+    print(f"| {'command':<28} | {'seconds':>8} | {'files/s':>8} | {'CPU s':>6} |")
+    print(f"|{'-' * 30}|{'-' * 9}:|{'-' * 9}:|{'-' * 7}:|")
+    for name, seconds, cpu in rows:
+        cpu_text = f"{cpu:6.1f}" if "ray" not in name else f"{'-':>6}"
+        print(f"| {name:<28} | {seconds:8.2f} | {n / seconds:8,.0f} | {cpu_text} |")
 
 
 if __name__ == "__main__":

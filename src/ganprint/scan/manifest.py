@@ -99,5 +99,6 @@ def write_manifest(out: Path, manifest: Manifest) -> None:
 
 def describe_difference(old: dict[str, Any], new: dict[str, Any]) -> str:
     """Which settings differ, for the refusal message."""
+    new = json.loads(json.dumps(new))  # as the manifest holds them (lists, not tuples)
     keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
     return "; ".join(f"{k}: {old.get(k)!r} then, {new.get(k)!r} now" for k in keys) or "format version"
