@@ -198,6 +198,30 @@ def test_concurrent_requests_share_batches(model):
     assert batches <= 4, text  # 12 requests, most of them waiting together behind the first batch
 
 
+class FailingModel(SlowModel):
+    """A model that raises while ``broken`` is set."""
+
+    broken = True
+
+    def outputs(self, images, **kw):
+        if self.broken:
+            raise RuntimeError("out of memory, say")
+        return self._model.outputs(images, **kw)
+
+
+def test_a_failing_batch_fails_its_requests_and_the_service_goes_on(model):
+    one = dict(list(good_images().items())[:1])
+    failing = FailingModel(model, 0)
+    with TestClient(create_app(failing, ServeSettings())) as c:
+        r = post(c, one)
+        assert r.status_code == 500 and "RuntimeError" in r.json()["error"]
+        failing.broken = False
+        assert post(c, one).status_code == 200
+        text = c.get("/metrics").text
+    assert _metric(text, "ganprint_batches_failed_total") == "1"
+    assert _metric(text, 'ganprint_rejected_total{reason="scoring_failed"}') == "1"
+
+
 def test_a_lone_request_does_not_wait_for_company(model):
     one = dict(list(good_images().items())[:1])
     with TestClient(create_app(model, ServeSettings(max_wait_ms=3000))) as c:

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import hmac
 import json
+import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
@@ -43,6 +44,7 @@ __all__ = ["create_app", "public_card"]
 
 STATIC_FILES = {"index.html": "text/html; charset=utf-8", "page.js": "text/javascript; charset=utf-8",
                 "page.css": "text/css; charset=utf-8"}
+_log = logging.getLogger("ganprint.serve")
 _ENDPOINTS = {"/v1/predict": "predict", "/v1/explain": "explain", "/v1/model": "model", "/healthz": "healthz",
               "/metrics": "metrics", "/": "page"}
 # the page loads nothing from anywhere but this service
@@ -125,6 +127,10 @@ def create_app(model, settings: ServeSettings = ServeSettings(), *,  # noqa: B00
             return _refusal(503, "the service is busy: retry later", "queue_full")
         except UploadError as exc:
             return _refusal(exc.status, exc.message, f"upload_{exc.status}")
+        except Exception as exc:  # the model failed on this batch: this request fails, the service goes on
+            _log.exception("scoring failed")
+            return _refusal(500, f"scoring failed ({type(exc).__name__}); the server's log has the details",
+                            "scoring_failed")
         failed = sum("error" in r for r in records)
         metrics.files["error"] += failed
         metrics.files["scored"] += len(records) - failed
@@ -150,6 +156,10 @@ def create_app(model, settings: ServeSettings = ServeSettings(), *,  # noqa: B00
             return _refusal(exc.status, exc.message, f"upload_{exc.status}")
         except NoHeatmaps as exc:
             return _refusal(501, str(exc), "no_heatmaps")
+        except Exception as exc:
+            _log.exception("explaining failed")
+            return _refusal(500, f"explaining failed ({type(exc).__name__}); the server's log has the details",
+                            "explain_failed")
         if png is None:
             metrics.files["error"] += 1
             return JSONResponse({"results": [record]}, status_code=422)

@@ -129,9 +129,10 @@ class MicroBatcher(Generic[Item]):
             while not self._jobs:
                 self._wakeup.clear()
                 await self._wakeup.wait()
-            batch = await self._gather(loop)
-            items = [item for job in batch for item in job.items]
+            batch: list[_Job] = []
             try:
+                await self._gather(loop, batch)
+                items = [item for job in batch for item in job.items]
                 results = await loop.run_in_executor(self.executor, self.run_batch, items)
                 if len(results) != len(items):
                     raise RuntimeError(f"run_batch returned {len(results)} results for {len(items)} items")
@@ -145,7 +146,7 @@ class MicroBatcher(Generic[Item]):
                     if not job.future.done():
                         job.future.set_exception(exc)
                 if self.on_batch:
-                    self.on_batch(len(items), False)
+                    self.on_batch(sum(len(job.items) for job in batch), False)
                 continue
             start = 0
             for job in batch:
@@ -155,9 +156,10 @@ class MicroBatcher(Generic[Item]):
             if self.on_batch:
                 self.on_batch(len(items), True)
 
-    async def _gather(self, loop: asyncio.AbstractEventLoop) -> list[_Job]:
-        """Take jobs in arrival order up to ``max_batch`` items (always at least one job)."""
-        batch = [self._jobs.popleft()]
+    async def _gather(self, loop: asyncio.AbstractEventLoop, batch: list[_Job]) -> None:
+        """Move jobs into ``batch`` in arrival order, up to ``max_batch`` items (at least one job);
+        the caller holds ``batch``, so a cancellation meanwhile leaves no job unanswered."""
+        batch.append(self._jobs.popleft())
         size = len(batch[0].items)
         deadline = loop.time() + self.max_wait_s
         turns = 0
@@ -181,4 +183,3 @@ class MicroBatcher(Generic[Item]):
                 await asyncio.wait_for(self._wakeup.wait(), remaining)
             except TimeoutError:
                 break
-        return batch

@@ -71,7 +71,7 @@ class ServiceMetrics:
                 "# HELP ganprint_files_total Uploaded images, by outcome (scored, or error: not decodable).",
                 "# TYPE ganprint_files_total counter"]
         out += [f'ganprint_files_total{{outcome="{k}"}} {self.files[k]}' for k in ("scored", "error")]
-        out += ["# HELP ganprint_rejected_total Requests refused before scoring, by reason.",
+        out += ["# HELP ganprint_rejected_total Requests refused or failed as a whole, by reason.",
                 "# TYPE ganprint_rejected_total counter"]
         out += [f'ganprint_rejected_total{{reason="{k}"}} {n}' for k, n in sorted(self.rejected.items())]
         out += ["# HELP ganprint_request_seconds Time from a request's arrival to its answer.",
