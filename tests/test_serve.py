@@ -201,7 +201,7 @@ def test_concurrent_requests_share_batches(model):
 class FailingModel(SlowModel):
     """A model that raises while ``broken`` is set."""
 
-    broken = True
+    broken = False
 
     def outputs(self, images, **kw):
         if self.broken:
@@ -213,6 +213,7 @@ def test_a_failing_batch_fails_its_requests_and_the_service_goes_on(model):
     one = dict(list(good_images().items())[:1])
     failing = FailingModel(model, 0)
     with TestClient(create_app(failing, ServeSettings())) as c:
+        failing.broken = True
         r = post(c, one)
         assert r.status_code == 500 and "RuntimeError" in r.json()["error"]
         failing.broken = False

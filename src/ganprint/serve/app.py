@@ -70,6 +70,7 @@ def create_app(model, settings: ServeSettings = ServeSettings(), *,  # noqa: B00
                                              max_wait_s=settings.max_wait_ms / 1000, capacity=settings.queue_size,
                                              on_batch=_batch_done)
         metrics.in_flight = lambda: batcher.admitted
+        await asyncio.get_running_loop().run_in_executor(executor, worker.warm_up)
         holder.update(batcher=batcher, executor=executor)
         batcher.start()
         try:

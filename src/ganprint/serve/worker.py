@@ -50,6 +50,12 @@ class ModelWorker:
         """One ``predict`` record per upload, in order."""
         return self._score([self.decode(name, data) for name, data in uploads])
 
+    def warm_up(self) -> None:
+        """Score one blank image, so that the first request does not pay for the imports and
+        allocations of a first model call (half a second and more)."""
+        blank = np.zeros((*self.size, self.channels), np.uint8)
+        self._score([("warm-up", blank, None)])
+
     def _score(self, decoded: list[tuple[str, np.ndarray | None, str | None]]) -> list[dict[str, Any]]:
         good = [d for d in decoded if d[1] is not None]
         padding = [good[-1]] * (MIN_ROWS - len(good)) if 0 < len(good) < MIN_ROWS else []
