@@ -27,6 +27,7 @@ import asyncio
 import json
 import os
 import re
+import resource
 import shutil
 import socket
 import subprocess
@@ -101,15 +102,19 @@ def prepare(cache: Path, n_files: int, model: Path | None) -> tuple[Path, Path]:
 # predict, as a user runs it
 
 
-def time_predict(model: Path, files: list[Path], out: Path, threads: int | None) -> float:
-    """Wall time of one ``ganprint predict`` process over ``files`` (their folder), stdout to ``out``."""
+def time_predict(model: Path, files: list[Path], out: Path, threads: int | None) -> tuple[float, float]:
+    """Wall time and CPU seconds (its processes and their children) of one ``ganprint predict``
+    over ``files`` (their folder), stdout to ``out``."""
     cmd = [sys.executable, "-m", "ganprint", "predict", "--model", str(model), str(files[0].parent)]
     if threads:
         cmd += ["--threads", str(threads)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     with open(out, "wb") as stdout:
         subprocess.run(cmd, stdout=stdout, stderr=subprocess.DEVNULL, check=False)
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return seconds, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -139,6 +144,25 @@ def start_server(model: Path, port: int, extra: list[str]) -> tuple[subprocess.P
                 proc.kill()
                 raise SystemExit("ganprint serve did not answer /healthz within 120 s") from None
             time.sleep(0.05)
+
+
+def thread_cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds of the server's main thread (the event loop) and of all its other threads (the
+    model thread, PyTorch's), from ``/proc``."""
+    tick = os.sysconf("SC_CLK_TCK")
+    main = rest = 0.0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        seconds = (int(fields[11]) + int(fields[12])) / tick
+        if int(tid) == pid:
+            main += seconds
+        else:
+            rest += seconds
+    return main, rest
 
 
 def rss_mib(pid: int) -> float | None:
@@ -213,12 +237,16 @@ async def load(port: int, requests: list[bytes], clients: int, pid: int) -> tupl
             await asyncio.sleep(0.5)
 
     sampler = asyncio.create_task(sample())
+    cpu_before, client_before = thread_cpu(pid), time.process_time()
     start = time.perf_counter()
     await asyncio.gather(*(client(port, requests, queue, results, latencies) for _ in range(clients)))
     seconds = time.perf_counter() - start
     sampler.cancel()
     memory.append((len(results), rss_mib(pid) or float("nan")))
-    return seconds, results, latencies, memory
+    cpu_after = thread_cpu(pid)
+    cpu = {"server event loop": cpu_after[0] - cpu_before[0], "server model threads": cpu_after[1] - cpu_before[1],
+           "clients": time.process_time() - client_before}
+    return seconds, results, latencies, memory, cpu
 
 
 def rss_at(memory: list[tuple[int, float]], answered: float) -> float:
@@ -253,10 +281,10 @@ def main() -> None:
         raise SystemExit(f"{folder} holds more than --requests PNGs: predict would score them all")
 
     expected: dict[str, str] = {}
-    predict_seconds = float("nan")
+    predict_seconds = predict_cpu = float("nan")
     if not args.skip_predict:
         out = args.cache / "predict.jsonl"
-        predict_seconds = time_predict(model, files, out, args.threads)
+        predict_seconds, predict_cpu = time_predict(model, files, out, args.threads)
         for line in out.read_text().splitlines():
             record = json.loads(line)
             record["path"] = Path(record["path"]).name
@@ -267,7 +295,8 @@ def main() -> None:
     server, startup = start_server(model, port, extra)
     try:
         requests = [request_bytes(port, f.name, f.read_bytes()) for f in files]
-        seconds, results, latencies, memory = asyncio.run(load(port, requests, args.clients, server.pid))
+        load_before = os.getloadavg()[0]
+        seconds, results, latencies, memory, cpu = asyncio.run(load(port, requests, args.clients, server.pid))
         with urllib.request.urlopen(f"http://{HOST}:{port}/metrics", timeout=5) as r:
             metrics = r.read().decode()
     finally:
@@ -308,6 +337,11 @@ def main() -> None:
          " / ".join(f"{rss_at(memory, q * n):.0f}" for q in (0, 0.25, 0.5, 0.75, 1))),
         ("server RSS max (MiB)", f"{max(m for _, m in memory):.0f}"),
         ("model calls, mean batch size", f"{batches:,.0f}, {mean_batch:.1f}"),
+        *((f"CPU per request: {name} (us)", f"{1e6 * value / n:,.0f}") for name, value in cpu.items()),
+        ("CPU per file: predict, whole process (us)", f"{1e6 * predict_cpu / n:,.0f}"),
+        ("CPUs used by server and clients during the load phase", f"{sum(cpu.values()) / seconds:.2f}"),
+        ("CPUs used by predict", f"{predict_cpu / predict_seconds:.2f}"),
+        ("load average before the load phase (1 min)", f"{load_before:.2f}"),
     ]
     for name, value in rows:
         print(f"| {name} | {value} |")
