@@ -3,6 +3,7 @@ auth, batching, the model card, heatmaps and metrics."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import threading
@@ -20,6 +21,7 @@ from ganprint.attribution.card import read_model_card
 from ganprint.attribution.loading import load_model
 from ganprint.cli.main import cli
 from ganprint.serve import ServeSettings, create_app
+from ganprint.serve.uploads import UploadError, read_uploads
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -124,6 +126,26 @@ def test_body_over_the_limit_is_413_from_content_length_and_while_streaming(mode
         assert lying.status_code in (400, 413)
         small = next(iter(good_images().items()))
         assert post(c, dict([small])).status_code == 200
+
+
+def test_a_body_that_does_not_arrive_in_time_is_408():
+    # TestClient reads a streamed body whole before the app sees it, so this one talks to the reader
+    body, headers = _multipart(dict(list(good_images().items())[:1]))
+
+    async def trickle():
+        yield body[:100]
+        await asyncio.sleep(1.0)
+        yield body[100:]
+
+    def read(chunks, timeout_s):
+        return asyncio.run(read_uploads(chunks, headers["content-type"], None, max_bytes=10**6, max_files=4,
+                                        timeout_s=timeout_s))
+
+    with pytest.raises(UploadError) as refused:
+        read(trickle(), 0.3)
+    assert refused.value.status == 408 and "within 0.3 s" in refused.value.message
+    ((name, data),) = read(trickle(), 5)
+    assert name == "good_0.png" and data == good_images()["good_0.png"]
 
 
 def test_too_many_files_is_413(model):

@@ -23,9 +23,10 @@ from ganprint.cli.common import (
 _SETTINGS = "ganprint.serve.settings:ServeSettings"
 
 
-def _setting_option(field: str, kind: click.ParamType, help: str):  # noqa: A002
-    """``--field-name``, defaulting to (and showing) :class:`~ganprint.serve.settings.ServeSettings`'s default."""
-    return click.option("--" + field.replace("_", "-"), cls=Option, type=kind, show_default=True,
+def _setting_option(field: str, kind: click.ParamType, help: str, flag: str | None = None):  # noqa: A002
+    """``--field-name`` (or ``flag``), defaulting to (and showing) the default of
+    :class:`~ganprint.serve.settings.ServeSettings`'s ``field``."""
+    return click.option(flag or "--" + field.replace("_", "-"), field, cls=Option, type=kind, show_default=True,
                         default=ConfigDefault(_SETTINGS, field), help=help)
 
 
@@ -46,13 +47,15 @@ def _setting_option(field: str, kind: click.ParamType, help: str):  # noqa: A002
                  "Most requests admitted at once; more are answered 503 with Retry-After.")
 @_setting_option("max_upload_bytes", click.IntRange(min=1), "Largest request body (413 above it).")
 @_setting_option("max_files", click.IntRange(min=1), "Most images per request (413 above it).")
+@_setting_option("body_timeout_s", click.FloatRange(min=0, min_open=True),
+                 "Seconds a request body may take to arrive (408 after them).", flag="--body-timeout")
 @click.option("--no-unknown", is_flag=True, help="Always answer a known source, never 'unknown' (as predict's).")
 @click.option("--access-log", is_flag=True, help="Log every request on stderr (costs throughput).")
 @device_option
 @threads_option
 def serve_cmd(model_dir: Path, host: str, port: int, token_file: Path | None, max_batch: int, max_wait_ms: float,
-              queue_size: int, max_upload_bytes: int, max_files: int, no_unknown: bool, access_log: bool,
-              device: str, threads: int | None) -> None:
+              queue_size: int, max_upload_bytes: int, max_files: int, body_timeout_s: float, no_unknown: bool,
+              access_log: bool, device: str, threads: int | None) -> None:
     """Serve a model over HTTP: POST /v1/predict and /v1/explain, GET /v1/model, /healthz, /metrics,
     and a web page at / to drop images on.
 
@@ -76,7 +79,8 @@ def serve_cmd(model_dir: Path, host: str, port: int, token_file: Path | None, ma
         card = None
     try:
         settings = ServeSettings(max_batch=max_batch, max_wait_ms=max_wait_ms, queue_size=queue_size,
-                                 max_upload_bytes=max_upload_bytes, max_files=max_files, token=token,
+                                 max_upload_bytes=max_upload_bytes, max_files=max_files,
+                                 body_timeout_s=body_timeout_s, token=token,
                                  unknown=not no_unknown)
     except ValueError as exc:
         fail(str(exc))

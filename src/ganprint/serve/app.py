@@ -114,7 +114,8 @@ def create_app(model, settings: ServeSettings = ServeSettings(), *,  # noqa: B00
     async def _uploads(request: Request, max_files: int) -> list[tuple[str, bytes]]:
         return await read_uploads(request.stream(), request.headers.get("content-type"),
                                   request.headers.get("content-length"),
-                                  max_bytes=settings.max_upload_bytes, max_files=max_files)
+                                  max_bytes=settings.max_upload_bytes, max_files=max_files,
+                                  timeout_s=settings.body_timeout_s)
 
     @app.post("/v1/predict")
     async def predict(request: Request) -> Response:

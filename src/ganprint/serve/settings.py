@@ -21,6 +21,7 @@ class ServeSettings:
         max_upload_bytes: Largest request body; a larger one is answered 413 (checked from
             ``Content-Length`` before reading, and again while the body streams in).
         max_files: Most images in one request (413 above it).
+        body_timeout_s: Longest time a request body may take to arrive (408 after it).
         token: The bearer token every API call must carry, or None for no authentication.
         unknown: Answer ``"unknown"`` below the model's calibrated threshold (``predict``'s default;
             ``predict --no-unknown`` is ``unknown=False``).
@@ -32,6 +33,7 @@ class ServeSettings:
     queue_size: int = 256
     max_upload_bytes: int = 32 * 2**20
     max_files: int = 64
+    body_timeout_s: float = 30.0
     token: str | None = None
     unknown: bool = True
     retry_after_s: int = 1
@@ -41,6 +43,8 @@ class ServeSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"ServeSettings.{name} must be a positive integer, got {value!r}")
+        if not self.body_timeout_s > 0:
+            raise ValueError(f"ServeSettings.body_timeout_s must be > 0, got {self.body_timeout_s!r}")
         if not self.max_wait_ms >= 0:
             raise ValueError(f"ServeSettings.max_wait_ms must be >= 0, got {self.max_wait_ms!r}")
         if self.token is not None and not self.token:
@@ -50,4 +54,5 @@ class ServeSettings:
         shown = "set" if self.token else None
         return (f"ServeSettings(max_batch={self.max_batch}, max_wait_ms={self.max_wait_ms}, "
                 f"queue_size={self.queue_size}, max_upload_bytes={self.max_upload_bytes}, "
-                f"max_files={self.max_files}, token={shown}, unknown={self.unknown})")
+                f"max_files={self.max_files}, body_timeout_s={self.body_timeout_s}, token={shown}, "
+                f"unknown={self.unknown})")

@@ -9,6 +9,7 @@ may send no length, or a false one).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -83,12 +84,13 @@ class _Parts:
 
 
 async def read_uploads(chunks: AsyncIterator[bytes], content_type: str | None, content_length: str | None, *,
-                       max_bytes: int, max_files: int) -> list[tuple[str, bytes]]:
+                       max_bytes: int, max_files: int, timeout_s: float | None = None) -> list[tuple[str, bytes]]:
     """The ``(file name, bytes)`` of every part of the ``files`` field of a multipart body, in order.
 
     Raises :class:`UploadError`: 415 when the body is not ``multipart/form-data``, 413 when it is
     larger than ``max_bytes`` or holds more than ``max_files`` files, 400 when it cannot be parsed
-    or holds no file.
+    or holds no file, 408 when it has not all arrived within ``timeout_s`` seconds (a client
+    trickling its body would otherwise hold its slot for ever).
     """
     kind, options = parse_options_header(content_type)
     if kind != b"multipart/form-data" or not options.get(b"boundary"):
@@ -105,14 +107,20 @@ async def read_uploads(chunks: AsyncIterator[bytes], content_type: str | None, c
         parser = MultipartParser(options[b"boundary"], parts.callbacks(), max_header_count=16)
     except Exception as exc:  # a hostile boundary
         raise UploadError(400, f"malformed multipart body: {exc}") from None
-    received = 0
-    try:
+
+    async def consume() -> None:
+        received = 0
         async for chunk in chunks:
             received += len(chunk)
             if received > max_bytes:
                 raise UploadError(413, f"request too large: more than the limit of {max_bytes} bytes")
             parser.write(chunk)
         parser.finalize()
+
+    try:
+        await asyncio.wait_for(consume(), timeout_s)
+    except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
+        raise UploadError(408, f"the request body did not arrive within {timeout_s:g} s") from None
     except UploadError:
         raise
     except Exception as exc:  # python-multipart's parse errors, whatever their class
