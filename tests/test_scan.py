@@ -109,9 +109,10 @@ def test_summary_counts_labels_and_errors(model_dir, images, tmp_path):
     assert again["scanned_now"] == 0 and again["labels"] == summary["labels"]
 
 
-def test_predict_records_are_unchanged_by_the_process_pool(model_dir, images):
-    """predict decodes long jobs in worker processes: the same records as decoding here, file by file
-    (what predict did before), bad files included."""
+def test_predict_records_are_unchanged_by_worker_processes(model_dir, images, monkeypatch):
+    """predict runs long jobs in worker processes (scoring ones on CPU, decoding ones otherwise):
+    the same records as decoding and scoring here, as predict did before, bad files included."""
+    from ganprint.attribution import predict
     from ganprint.attribution.assess import model_outputs
     from ganprint.attribution.loading import load_model
     from ganprint.attribution.predict import Scorer
@@ -146,6 +147,8 @@ def test_predict_records_are_unchanged_by_the_process_pool(model_dir, images):
                          "p_fake": round(float(p_fake[row]), 6), "fake": bool(p_fake[row] > model.fake_threshold_)})
         row += 1
     assert records == expected
+    monkeypatch.setattr(predict, "WORKERS_MIN_FILES", 10)  # 45 files: the scoring workers' path
+    assert list(predict.predict_paths(model, [images], batch_size=len(paths), workers=2)) == expected
 
 
 def test_other_arguments_are_refused_and_force_starts_over(model_dir, images, tmp_path):
@@ -211,3 +214,17 @@ def test_sigkill_at_random_points_then_rerun_gives_the_uninterrupted_result(mode
     assert result.column("index").to_pylist() == list(range(45))
     assert sorted(os.listdir(out / "shards")) == [f"part-{i:06d}.parquet" for i in range(12)]
     assert pq.read_metadata(out / "files.parquet").num_rows == 45
+
+
+def test_scoring_worker_processes_give_the_same_rows(model_dir, images, reference):
+    """Long CPU scans score in worker processes (one model each): the rows of the in-process path."""
+    import pyarrow as pa
+
+    from ganprint.scan.files import list_files
+    from ganprint.scan.local import scan_local
+
+    files = list_files([str(images)])
+    plan = DecodePlan(workers=2, min_files_for_processes=1)
+    shards = list(scan_local(model_dir, files, range(12), 4, batch_size=3, device="cpu", plan=plan))
+    assert [s for s, _ in shards] == list(range(12))
+    assert pa.concat_tables([t for _, t in shards]).equals(reference)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from functools import partial
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +33,51 @@ def predict_paths(model, paths: Iterable[str | os.PathLike], *, batch_size: int 
     model's calibrated threshold. ``p_fake`` is present when the model has a real class. With
     ``tta`` the probabilities are averaged over flipped views and the label is their majority vote
     (seed 001). With ``heatmaps_dir`` a CAM / Grad-CAM overlay is written per image.
+
+    Long jobs run in worker processes (forkserver or spawn): from :data:`WORKERS_MIN_FILES` files on
+    a model on CPU scores in ``workers`` processes (default: one per CPU), else decoding runs in
+    ``workers`` processes ahead of the model from 2,048 files on. Either way the records are those
+    of one process scoring the same batches, and a script that calls this on many files needs the
+    usual ``if __name__ == "__main__":`` guard.
     """
     pre = model.preprocessing
+    files = iter_image_paths(paths)
+    head = list(islice(files, WORKERS_MIN_FILES))
+    files = chain(head, files)
+    if len(head) >= WORKERS_MIN_FILES and not tta and heatmaps_dir is None and _on_cpu(model):
+        yield from _predict_in_workers(model, files, batch_size, workers or os.cpu_count() or 1, unknown)
+        return
     scorer = Scorer(model, tta=tta, unknown=unknown, heatmaps_dir=heatmaps_dir)
     decode = partial(decode_or_error, channels=pre.channels, size=pre.size)
-    for decoded in map_chunks(decode, iter_image_paths(paths), DecodePlan(workers=workers, chunk=batch_size)):
+    for decoded in map_chunks(decode, files, DecodePlan(workers=workers, chunk=batch_size)):
         yield from scorer(decoded)
+
+
+WORKERS_MIN_FILES = 4096
+"""From this many files on, a model on CPU scores in worker processes (one per CPU, each with the
+model and one PyTorch thread; :mod:`ganprint.attribution.scoring_workers`)."""
+
+
+def _on_cpu(model) -> bool:
+    network = getattr(model, "model_", None)
+    try:
+        return network is not None and next(network.parameters()).device.type == "cpu"
+    except (AttributeError, StopIteration, TypeError):
+        return False
+
+
+def _predict_in_workers(model, files: Iterator[Path], batch_size: int, workers: int,
+                        unknown: bool) -> Iterator[dict[str, Any]]:
+    """The model saved to a temporary folder (safetensors + JSON, as any model folder), loaded once
+    per worker; the same batches as in one process, hence the same records."""
+    import tempfile
+
+    from ganprint.attribution.scoring_workers import predict_in_workers
+
+    with tempfile.TemporaryDirectory(prefix="ganprint-predict-") as tmp:
+        model.save(Path(tmp) / "model")
+        batches = iter(lambda: list(islice(files, batch_size)), [])
+        yield from predict_in_workers(Path(tmp) / "model", batches, workers, unknown=unknown)
 
 
 class Scorer:

@@ -62,7 +62,7 @@ def scan_cmd(model_dir: Path, sources: tuple[str, ...], out_dir: Path, engine: s
                             device=device, workers=workers, force=force)
         with _progress_bar(quiet) as progress:
             summary = run_scan(config, progress=progress)
-    except (ScanError, FileNotFoundError, ValueError) as exc:
+    except (ScanError, FileNotFoundError, ValueError, ConnectionError) as exc:
         fail(str(exc))
     if as_json:
         sys.stdout.write(json.dumps(summary.to_dict()) + "\n")

@@ -27,7 +27,7 @@ from typing import TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
-__all__ = ["DecodePlan", "map_batches", "map_chunks"]
+__all__ = ["DecodePlan", "map_batches", "map_chunks", "map_in_processes"]
 
 
 @dataclass(frozen=True)
@@ -111,3 +111,26 @@ def map_batches(func: Callable[[T], R], batches: Iterable[list[T]],
         for _, future in in_flight:
             future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def map_in_processes(func: Callable[[T], R], tasks: Iterable[T], workers: int, *,
+                     initializer: Callable[..., object] | None = None, initargs: tuple = ()) -> Iterator[R]:
+    """Yield ``func(task)`` for each task, in order, computed by ``workers`` processes that each ran
+    ``initializer(*initargs)`` once (e.g. to load a model), with at most ``2 * workers`` tasks in
+    flight. For work that is heavy per task and needs per-process state; a worker that dies stops
+    the iteration with :class:`~concurrent.futures.process.BrokenProcessPool`."""
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=initializer,
+                             initargs=initargs) as pool:
+        in_flight: deque[Future[R]] = deque()
+        try:
+            for task in tasks:
+                in_flight.append(pool.submit(func, task))
+                if len(in_flight) > 2 * workers:
+                    yield in_flight.popleft().result()
+            while in_flight:
+                yield in_flight.popleft().result()
+        finally:
+            for future in in_flight:
+                future.cancel()

@@ -61,7 +61,8 @@ def scan_ray(model_dir: str | os.PathLike[str], files: Sequence[bytes], shards: 
         else:
             ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
     actors = actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
-    device = "cpu" if device == "auto" and not _cluster_has_gpus(ray) else device
+    if device == "auto":  # one GPU per actor where the cluster has them (reserved, not just visible)
+        device = "cuda" if ray.cluster_resources().get("GPU", 0) > 0 else "cpu"
     from ganprint.scan.local import shard_batches
 
     items = [{"indices": batch, "paths": [files[i] for i in batch]}
@@ -82,10 +83,6 @@ def scan_ray(model_dir: str | os.PathLike[str], files: Sequence[bytes], shards: 
     finally:
         context.execution_options.preserve_order = keep_order
         context.enable_progress_bars = keep_progress
-
-
-def _cluster_has_gpus(ray) -> bool:
-    return ray.cluster_resources().get("GPU", 0) > 0
 
 
 def _group_by_shard(batches: Iterator[pa.Table], shards: Sequence[int], shard_size: int,

@@ -180,11 +180,11 @@ def _engine(config: ScanConfig, files: list[bytes], pending: Sequence[int]):
 
         return scan_ray(config.model_dir, files, pending, config.shard_size, batch_size=config.batch_size,
                         device=config.device, address=config.ray_address, actors=config.workers)
-    from ganprint.attribution.loading import load_model
+    from ganprint.data.pool import DecodePlan
     from ganprint.scan.local import scan_local
 
-    model = load_model(config.model_dir, device=config.device)
-    return scan_local(model, files, pending, config.shard_size, batch_size=config.batch_size, workers=config.workers)
+    return scan_local(config.model_dir, files, pending, config.shard_size, batch_size=config.batch_size,
+                      device=config.device, plan=DecodePlan(workers=config.workers))
 
 
 def summarise(out: str | os.PathLike[str], seconds: float = 0.0, scanned_now: int = 0) -> ScanSummary:

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from ganprint.attribution.predict import Scorer
 from ganprint.scan.files import Decoded
 from ganprint.scan.shards import records_to_table
 
+if TYPE_CHECKING:
+    from ganprint.attribution.predict import Scorer
+
 
 def make_scorer(model) -> Scorer:
-    """``predict``'s scorer with ``predict``'s defaults (unknown answers on, no TTA, no heatmaps)."""
+    """``predict``'s scorer with ``predict``'s defaults (unknown answers on, no TTA, no heatmaps).
+    Imported here, not at the top: a scan's main process never needs PyTorch when workers score."""
+    from ganprint.attribution.predict import Scorer
+
     return Scorer(model, tta=False, unknown=True, heatmaps_dir=None)
 
 
