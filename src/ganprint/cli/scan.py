@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import click
@@ -26,16 +27,16 @@ from ganprint.cli.common import (
 @click.argument("sources", nargs=-1, required=True)
 @out_dir_option("Results folder: manifest.json, files.parquet and shards/part-NNNNNN.parquet (one row per file).")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="local: this machine (decoding processes beside the model); ray: Ray Data, "
-                   "here or on the cluster of --ray-address.")
+              help="local: this machine (one scoring process per CPU); ray: Ray Data, here or on "
+                   "the cluster of --ray-address.")
 @click.option("--ray-address", default=None, metavar="ADDR",
               help="Ray cluster to join (e.g. 10.0.0.5:6379, what `ray start --head` prints); "
                    "default: start a Ray instance on this machine.")
-@batch_size_option(512, "Images per model call.")
+@batch_size_option(512, "Images per model call (part of the scan's settings: it fixes the model's batches).")
 @click.option("--shard-size", type=click.IntRange(min=1), default=4096, show_default=True,
               help="Files per result shard (the unit a resumed scan skips).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Decoding processes (local) or model actors (ray); default: from the CPU count.")
+              help="Scoring processes (local, on CPU) or model actors (ray); default: one per CPU.")
 @click.option("--force", is_flag=True, help="Replace the results of a scan with other arguments in --out.")
 @device_option
 @threads_option
@@ -64,6 +65,9 @@ def scan_cmd(model_dir: Path, sources: tuple[str, ...], out_dir: Path, engine: s
             summary = run_scan(config, progress=progress)
     except (ScanError, FileNotFoundError, ValueError, ConnectionError) as exc:
         fail(str(exc))
+    except BrokenProcessPool:
+        fail("a scoring worker process died (out of memory, or killed); the finished shards are kept: "
+             "run the same command again to resume")
     if as_json:
         sys.stdout.write(json.dumps(summary.to_dict()) + "\n")
         return
