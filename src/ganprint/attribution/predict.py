@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ganprint.attribution.attributor import UNKNOWN
+from ganprint.attribution.scoring_workers import default_workers
 from ganprint.attribution.training import INFERENCE_BATCH
 from ganprint.data.decode import decode_or_error, iter_image_paths
 from ganprint.data.pool import DecodePlan, map_chunks
@@ -35,7 +36,7 @@ def predict_paths(model, paths: Iterable[str | os.PathLike], *, batch_size: int 
     (seed 001). With ``heatmaps_dir`` a CAM / Grad-CAM overlay is written per image.
 
     Long jobs run in worker processes (forkserver or spawn): from :data:`WORKERS_MIN_FILES` files on
-    a model on CPU scores in ``workers`` processes (default: one per CPU), else decoding runs in
+    a model on CPU scores in ``workers`` processes (default: one per CPU, at most 16), else decoding runs in
     ``workers`` processes ahead of the model from 2,048 files on. Either way the records are those
     of one process scoring the same batches, and a script that calls this on many files needs the
     usual ``if __name__ == "__main__":`` guard.
@@ -45,7 +46,7 @@ def predict_paths(model, paths: Iterable[str | os.PathLike], *, batch_size: int 
     head = list(islice(files, WORKERS_MIN_FILES))
     files = chain(head, files)
     if len(head) >= WORKERS_MIN_FILES and not tta and heatmaps_dir is None and _on_cpu(model):
-        yield from _predict_in_workers(model, files, batch_size, workers or os.cpu_count() or 1, unknown)
+        yield from _predict_in_workers(model, files, batch_size, workers or default_workers(), unknown)
         return
     scorer = Scorer(model, tta=tta, unknown=unknown, heatmaps_dir=heatmaps_dir)
     decode = partial(decode_or_error, channels=pre.channels, size=pre.size)

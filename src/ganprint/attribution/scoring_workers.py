@@ -18,6 +18,15 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+MAX_DEFAULT_WORKERS = 16
+"""Each worker holds PyTorch and a model (a few hundred MB): the default stops here on big machines."""
+
+
+def default_workers() -> int:
+    """One scoring process per CPU, at most :data:`MAX_DEFAULT_WORKERS`."""
+    return max(1, min(MAX_DEFAULT_WORKERS, os.cpu_count() or 1))
+
+
 # One model per worker process, set by the pool's initializer: the process is the actor.
 _worker: dict[str, Any] = {}
 

@@ -36,7 +36,8 @@ from ganprint.cli.common import (
 @click.option("--shard-size", type=click.IntRange(min=1), default=4096, show_default=True,
               help="Files per result shard (the unit a resumed scan skips).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Scoring processes (local, on CPU) or model actors (ray); default: one per CPU.")
+              help="Scoring processes (local, on CPU; default: one per CPU, at most 16) or model actors "
+                   "(ray; default: one per CPU of the cluster).")
 @click.option("--force", is_flag=True, help="Replace the results of a scan with other arguments in --out.")
 @device_option
 @threads_option

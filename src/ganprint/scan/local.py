@@ -1,6 +1,6 @@
 """The local engine, two ways, the same rows:
 
-* on CPU, for long scans: ``workers`` processes (one per CPU by default) each load the model once
+* on CPU, for long scans: ``workers`` processes (one per CPU by default, at most 16) each load the model once
   and read, hash, decode and score whole batches with one PyTorch thread, like Ray's actors
   (:mod:`ganprint.attribution.scoring_workers` says why); while one decodes another runs the
   model, so every core stays busy;
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ganprint.attribution.scoring_workers import load_worker
+from ganprint.attribution.scoring_workers import default_workers, load_worker
 from ganprint.data.pool import DecodePlan, map_batches, map_in_processes
 from ganprint.scan.files import read_and_decode
 from ganprint.scan.score import make_scorer, score_rows
@@ -35,7 +35,7 @@ def scan_local(model_dir: str | os.PathLike[str], files: Sequence[bytes], shards
     batches = shard_batches(len(files), shards, shard_size, batch_size)
     device = _resolve(device)
     if device == "cpu" and sum(len(b) for _, b in batches) >= plan.min_files_for_processes:
-        workers = plan.workers or os.cpu_count() or 1
+        workers = plan.workers or default_workers()
         tables = map_in_processes(_score_batch, ((b, [files[i] for i in b]) for _, b in batches), workers,
                                   initializer=load_worker, initargs=(str(Path(model_dir).resolve()),))
     else:
