@@ -16,15 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MIN_ROWS", "ModelWorker", "NoHeatmaps"]
-
-MIN_ROWS = 4
-"""A batch with fewer decodable images than this is padded (with copies, whose records are dropped)
-up to it. CPU kernels take another path for a batch of 1 to 3 rows, which moves the sixth decimal
-of a score now and then (measured on the seed CNN: 229 of 512 lone images); padded, an image gets
-the same record whatever it was batched with, and the record ``predict`` prints when it scores the
-file among others. 4 is the smallest batch that matched; padding costs a lone image about 1.5 ms."""
-
+__all__ = ["ModelWorker", "NoHeatmaps"]
 
 class NoHeatmaps(Exception):
     """The model has no single network to draw a heatmap from (two-stage, visNet, ...)."""
@@ -57,9 +49,8 @@ class ModelWorker:
         self._score([("warm-up", blank, None)])
 
     def _score(self, decoded: list[tuple[str, np.ndarray | None, str | None]]) -> list[dict[str, Any]]:
-        good = [d for d in decoded if d[1] is not None]
-        padding = [good[-1]] * (MIN_ROWS - len(good)) if 0 < len(good) < MIN_ROWS else []
-        return list(self.scorer(decoded + padding))[: len(decoded)]
+        # the Scorer makes every model call of fixed shape: a record does not depend on the batch
+        return list(self.scorer(decoded))
 
     def explain(self, name: str, data: bytes) -> tuple[dict[str, Any], bytes | None]:
         """The upload's record and, when it could be scored, its heatmap overlay as PNG bytes: the
@@ -81,13 +72,14 @@ def _overlay_png(model, image: np.ndarray, record: dict[str, Any], classes: list
 
     from ganprint.attribution.attributor import images_to_tensor
     from ganprint.attribution.heatmaps import DEFAULT_VIEW_SIDE, class_activation_maps, explained_overlay
+    from ganprint.attribution.predict import pad_rows
 
     proba = [record["probabilities"][c] for c in classes]
     k = int(np.argmax(proba))
     device = next(model.model_.parameters()).device
-    # padded to MIN_ROWS copies, as scoring is: the map then matches predict's to the pixel
-    x = images_to_tensor(np.repeat(image[None], MIN_ROWS, axis=0)).float().div(255).to(device)
-    maps, _ = class_activation_maps(model.model_, x, torch.full((MIN_ROWS,), k), transform=model._transform)
+    # padded to SCORE_ROWS copies, as scoring is: the map then matches predict's to the pixel
+    x = images_to_tensor(pad_rows(image[None])).float().div(255).to(device)
+    maps, _ = class_activation_maps(model.model_, x, torch.full((len(x),), k), transform=model._transform)
     dct = model._transform is not None and "dct" in model.representation_.name
     notes = ["answered unknown (known-source score below the threshold)" if record["label"] == "unknown" else "",
              "map over DCT frequencies, low ones top left" if dct else ""]
