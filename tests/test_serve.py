@@ -245,6 +245,54 @@ def test_a_failing_batch_fails_its_requests_and_the_service_goes_on(model):
     assert _metric(text, 'ganprint_rejected_total{reason="scoring_failed"}') == "1"
 
 
+class ExclusiveModel(SlowModel):
+    """A slow model that fails any call made while another call on the same object is running (two
+    threads sharing one model); every call is logged in the class (deep copies share the log)."""
+
+    calls: list[tuple[int, float, float]] = []
+
+    def __init__(self, model, seconds: float) -> None:
+        super().__init__(model, seconds)
+        self.active = 0
+
+    def __getattr__(self, name):
+        if name.startswith("__") or name == "_model":  # a deep copy's reconstruction asks for these
+            raise AttributeError(name)
+        return getattr(self._model, name)
+
+    def outputs(self, images, **kw):
+        self.active += 1
+        start = time.perf_counter()
+        try:
+            time.sleep(self.seconds)
+            if self.active > 1:
+                raise RuntimeError("two threads used one model at once")
+            return self._model.outputs(images, **kw)
+        finally:
+            self.active -= 1
+            ExclusiveModel.calls.append((id(self), start, time.perf_counter()))
+
+
+def test_replicas_score_concurrent_batches_each_on_its_own_model(model, uploads, predicted):
+    expected = {json.loads(line)["path"]: line for line in predicted}
+    ExclusiveModel.calls.clear()
+    with TestClient(create_app(ExclusiveModel(model, 0.2), ServeSettings(replicas=2, max_batch=4))) as c:
+        ExclusiveModel.calls.clear()  # not the warm-up
+        items = list(uploads.items()) * 2
+        runs = [_in_thread(lambda item=item: post(c, dict([item]))) for item in items]
+        for thread, _ in runs:
+            thread.join()
+        text = c.get("/metrics").text
+    for (name, _), (_, box) in zip(items, runs, strict=True):
+        r = box["result"]
+        assert r.status_code == (422 if "error" in json.loads(expected[name]) else 200), r.text
+        assert [json.dumps(record) for record in r.json()["results"]] == [expected[name]]
+    calls = ExclusiveModel.calls
+    assert len({owner for owner, _, _ in calls}) == 2  # both replicas scored
+    assert any(a[0] != b[0] and a[1] < b[2] and b[1] < a[2] for a in calls for b in calls), calls  # at once
+    assert _metric(text, "ganprint_batches_failed_total") == "0"
+
+
 def test_a_lone_request_does_not_wait_for_company(model):
     one = dict(list(good_images().items())[:1])
     with TestClient(create_app(model, ServeSettings(max_wait_ms=3000))) as c:
@@ -386,3 +434,29 @@ def _multipart(files: dict[str, bytes]) -> tuple[bytes, dict[str, str]]:
     body = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
                     f"Content-Type: image/png\r\n\r\n".encode() + data + b"\r\n" for name, data in files.items())
     return body + f"--{boundary}--\r\n".encode(), {"content-type": f"multipart/form-data; boundary={boundary}"}
+
+
+def test_batches_are_cut_at_a_multiple_of_the_quantum_when_more_wait():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ganprint.serve.batcher import MicroBatcher
+
+    sizes = []
+
+    def run_batch(items):
+        sizes.append(len(items))
+        return [item * 2 for item in items]
+
+    async def scenario():
+        with ThreadPoolExecutor(1) as executor:
+            batcher = MicroBatcher([(run_batch, executor)], max_batch=64, max_wait_s=0, capacity=64, quantum=16)
+            tickets = [batcher.admit() for _ in range(17)]
+            submits = [asyncio.ensure_future(t.__enter__().submit([i])) for i, t in enumerate(tickets)]
+            await asyncio.sleep(0)  # every request waiting before the batcher starts
+            batcher.start()
+            results = await asyncio.gather(*submits)
+            await batcher.stop()
+            return results
+
+    assert asyncio.run(scenario()) == [[2 * i] for i in range(17)]
+    assert sizes == [16, 1]  # 17 rows would cost as much as 32: the 17th waits for the next batch

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from pathlib import Path
 
 import click
@@ -21,6 +22,7 @@ from ganprint.cli.common import (
 )
 
 _SETTINGS = "ganprint.serve.settings:ServeSettings"
+MAX_DEFAULT_REPLICAS = 16
 
 
 def _setting_option(field: str, kind: click.ParamType, help: str, flag: str | None = None):  # noqa: A002
@@ -49,13 +51,16 @@ def _setting_option(field: str, kind: click.ParamType, help: str, flag: str | No
 @_setting_option("max_files", click.IntRange(min=1), "Most images per request (413 above it).")
 @_setting_option("body_timeout_s", click.FloatRange(min=0, min_open=True),
                  "Seconds a request body may take to arrive (408 after them).", flag="--body-timeout")
+@click.option("--replicas", type=click.IntRange(min=1), default=None,
+              help="Copies of the model, each scoring its own batch in its own thread [default: one per CPU, "
+                   f"at most {MAX_DEFAULT_REPLICAS}]. Without --threads, PyTorch gets CPUs / replicas threads.")
 @click.option("--no-unknown", is_flag=True, help="Always answer a known source, never 'unknown' (as predict's).")
 @click.option("--access-log", is_flag=True, help="Log every request on stderr (costs throughput).")
 @device_option
 @threads_option
 def serve_cmd(model_dir: Path, host: str, port: int, token_file: Path | None, max_batch: int, max_wait_ms: float,
-              queue_size: int, max_upload_bytes: int, max_files: int, body_timeout_s: float, no_unknown: bool,
-              access_log: bool, device: str, threads: int | None) -> None:
+              queue_size: int, max_upload_bytes: int, max_files: int, body_timeout_s: float, replicas: int | None,
+              no_unknown: bool, access_log: bool, device: str, threads: int | None) -> None:
     """Serve a model over HTTP: POST /v1/predict and /v1/explain, GET /v1/model, /healthz, /metrics,
     and a web page at / to drop images on.
 
@@ -70,7 +75,11 @@ def serve_cmd(model_dir: Path, host: str, port: int, token_file: Path | None, ma
     token = _read_token(token_file) if token_file is not None else None
     if token is None and not _is_loopback(host):
         warn(f"listening on {host} without --token-file: anyone who can reach this port can use the model")
-    set_threads(threads)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if replicas is None:
+        replicas = min(cpus, MAX_DEFAULT_REPLICAS)
+    # torch's intra-op threads are process-wide: replicas x threads ~ CPUs
+    set_threads(threads if threads else max(1, cpus // replicas))
     model = open_model(model_dir, device)
     try:
         card = read_model_card(model_dir)
@@ -81,7 +90,7 @@ def serve_cmd(model_dir: Path, host: str, port: int, token_file: Path | None, ma
         settings = ServeSettings(max_batch=max_batch, max_wait_ms=max_wait_ms, queue_size=queue_size,
                                  max_upload_bytes=max_upload_bytes, max_files=max_files,
                                  body_timeout_s=body_timeout_s, token=token,
-                                 unknown=not no_unknown)
+                                 unknown=not no_unknown, replicas=replicas)
     except ValueError as exc:
         fail(str(exc))
     app = create_app(model, settings, card=card)

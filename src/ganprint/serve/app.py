@@ -14,14 +14,16 @@ Endpoints (all JSON unless said otherwise):
 
 Refusals: 401 without the bearer token (when one is set), 413 for a body or file count over the
 limits, 415 for a body that is not multipart, 400 for a malformed one, 503 with ``Retry-After``
-when the queue is full. One model, loaded once, is used by one worker thread; requests reach it
-through the :class:`~ganprint.serve.batcher.MicroBatcher`.
+when the queue is full. The model, loaded once, is copied into ``settings.replicas`` separate
+objects, each used by its own worker thread only; requests reach them through the
+:class:`~ganprint.serve.batcher.MicroBatcher`, which keeps up to one batch in flight per replica.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import hmac
 import json
 import logging
@@ -56,8 +58,15 @@ _PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' 
 def create_app(model, settings: ServeSettings = ServeSettings(), *,  # noqa: B008 - frozen
                card: dict[str, Any] | None = None) -> FastAPI:
     """The service for ``model`` (any loaded ganprint model) under ``settings``; ``card`` is what
-    ``GET /v1/model`` answers (:func:`ganprint.attribution.card.read_model_card` of its folder)."""
-    worker = ModelWorker(model, unknown=settings.unknown)
+    ``GET /v1/model`` answers (:func:`ganprint.attribution.card.read_model_card` of its folder).
+
+    ``model`` is the first replica; the other ``settings.replicas - 1`` are deep copies of it (the
+    same weights in separate objects), so that no two threads ever share a model."""
+    from ganprint.attribution.predict import SCORE_ROWS
+
+    workers = [ModelWorker(model if i == 0 else copy.deepcopy(model), unknown=settings.unknown)
+               for i in range(settings.replicas)]
+    worker = workers[0]  # also the one that draws heatmaps (in its own thread)
     card = public_card(card) if card is not None else None
     metrics = ServiceMetrics()
     static = {name: (resources.files("ganprint.serve") / "static" / name).read_bytes() for name in STATIC_FILES}
@@ -65,19 +74,25 @@ def create_app(model, settings: ServeSettings = ServeSettings(), *,  # noqa: B00
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ganprint-model")
-        batcher: MicroBatcher = MicroBatcher(worker.predict, executor, max_batch=settings.max_batch,
-                                             max_wait_s=settings.max_wait_ms / 1000, capacity=settings.queue_size,
-                                             on_batch=_batch_done)
-        metrics.in_flight = lambda: batcher.admitted
-        await asyncio.get_running_loop().run_in_executor(executor, worker.warm_up)
-        holder.update(batcher=batcher, executor=executor)
-        batcher.start()
+        executors = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"ganprint-model-{i}")
+                     for i in range(len(workers))]
         try:
-            yield
+            batcher: MicroBatcher = MicroBatcher(
+                [(w.predict, e) for w, e in zip(workers, executors, strict=True)], max_batch=settings.max_batch,
+                max_wait_s=settings.max_wait_ms / 1000, capacity=settings.queue_size, quantum=SCORE_ROWS,
+                on_batch=_batch_done)
+            metrics.in_flight = lambda: batcher.admitted
+            loop = asyncio.get_running_loop()
+            await asyncio.gather(*(loop.run_in_executor(e, w.warm_up) for w, e in zip(workers, executors, strict=True)))
+            holder.update(batcher=batcher, executor=executors[0])
+            batcher.start()
+            try:
+                yield
+            finally:
+                await batcher.stop()
         finally:
-            await batcher.stop()
-            executor.shutdown(wait=True)
+            for executor in executors:
+                executor.shutdown(wait=True)
             holder.clear()
 
     def _batch_done(size: int, ok: bool) -> None:

@@ -26,6 +26,9 @@ class ServeSettings:
         unknown: Answer ``"unknown"`` below the model's calibrated threshold (``predict``'s default;
             ``predict --no-unknown`` is ``unknown=False``).
         retry_after_s: The ``Retry-After`` a 503 suggests, in seconds.
+        replicas: Copies of the model, each with its own worker thread: up to this many batches are
+            scored at once. Each is a separate model object (a model is only ever used by its own
+            thread: heatmaps and feature views register forward hooks on its modules).
     """
 
     max_batch: int = 64
@@ -37,9 +40,11 @@ class ServeSettings:
     token: str | None = None
     unknown: bool = True
     retry_after_s: int = 1
+    replicas: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("max_batch", "queue_size", "max_upload_bytes", "max_files", "retry_after_s"):
+        for name in ("max_batch", "queue_size", "max_upload_bytes", "max_files", "retry_after_s",
+                     "replicas"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"ServeSettings.{name} must be a positive integer, got {value!r}")
@@ -55,4 +60,4 @@ class ServeSettings:
         return (f"ServeSettings(max_batch={self.max_batch}, max_wait_ms={self.max_wait_ms}, "
                 f"queue_size={self.queue_size}, max_upload_bytes={self.max_upload_bytes}, "
                 f"max_files={self.max_files}, body_timeout_s={self.body_timeout_s}, token={shown}, "
-                f"unknown={self.unknown})")
+                f"unknown={self.unknown}, replicas={self.replicas})")
