@@ -202,13 +202,15 @@ class MicroBatcher(Generic[Item]):
                 turns += 1
                 await asyncio.sleep(0)
                 continue
-            remaining = deadline - loop.time()
-            # worth waiting for: requests still being received, or (while another replica is busy,
-            # so the model is not idle meanwhile) more items up to the quantum, which cost nothing
-            busy = len(self._free) < len(self.replicas)
-            if remaining <= 0 or not (self._receiving or (busy and size % self.quantum)):
-                break
             self._wakeup.clear()
+            if size % self.quantum and len(self._free) < len(self.replicas):
+                # another replica is busy, so no CPU idles while this batch waits for more items up
+                # to the quantum (they cost nothing): until they come or that replica is done
+                await self._wakeup.wait()
+                continue
+            remaining = deadline - loop.time()
+            if self._receiving == 0 or remaining <= 0:  # nothing else worth waiting for
+                break
             try:
                 await asyncio.wait_for(self._wakeup.wait(), remaining)
             except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
