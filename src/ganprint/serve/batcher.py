@@ -9,7 +9,9 @@ thread; each request gets its own records. With N replicas up to N batches are i
 Waiting for company costs latency, so the batcher only waits when it has a reason to: it first lets
 the event loop take in requests whose bytes have already arrived (a few loop turns, microseconds),
 then waits up to ``max_wait_s`` only while other admitted requests are still being received. A lone
-request on an idle service is scored at once. Under load no waiting is needed either: requests
+request on an idle service is scored at once. While another replica is busy (so no CPU idles), a
+batch that is not a multiple of ``quantum`` items waits for more until it is, or until that
+replica is done. Under load no waiting is needed either: requests
 pile up while the replicas are busy, and the next batch takes them (in multiples of ``quantum``
 items when more are waiting: the scorer's cost grows in steps of 16 rows).
 """

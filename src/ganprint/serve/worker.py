@@ -1,7 +1,8 @@
 """The model side of the service: uploads decoded and scored exactly as ``ganprint predict`` does.
 
-Everything here runs in the service's one model thread (PyTorch releases the GIL while it
-computes, so the event loop keeps taking requests). Decoding goes through
+A worker is one replica: everything it does runs in that replica's own thread, and its model
+object is used by no other thread (PyTorch releases the GIL while it computes, so the event loop
+and the other replicas keep going). Decoding goes through
 :func:`~ganprint.data.decode.decode_bytes_or_error` and scoring through
 :class:`~ganprint.attribution.predict.Scorer`, the very code behind ``predict``: an upload gets
 the record ``predict`` prints for the same file, its error messages included. Heatmaps are drawn
