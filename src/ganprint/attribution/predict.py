@@ -103,11 +103,17 @@ def _outputs(model, images: np.ndarray) -> dict[str, np.ndarray]:
 
     n = len(images)
     padded = pad_rows(images, SCORE_ROWS)
-    if hasattr(model, "model_") and hasattr(model, "outputs"):  # one network: chunks of exactly SCORE_ROWS
+    if _takes_batch_size(getattr(model, "outputs", None)):  # chunks of exactly SCORE_ROWS
         out = model.outputs(padded, batch_size=SCORE_ROWS)
     else:
         out = model_outputs(model, padded)
     return {key: value[:n] for key, value in out.items()}
+
+
+def _takes_batch_size(method) -> bool:
+    import inspect
+
+    return method is not None and "batch_size" in inspect.signature(method).parameters
 
 
 class Scorer:
