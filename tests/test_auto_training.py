@@ -12,8 +12,8 @@ from PIL import Image
 from ganprint.attribution.evaluation import fit_fpr_threshold, operating_point
 from ganprint.attribution.openset import choose_score, knn_score, normalise_features
 from ganprint.attribution.training import FitConfig, fit_classifier, warmup_cosine_factor
-from ganprint.cli.common import Duration
 from ganprint.cli.main import cli
+from ganprint.cli.options import Duration
 from ganprint.data.inspect import profile_dataset
 from ganprint.data.mnist import load_mnist_5k
 from ganprint.models import create_model

@@ -7,8 +7,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from ganprint.cli.common import DeviceType, Duration, LazyChoice
 from ganprint.cli.main import cli
+from ganprint.cli.options import DeviceType, Duration, LazyChoice
 
 UNBOUNDED_NUMBERS: set[tuple[str, str]] = set()
 """(command path, option) pairs whose number may take any value; none so far."""

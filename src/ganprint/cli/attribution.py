@@ -14,31 +14,19 @@ import numpy as np
 
 from ganprint.attribution.defaults import AUTO_ARCH, TARGET_FPR
 from ganprint.attribution.openset import ALL_SCORES, AUTO_SCORE
+from ganprint.cli import options as opts
 from ganprint.cli.common import (
-    Duration,
-    LazyChoice,
-    Option,
-    OutDir,
-    batch_size_option,
-    data_dir_option,
-    device_option,
     emit_json,
     fail,
     first_sentence,
-    json_option,
+    join_processes,
     load_evaluation_or_fail,
     load_train_val_or_fail,
-    model_dir_option,
     open_model,
-    out_dir_option,
-    quiet_option,
     report_skipped,
     say,
     scan_or_fail,
-    seed_option,
     set_threads,
-    split_option,
-    threads_option,
     warn,
 )
 
@@ -70,23 +58,23 @@ def _recipe_names() -> list[str]:
 
 
 @click.command("train")
-@data_dir_option()
-@out_dir_option("Model folder to write (config.json and safetensors weights).")
-@click.option("--arch", type=LazyChoice(_arch_names), metavar="NAME", default=AUTO_ARCH, show_default=True,
+@opts.data_dir_option()
+@opts.out_dir_option("Model folder to write (config.json and safetensors weights).")
+@click.option("--arch", type=opts.LazyChoice(_arch_names), metavar="NAME", default=AUTO_ARCH, show_default=True,
               help="auto (a few candidates trained within the time budget, the best on validation kept), "
                    "a registered architecture (`ganprint models`), two-stage (seed 003), residual-correlation "
                    "(training-free mean-residual baseline), or visnet (learned fingerprints, Yu et al.).")
-@click.option("--representation", type=LazyChoice(_representation_names), metavar="NAME", default=None,
+@click.option("--representation", type=opts.LazyChoice(_representation_names), metavar="NAME", default=None,
               help="Input representation: pixels, pixels-std, dct or pixels+dct; default: the architecture's "
                    "recommended one (`ganprint models`; pixels for most).")
-@click.option("--time-budget", type=Duration(), default=None,
+@click.option("--time-budget", type=opts.Duration(), default=None,
               help="Wall time for training, e.g. 90s, 10m, 1h30m (default: train to convergence); the schedule "
                    "is fitted to it and training stops within it.")
-@click.option("--recipe", "recipe_name", type=LazyChoice(_recipe_names), metavar="NAME", default="adam",
+@click.option("--recipe", "recipe_name", type=opts.LazyChoice(_recipe_names), metavar="NAME", default="adam",
               show_default=True, help="Training recipe: adam (each architecture's measured settings), or seed002 "
               "(SGD momentum, small last-layer lr, flips).")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Maximum epochs (default: the recipe's).")
-@batch_size_option(None, "Override the recipe's batch size.")
+@opts.batch_size_option(None, "Override the recipe's batch size.")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Override the recipe's learning rate.")
 @click.option("--patience", type=click.IntRange(min=1), default=None,
@@ -94,7 +82,7 @@ def _recipe_names() -> list[str]:
 @click.option("--augment", type=click.Choice(["none", "photometric"]), default=None,
               help="Training augmentation (recipe's default: none); photometric varies every image's exposure, "
                    "contrast, gamma and saturation so that tone and colour stop telling sources apart.")
-@click.option("--image-size", cls=Option, aliases=["--size"], type=click.IntRange(min=1), default=None,
+@click.option("--image-size", cls=opts.Option, aliases=["--size"], type=click.IntRange(min=1), default=None,
               help="Input side in pixels (default: the training images' size).")
 @click.option("--channels", type=click.Choice(["1", "3"]), default=None,
               help="1 (grey) or 3 (RGB); default: 3 when any source is in colour.")
@@ -106,11 +94,11 @@ def _recipe_names() -> list[str]:
               "each known source out in turn.")
 @click.option("--target-fpr", type=click.FloatRange(min=0, max=1, max_open=True), default=TARGET_FPR,
               show_default=True, help="Share of real validation images the p_fake operating threshold may call fake.")
-@seed_option()
+@opts.seed_option()
 @click.option("--force", is_flag=True, help="Replace a model already in --out.")
-@device_option
-@threads_option
-@quiet_option
+@opts.device_option
+@opts.threads_option
+@opts.quiet_option
 def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str | None, time_budget: float | None,
               recipe_name: str, epochs: int | None, batch_size: int | None, lr: float | None, patience: int | None,
               augment: str | None, image_size: int | None, channels: str | None, real_class: str,
@@ -140,8 +128,6 @@ def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str | No
     from ganprint.attribution.training import format_seconds, recipe
     from ganprint.attribution.two_stage import SECONDARY_FIT, TwoStageAttributor
     from ganprint.data.provenance import training_data_record, training_warnings, write_training_data
-    from ganprint.device import resolve_device
-    from ganprint.distributed import init_from_env
     from ganprint.fingerprints.correlation import ARCH as CORRELATION
     from ganprint.fingerprints.correlation import ResidualCorrelationAttributor
     from ganprint.fingerprints.visnet import ARCH as VISNET
@@ -149,11 +135,7 @@ def train_cmd(data_dir: Path, out_dir: Path, arch: str, representation: str | No
     from ganprint.models import default_representation
 
     set_threads(threads)
-    try:  # several processes under torchrun: join them; rank 0 alone prints and writes
-        dist = init_from_env(resolve_device(device))
-    except ValueError as exc:
-        fail(str(exc))
-    click.get_current_context().call_on_close(dist.destroy)
+    dist = join_processes(device)  # several processes under torchrun: rank 0 alone prints and writes
     if dist.distributed:
         device, quiet = str(dist.device), quiet or not dist.is_main
     if (out_dir / "config.json").is_file() and not force:
@@ -248,14 +230,14 @@ def _preprocessing(dataset, size: int | None, channels: str | None, quiet: bool)
 
 
 @click.command("add-source")
-@model_dir_option("A two-stage model folder (train --arch two-stage); updated in place.")
-@data_dir_option("A folder dataset holding the new source NAME and other sources (the negatives).")
+@opts.model_dir_option("A two-stage model folder (train --arch two-stage); updated in place.")
+@opts.data_dir_option("A folder dataset holding the new source NAME and other sources (the negatives).")
 @click.option("--name", required=True, help="The new source's folder name in DATA.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
               help="Override the model's secondary-module epochs.")
-@device_option
-@threads_option
-@quiet_option
+@opts.device_option
+@opts.threads_option
+@opts.quiet_option
 def add_source_cmd(model_dir: Path, data_dir: Path, name: str, epochs: int | None, device: str,
                    threads: int | None, quiet: bool) -> None:
     """Add a source to a two-stage model: trains only the new one-vs-rest module, in place."""
@@ -286,20 +268,20 @@ def add_source_cmd(model_dir: Path, data_dir: Path, name: str, epochs: int | Non
 
 
 @click.command("eval")
-@model_dir_option()
-@data_dir_option()
-@split_option()
+@opts.model_dir_option()
+@opts.data_dir_option()
+@opts.split_option()
 @click.option("--unknown", "unknown_dirs", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Images of sources the model never saw (repeatable): unknown-source AUROC, open-set accuracy.")
 @click.option("--tta", is_flag=True, help="Also vote over flips (seed 001) and report what it changes.")
 @click.option("--audit-format", is_flag=True, help="Re-encode the images (PNG, JPEG 95/75/50) and report how "
               "accuracy moves; warn when the source is predictable from the file format.")
-@click.option("--plots", "plots_dir", type=OutDir(), default=None,
+@click.option("--plots", "plots_dir", type=opts.OutDir(), default=None,
               help="Write confusion_matrix.png and reliability.png here.")
-@json_option
-@device_option
-@threads_option
-@quiet_option
+@opts.json_option
+@opts.device_option
+@opts.threads_option
+@opts.quiet_option
 def eval_cmd(model_dir: Path, data_dir: Path, split: str | None, unknown_dirs: tuple[Path, ...], tta: bool,
              audit_format: bool, plots_dir: Path | None, as_json: bool, device: str, threads: int | None,
              quiet: bool) -> None:
@@ -351,29 +333,45 @@ def eval_cmd(model_dir: Path, data_dir: Path, split: str | None, unknown_dirs: t
     for warning in warnings:  # again below the figures it concerns, where it is read
         warn(warning)
     click.echo(_format_choices(history))
-    if "operating_point" in report:
-        o = report["operating_point"]
-        fpr, tpr = (("n/a" if v is None else f"{v:.4f}") for v in (o["false_positive_rate"], o["detection_rate"]))
-        click.echo(f"operating point p_fake > {o['threshold']:.4g} (fitted for {o['target_fpr']:.1%} false positives "
-                   f"on validation reals): false-positive rate {fpr} on {o['n_real']} real, detection rate {tpr} "
-                   f"on {o['n_fake']} fake")
-    if "open_set" in report:
-        o = report["open_set"]
-        click.echo(f"unknown sources: AUROC {o['unknown_auroc']:.4f}, open-set accuracy {o['open_set_accuracy']:.4f} "
-                   f"(known accepted {o['known_accept_rate']:.3f}, unknown rejected {o['unknown_reject_rate']:.3f})")
-    if "unseen_detection" in report:
-        d = report["unseen_detection"]
-        click.echo(f"unseen generators {', '.join(report['unseen_sources'])}: detection AUC "
-                   f"{d['detection_auc'] if d['detection_auc'] is None else round(d['detection_auc'], 4)}")
-    if "tta" in report:
-        t = report["tta"]
-        click.echo(f"test-time augmentation: accuracy {t['accuracy_plain']:.4f} -> {t['accuracy_tta']:.4f} "
-                   f"({len(t['fixed'])} fixed, {len(t['broken'])} broken)")
+    for key, line in _REPORT_LINES:
+        if key in report:
+            click.echo(line(report))
     if "format_audit" in report:
         from ganprint.attribution.format_audit import format_audit_text
 
         click.echo(format_audit_text(report["format_audit"]))
 
+
+
+def _operating_point_line(report: dict) -> str:
+    o = report["operating_point"]
+    fpr, tpr = (("n/a" if v is None else f"{v:.4f}") for v in (o["false_positive_rate"], o["detection_rate"]))
+    return (f"operating point p_fake > {o['threshold']:.4g} (fitted for {o['target_fpr']:.1%} false positives "
+            f"on validation reals): false-positive rate {fpr} on {o['n_real']} real, detection rate {tpr} "
+            f"on {o['n_fake']} fake")
+
+
+def _open_set_line(report: dict) -> str:
+    o = report["open_set"]
+    return (f"unknown sources: AUROC {o['unknown_auroc']:.4f}, open-set accuracy {o['open_set_accuracy']:.4f} "
+            f"(known accepted {o['known_accept_rate']:.3f}, unknown rejected {o['unknown_reject_rate']:.3f})")
+
+
+def _unseen_line(report: dict) -> str:
+    auc = report["unseen_detection"]["detection_auc"]
+    return (f"unseen generators {', '.join(report['unseen_sources'])}: detection AUC "
+            f"{auc if auc is None else round(auc, 4)}")
+
+
+def _tta_line(report: dict) -> str:
+    t = report["tta"]
+    return (f"test-time augmentation: accuracy {t['accuracy_plain']:.4f} -> {t['accuracy_tta']:.4f} "
+            f"({len(t['fixed'])} fixed, {len(t['broken'])} broken)")
+
+
+_REPORT_LINES = (("operating_point", _operating_point_line), ("open_set", _open_set_line),
+                 ("unseen_detection", _unseen_line), ("tta", _tta_line))
+"""The optional lines of ``eval``'s text report, in order: the report key each needs and its line."""
 
 def _format_choices(history: dict) -> str:
     """What the model chose on validation data: the candidate table and the unknown-source score."""
@@ -415,16 +413,16 @@ def _jsonable(obj):
 
 
 @click.command("predict")
-@model_dir_option()
+@opts.model_dir_option()
 @click.argument("paths", nargs=-1, required=True)
-@batch_size_option(256, "Images scored per batch.")
+@opts.batch_size_option(256, "Images scored per batch.")
 @click.option("--tta", is_flag=True, help="Average over flips and vote (seed 001).")
-@click.option("--heatmaps", "heatmaps_dir", type=OutDir(), default=None,
+@click.option("--heatmaps", "heatmaps_dir", type=opts.OutDir(), default=None,
               help="Write a CAM / Grad-CAM overlay per image here (single-network models); its path is the "
                    "\"heatmap\" of the image's JSON line.")
 @click.option("--no-unknown", is_flag=True, help="Always answer a known source, never 'unknown'.")
-@device_option
-@threads_option
+@opts.device_option
+@opts.threads_option
 def predict_cmd(model_dir: Path, paths: tuple[str, ...], batch_size: int, tta: bool, heatmaps_dir: Path | None,
                 no_unknown: bool, device: str, threads: int | None) -> None:
     """Score image files or folders: one JSON line per file on stdout,
@@ -456,7 +454,7 @@ def predict_cmd(model_dir: Path, paths: tuple[str, ...], batch_size: int, tta: b
 
 
 @click.command("models")
-@click.option("--image-size", cls=Option, aliases=["--size"], type=click.IntRange(min=8), default=28,
+@click.option("--image-size", cls=opts.Option, aliases=["--size"], type=click.IntRange(min=8), default=28,
               show_default=True, help="Input side at which parameters and FLOPs are counted.")
 @click.option("--channels", type=click.Choice(["1", "3"]), default="1", show_default=True)
 @click.option("--all-costs", is_flag=True, help="Also count the timm families' small variants (slower to build).")

@@ -6,21 +6,11 @@ from pathlib import Path
 
 import click
 
-from ganprint.cli.common import (
-    ConfigDefault,
-    LazyChoice,
-    Option,
-    data_dir_option,
-    device_option,
-    fail,
-    out_dir_option,
-    quiet_option,
-    set_threads,
-    threads_option,
-)
+from ganprint.cli import options as opts
+from ganprint.cli.common import fail, set_threads
 
 RUN_REQUEST = "ganprint.experiments.runners:RunRequest"
-DEFAULT_PROFILE = ConfigDefault(RUN_REQUEST, "profile")
+DEFAULT_PROFILE = opts.ConfigDefault(RUN_REQUEST, "profile")
 
 
 def _protocol_profiles() -> dict[str, list[str]]:
@@ -54,29 +44,30 @@ def list_cmd() -> None:
 
 @experiment_group.command("run")
 @click.argument("name")
-@click.option("--profile", cls=Option, type=LazyChoice(_all_profiles), default=DEFAULT_PROFILE, show_default=True,
+@click.option("--profile", cls=opts.Option, type=opts.LazyChoice(_all_profiles), default=DEFAULT_PROFILE,
+              show_default=True,
               help="quick (CPU minutes), paper (the paper's settings exactly, where a study has them), tiny "
                    "(seconds, for tests); `ganprint experiment list` shows each study's.")
-@out_dir_option("Run folder: resolved config, checkpoints, results.json and report.md; a rerun resumes.")
+@opts.out_dir_option("Run folder: resolved config, checkpoints, results.json and report.md; a rerun resumes.")
 @click.option("--group", "groups", multiple=True, help="Run only these groups (repeatable).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Parallel GAN-training processes (default: CPU count).")
-@data_dir_option("A folder dataset (DIR/train|val|test/<source>/) instead of the default data, where the "
+@opts.data_dir_option("A folder dataset (DIR/train|val|test/<source>/) instead of the default data, where the "
                  "experiment supports it (zoo).", required=False)
 @click.option("--unknown", "unknown_dirs", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="With --data: folders of images from sources no model sees (repeatable).")
 @click.option("--only", multiple=True, help="Run only these parts (zoo: architectures or model keys; repeatable).")
 @click.option("--real-source", type=click.Choice(["mnist5k", "mnist"]), default=None,
               help="Real digits: bundled 5k (offline) or full MNIST via torchvision (internet).")
-@click.option("--seeds", cls=Option, type=click.IntRange(min=1), default=ConfigDefault(RUN_REQUEST, "seeds"),
+@click.option("--seeds", cls=opts.Option, type=click.IntRange(min=1), default=opts.ConfigDefault(RUN_REQUEST, "seeds"),
               show_default=True,
               help="Run the study N times, its random parts (GANs, data draws, model initialisation) seeded "
                    "differently each time, into OUT/seed-0 ... OUT/seed-<N-1> (a rerun resumes each), and report "
                    "each headline figure's mean, standard deviation and 95% interval in OUT/report.md, the "
                    "verdict against the target read from the interval. Multiplies the run time by N.")
-@device_option
-@threads_option
-@quiet_option
+@opts.device_option
+@opts.threads_option
+@opts.quiet_option
 def run_cmd(name: str, profile: str, out_dir: Path, groups: tuple[str, ...], workers: int | None,
             data_dir: Path | None, unknown_dirs: tuple[Path, ...], only: tuple[str, ...],
             real_source: str | None, seeds: int, device: str, threads: int | None, quiet: bool) -> None:

@@ -16,21 +16,8 @@ from pathlib import Path
 
 import click
 
-from ganprint.cli.common import (
-    Option,
-    data_dir_option,
-    device_option,
-    exception_text,
-    fail,
-    model_dir_option,
-    open_model,
-    out_dir_option,
-    quiet_option,
-    report_skipped,
-    set_threads,
-    split_option,
-    threads_option,
-)
+from ganprint.cli import options as opts
+from ganprint.cli.common import exception_text, fail, open_model, report_skipped, set_threads
 
 DEFAULT_SUBCOMMAND = "images"
 
@@ -57,13 +44,13 @@ def _true_label(path: Path, classes: list[str]) -> str | None:
 
 
 @fingerprint_group.command("images")
-@model_dir_option("A visNet model folder (ganprint train --arch visnet).")
+@opts.model_dir_option("A visNet model folder (ganprint train --arch visnet).")
 @click.argument("paths", nargs=-1, required=True)
-@out_dir_option()
-@click.option("--max-images", "limit", cls=Option, aliases=["--limit"], type=click.IntRange(min=1), default=None,
+@opts.out_dir_option()
+@click.option("--max-images", "limit", cls=opts.Option, aliases=["--limit"], type=click.IntRange(min=1), default=None,
               help="At most this many images (folders can be large).")
-@device_option
-@threads_option
+@opts.device_option
+@opts.threads_option
 def images_cmd(model_dir: Path, paths: tuple[str, ...], out_dir: Path, limit: int | None, device: str,
                threads: int | None) -> None:
     """Write OUT/model_fingerprints.png, one OUT/NNNNNN_<name>.png panel per image (input, image
@@ -123,18 +110,18 @@ def images_cmd(model_dir: Path, paths: tuple[str, ...], out_dir: Path, limit: in
 
 
 @fingerprint_group.command("spectra")
-@data_dir_option()
-@out_dir_option()
-@split_option("Split to use (default: train if present, else all images).")
-@click.option("--image-size", "size", cls=Option, aliases=["--size"], type=click.IntRange(min=1), default=28,
+@opts.data_dir_option()
+@opts.out_dir_option()
+@opts.split_option("Split to use (default: train if present, else all images).")
+@click.option("--image-size", "size", cls=opts.Option, aliases=["--size"], type=click.IntRange(min=1), default=28,
               show_default=True, help="Images are resized to this side.")
 @click.option("--channels", type=click.Choice(["1", "3"]), default="1", show_default=True)
 @click.option("--denoiser", type=click.Choice(["median", "gaussian"]), default="median", show_default=True,
               help="Denoiser of the noise residual (image minus its denoised copy).")
 @click.option("--max-per-source", type=click.IntRange(min=1), default=None,
               help="Use at most this many images per source.")
-@threads_option
-@quiet_option
+@opts.threads_option
+@opts.quiet_option
 def spectra_cmd(data_dir: Path, out_dir: Path, split: str | None, size: int, channels: str, denoiser: str,
                 max_per_source: int | None, threads: int | None, quiet: bool) -> None:
     """Write OUT/signal_fingerprints.png (rows: mean noise residual, mean FFT and DCT log spectra,

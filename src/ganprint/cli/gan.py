@@ -7,23 +7,8 @@ from pathlib import Path
 
 import click
 
-from ganprint.cli.common import (
-    ConfigDefault,
-    LazyChoice,
-    Option,
-    data_dir_option,
-    device_option,
-    fail,
-    first_sentence,
-    gan_dir_option,
-    out_dir_option,
-    quiet_option,
-    report_skipped,
-    scan_or_fail,
-    seed_option,
-    set_threads,
-    threads_option,
-)
+from ganprint.cli import options as opts
+from ganprint.cli.common import fail, first_sentence, join_processes, report_skipped, scan_or_fail, set_threads
 
 GAN_CONFIG = "ganprint.gans.config:GanTrainConfig"
 INVERTER_CONFIG = "ganprint.inversion.training:InverterTrainConfig"
@@ -48,8 +33,8 @@ def _precisions() -> tuple[str, ...]:
     return PRECISIONS
 
 
-def _config(field: str) -> ConfigDefault:
-    return ConfigDefault(GAN_CONFIG, field)
+def _config(field: str) -> opts.ConfigDefault:
+    return opts.ConfigDefault(GAN_CONFIG, field)
 
 
 @click.group("gan")
@@ -70,21 +55,21 @@ def list_cmd() -> None:
 
 
 @gan_group.command("train")
-@click.option("--arch", cls=Option, type=LazyChoice(_gan_names), metavar="NAME", default=_config("arch"),
+@click.option("--arch", cls=opts.Option, type=opts.LazyChoice(_gan_names), metavar="NAME", default=_config("arch"),
               show_default=True, help="Registered GAN architecture (`ganprint gan list`).")
-@data_dir_option("Folder of training images (searched recursively).", required=False)
-@click.option("--real-source", "source", cls=Option, aliases=["--source"], default=None,
+@opts.data_dir_option("Folder of training images (searched recursively).", required=False)
+@click.option("--real-source", "source", cls=opts.Option, aliases=["--source"], default=None,
               type=click.Choice(list(REAL_SOURCES)),
               help="A named real source instead of --data: "
                    + "; ".join(f"{name}: {text}" for name, text in REAL_SOURCES.items()) + ".")
 @click.option("--n-real", type=click.IntRange(min=1), default=10_000, show_default=True,
               help="Images drawn from --real-source photos.")
-@out_dir_option("GAN folder to write (safetensors + config.json); an unfinished one is resumed.")
-@click.option("--epochs", cls=Option, type=click.IntRange(min=1), default=_config("epochs"), show_default=True)
+@opts.out_dir_option("GAN folder to write (safetensors + config.json); an unfinished one is resumed.")
+@click.option("--epochs", cls=opts.Option, type=click.IntRange(min=1), default=_config("epochs"), show_default=True)
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Train this many steps instead of --epochs.")
-@click.option("--batch-size", cls=Option, type=click.IntRange(min=1), default=_config("batch_size"),
+@click.option("--batch-size", cls=opts.Option, type=click.IntRange(min=1), default=_config("batch_size"),
               show_default=True)
-@click.option("--lr", cls=Option, type=click.FloatRange(min=0, min_open=True), default=_config("lr"),
+@click.option("--lr", cls=opts.Option, type=click.FloatRange(min=0, min_open=True), default=_config("lr"),
               show_default=True)
 @click.option("--width", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Channel-width multiplier (default: the architecture's, 1).")
@@ -96,28 +81,28 @@ def list_cmd() -> None:
 @click.option("--image-size", type=click.Choice(["32", "64", "128"]), default=None,
               help="Image side for the families that build at several sizes (progan, sngan, cramergan, mmdgan; "
                    "default 32).")
-@click.option("--beta1", cls=Option, type=click.FloatRange(min=0, max=1, max_open=True), default=_config("beta1"),
+@click.option("--beta1", cls=opts.Option, type=click.FloatRange(min=0, max=1, max_open=True), default=_config("beta1"),
               show_default=True, help="Adam beta1 (ProGAN's own: 0).")
-@click.option("--beta2", cls=Option, type=click.FloatRange(min=0, max=1, max_open=True), default=_config("beta2"),
+@click.option("--beta2", cls=opts.Option, type=click.FloatRange(min=0, max=1, max_open=True), default=_config("beta2"),
               show_default=True, help="Adam beta2 (ProGAN: 0.99; WGAN-GP: 0.9).")
-@click.option("--n-critic", cls=Option, type=click.IntRange(min=1), default=_config("n_critic"), show_default=True,
+@click.option("--n-critic", cls=opts.Option, type=click.IntRange(min=1), default=_config("n_critic"), show_default=True,
               help="Critic updates per generator update.")
 @click.option("--gp-weight", type=click.FloatRange(min=0), default=None,
               help="Gradient-penalty weight of the family's objective (default: the objective's own).")
-@click.option("--seed", cls=Option, type=click.IntRange(min=0), default=_config("seed"), show_default=True,
+@click.option("--seed", cls=opts.Option, type=click.IntRange(min=0), default=_config("seed"), show_default=True,
               help="Random seed (same seed, same result).")
-@click.option("--checkpoint-every", cls=Option, type=click.IntRange(min=1), default=_config("checkpoint_every"),
+@click.option("--checkpoint-every", cls=opts.Option, type=click.IntRange(min=1), default=_config("checkpoint_every"),
               show_default=True, help="Steps between checkpoints.")
 @click.option("--lr-d", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Discriminator learning rate (default: --lr).")
 @click.option("--augment", multiple=True, help="DiffAugment policy for the discriminator's inputs (repeatable).")
 @click.option("--ema", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), default=None,
               help="Keep an EMA of the generator with this decay (saved).")
-@click.option("--mode-seeking", cls=Option, type=click.FloatRange(min=0.0), default=_config("mode_seeking"),
+@click.option("--mode-seeking", cls=opts.Option, type=click.FloatRange(min=0.0), default=_config("mode_seeking"),
               show_default=True,
               help="Weight of MSGAN's mode-seeking term in the generator's loss, against mode collapse "
                    "(0: none; 0.03 keeps MNIST samples about as varied as real digits).")
-@click.option("--latent-regression", cls=Option, type=click.FloatRange(min=0.0),
+@click.option("--latent-regression", cls=opts.Option, type=click.FloatRange(min=0.0),
               default=_config("latent_regression"), show_default=True,
               help="Weight of the latent-reconstruction term (InfoGAN-style): the seed's inverse model trains "
                    "beside the GAN and the generator is penalised by its error, so that every latent stays "
@@ -128,13 +113,13 @@ def list_cmd() -> None:
                    "each score and before saving, instead of keeping the running averages.")
 @click.option("--lr-decay-start", type=click.FloatRange(min=0.0, max=1.0, max_open=True), default=None,
               help="Decay both learning rates linearly to 0 from this fraction of the steps on.")
-@click.option("--precision", cls=Option, type=LazyChoice(_precisions), default=_config("precision"),
+@click.option("--precision", cls=opts.Option, type=opts.LazyChoice(_precisions), default=_config("precision"),
               show_default=True,
               help="Arithmetic of the training passes: bf16 autocast (fp32 weights and losses); auto = bf16 "
                    "where the device computes it natively (recent GPUs, CPUs with AVX512-BF16 or AMX).")
-@device_option
-@threads_option
-@quiet_option
+@opts.device_option
+@opts.threads_option
+@opts.quiet_option
 def train_cmd(arch: str, data_dir: Path | None, source: str | None, n_real: int, out_dir: Path, epochs: int,
               steps: int | None, batch_size: int, lr: float, width: float | None,
               arch_option_items: tuple[str, ...], image_size: str | None, beta1: float,
@@ -154,18 +139,12 @@ def train_cmd(arch: str, data_dir: Path | None, source: str | None, n_real: int,
     """
     from ganprint.data.decode import iter_image_paths
     from ganprint.data.folder import load_images
-    from ganprint.device import resolve_device
-    from ganprint.distributed import init_from_env
     from ganprint.gans import create_gan
     from ganprint.gans.config import GanTrainConfig
     from ganprint.gans.trainer import GanTrainer
 
     set_threads(threads)
-    try:  # several processes under torchrun: join them; rank 0 alone prints and writes
-        dist = init_from_env(resolve_device(device))
-    except ValueError as exc:
-        fail(str(exc))
-    click.get_current_context().call_on_close(dist.destroy)
+    dist = join_processes(device)  # several processes under torchrun: rank 0 alone prints and writes
     quiet = quiet or not dist.is_main
     if (data_dir is None) == (source is None):
         fail("give exactly one of --data DIR and --real-source NAME")
@@ -259,14 +238,14 @@ def _named_source_images(source: str, n: int, seed: int):
 
 
 @gan_group.command("sample")
-@gan_dir_option()
-@click.option("--n-images", "n", cls=Option, aliases=["--n"], required=True, type=click.IntRange(min=1),
+@opts.gan_dir_option()
+@click.option("--n-images", "n", cls=opts.Option, aliases=["--n"], required=True, type=click.IntRange(min=1),
               help="Number of images.")
-@out_dir_option("Folder of NNNNNN.png images to write (existing files are kept).")
-@seed_option("Latent stream; same seed, same images.")
+@opts.out_dir_option("Folder of NNNNNN.png images to write (existing files are kept).")
+@opts.seed_option("Latent stream; same seed, same images.")
 @click.option("--start", type=click.IntRange(min=0), default=0, show_default=True, help="Index of the first image.")
-@device_option
-@quiet_option
+@opts.device_option
+@opts.quiet_option
 def sample_cmd(gan_dir: Path, n: int, out_dir: Path, seed: int, start: int, device: str, quiet: bool) -> None:
     """Write N images NNNNNN.png from a trained GAN (existing files are kept: resumable)."""
     from ganprint.device import resolve_device
@@ -281,7 +260,7 @@ def sample_cmd(gan_dir: Path, n: int, out_dir: Path, seed: int, start: int, devi
 
 
 @gan_group.command("fit-inverter")
-@gan_dir_option("Trained GAN folder; the inverse model and threshold go to GAN_DIR/inverter.")
+@opts.gan_dir_option("Trained GAN folder; the inverse model and threshold go to GAN_DIR/inverter.")
 @click.option("--negatives", "negative_dirs", multiple=True,
               type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder of images NOT made by this generator (other generators, real images); repeatable.")
@@ -289,21 +268,22 @@ def sample_cmd(gan_dir: Path, n: int, out_dir: Path, seed: int, start: int, devi
               help="A named real source as negatives (its 'val' split); repeatable.")
 @click.option("--n-negative-source", type=click.IntRange(min=1), default=200, show_default=True,
               help="Images taken from each --negative-source.")
-@click.option("--n-pairs", "n_pairs", cls=Option, aliases=["--n"], type=click.IntRange(min=1),
-              default=ConfigDefault(INVERTER_CONFIG, "n_pairs"), show_default=True,
+@click.option("--n-pairs", "n_pairs", cls=opts.Option, aliases=["--n"], type=click.IntRange(min=1),
+              default=opts.ConfigDefault(INVERTER_CONFIG, "n_pairs"), show_default=True,
               help="(z, G(z)) pairs the inverse model is trained on.")
-@click.option("--epochs", cls=Option, type=click.IntRange(min=1), default=ConfigDefault(INVERTER_CONFIG, "epochs"),
+@click.option("--epochs", cls=opts.Option, type=click.IntRange(min=1),
+              default=opts.ConfigDefault(INVERTER_CONFIG, "epochs"),
               show_default=True)
-@click.option("--search-steps", cls=Option, type=click.IntRange(min=0),
-              default=ConfigDefault("ganprint.inversion.search:LatentSearchConfig", "steps"), show_default=True,
+@click.option("--search-steps", cls=opts.Option, type=click.IntRange(min=0),
+              default=opts.ConfigDefault("ganprint.inversion.search:LatentSearchConfig", "steps"), show_default=True,
               help="Adam steps of latent optimisation per image.")
-@click.option("--n-validation", cls=Option, type=click.IntRange(min=1),
-              default=ConfigDefault("ganprint.inversion.verification:FitInverterConfig", "n_validation"),
+@click.option("--n-validation", cls=opts.Option, type=click.IntRange(min=1),
+              default=opts.ConfigDefault("ganprint.inversion.verification:FitInverterConfig", "n_validation"),
               show_default=True, help="Fresh generator samples used as validation positives.")
-@seed_option()
-@device_option
-@threads_option
-@quiet_option
+@opts.seed_option()
+@opts.device_option
+@opts.threads_option
+@opts.quiet_option
 def fit_inverter_cmd(gan_dir: Path, negative_dirs: tuple[Path, ...], negative_sources: tuple[str, ...],
                      n_negative_source: int, n_pairs: int, epochs: int, search_steps: int, n_validation: int,
                      seed: int, device: str, threads: int | None, quiet: bool) -> None:

@@ -6,27 +6,16 @@ from pathlib import Path
 
 import click
 
+from ganprint.cli import options as opts
 from ganprint.cli.common import (
-    ConfigDefault,
-    Option,
-    OutDir,
-    data_dir_option,
-    device_option,
     emit_json,
     fail,
-    json_option,
     load_evaluation_or_fail,
     load_train_val_or_fail,
-    model_dir_option,
     open_model,
-    out_dir_option,
-    quiet_option,
     report_skipped,
     scan_or_fail,
-    seed_option,
     set_threads,
-    split_option,
-    threads_option,
 )
 
 PERTURB_HELP = ("NAME or NAME=S1,S2,... (repeatable): families noise, blur, jpeg, crop, brightness, gamma; "
@@ -43,19 +32,19 @@ def _plot(reports: dict, path: Path, title: str) -> None:
 
 
 @click.command("robustness")
-@model_dir_option()
-@data_dir_option()
-@split_option()
+@opts.model_dir_option()
+@opts.data_dir_option()
+@opts.split_option()
 @click.option("--perturb", "perturb", multiple=True, help=PERTURB_HELP)
-@click.option("--plots", "plots_dir", type=OutDir(), default=None,
+@click.option("--plots", "plots_dir", type=opts.OutDir(), default=None,
               help=f"Write {ROBUSTNESS_PNG} (accuracy vs strength, one panel per perturbation) here.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), default=None, hidden=True,
               help="Write the plot to this PNG file (older spelling of --plots).")
-@seed_option("Seed of the random perturbations (noise).")
-@json_option
-@device_option
-@threads_option
-@quiet_option
+@opts.seed_option("Seed of the random perturbations (noise).")
+@opts.json_option
+@opts.device_option
+@opts.threads_option
+@opts.quiet_option
 def robustness_cmd(model_dir: Path, data_dir: Path, split: str | None, perturb: tuple[str, ...],
                    plots_dir: Path | None, plot_path: Path | None, seed: int, as_json: bool, device: str,
                    threads: int | None, quiet: bool) -> None:
@@ -95,15 +84,16 @@ IMMUNISE_CONFIG = "ganprint.robustness.immunise:ImmuniseConfig"
 
 
 @click.command("immunise")
-@model_dir_option("A single-network model folder to fine-tune (it is not changed).")
-@data_dir_option("The training folder dataset (train/val splits, or one folder split 85/15).")
-@out_dir_option("Folder for the immunised model, robustness.json and robustness.png.")
-@click.option("--epochs", cls=Option, type=click.IntRange(min=1), default=ConfigDefault(IMMUNISE_CONFIG, "epochs"),
+@opts.model_dir_option("A single-network model folder to fine-tune (it is not changed).")
+@opts.data_dir_option("The training folder dataset (train/val splits, or one folder split 85/15).")
+@opts.out_dir_option("Folder for the immunised model, robustness.json and robustness.png.")
+@click.option("--epochs", cls=opts.Option, type=click.IntRange(min=1),
+              default=opts.ConfigDefault(IMMUNISE_CONFIG, "epochs"),
               show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Learning rate (default: half the model's training rate).")
-@click.option("--clean-fraction", cls=Option, type=click.FloatRange(min=0, max=1),
-              default=ConfigDefault(IMMUNISE_CONFIG, "clean_fraction"), show_default=True,
+@click.option("--clean-fraction", cls=opts.Option, type=click.FloatRange(min=0, max=1),
+              default=opts.ConfigDefault(IMMUNISE_CONFIG, "clean_fraction"), show_default=True,
               help="Share of each batch left unperturbed.")
 @click.option("--weight", "weights", multiple=True,
               help="NAME=W (repeatable): draw family NAME W times as often as a family of weight 1 "
@@ -111,15 +101,15 @@ IMMUNISE_CONFIG = "ganprint.robustness.immunise:ImmuniseConfig"
 @click.option("--range", "ranges", multiple=True,
               help="NAME=LOW:HIGH (repeatable): the strengths family NAME is trained at (default: the target "
                    "ranges, except crop=0.7:1 and blur=0:1.25, which reach beyond their targets).")
-@click.option("--patience", cls=Option, type=click.IntRange(min=1),
-              default=ConfigDefault(IMMUNISE_CONFIG, "patience"), show_default=True,
+@click.option("--patience", cls=opts.Option, type=click.IntRange(min=1),
+              default=opts.ConfigDefault(IMMUNISE_CONFIG, "patience"), show_default=True,
               help="Stop after this many epochs without a better perturbed-validation loss.")
 @click.option("--perturb", "perturb", multiple=True,
               help="Families of the before/after table (as for `ganprint robustness`); default all.")
-@seed_option()
-@device_option
-@threads_option
-@quiet_option
+@opts.seed_option()
+@opts.device_option
+@opts.threads_option
+@opts.quiet_option
 def immunise_cmd(model_dir: Path, data_dir: Path, out_dir: Path, epochs: int, lr: float | None,
                  clean_fraction: float, weights: tuple[str, ...], ranges: tuple[str, ...],
                  patience: int, perturb: tuple[str, ...], seed: int,

@@ -9,40 +9,31 @@ from pathlib import Path
 
 import click
 
-from ganprint.cli.common import (
-    batch_size_option,
-    device_option,
-    fail,
-    json_option,
-    model_dir_option,
-    out_dir_option,
-    quiet_option,
-    set_threads,
-    threads_option,
-)
+from ganprint.cli import options as opts
+from ganprint.cli.common import fail, set_threads
 
 
 @click.command("scan")
-@model_dir_option()
+@opts.model_dir_option()
 @click.argument("sources", nargs=-1, required=True)
-@out_dir_option("Results folder: manifest.json, files.parquet and shards/part-NNNNNN.parquet (one row per file).")
+@opts.out_dir_option("Results folder: manifest.json, files.parquet and shards/part-NNNNNN.parquet (one row per file).")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local: this machine (one scoring process per CPU); ray: Ray Data, here or on "
                    "the cluster of --ray-address.")
 @click.option("--ray-address", default=None, metavar="ADDR",
               help="Ray cluster to join (e.g. 10.0.0.5:6379, what `ray start --head` prints); "
                    "default: start a Ray instance on this machine.")
-@batch_size_option(512, "Images per model call (part of the scan's settings: it fixes the model's batches).")
+@opts.batch_size_option(512, "Images per model call (part of the scan's settings: it fixes the model's batches).")
 @click.option("--shard-size", type=click.IntRange(min=1), default=4096, show_default=True,
               help="Files per result shard (the unit a resumed scan skips).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Scoring processes (local, on CPU; default: one per CPU, at most 16) or model actors "
                    "(ray; default: one per CPU of the cluster).")
 @click.option("--force", is_flag=True, help="Replace the results of a scan with other arguments in --out.")
-@device_option
-@threads_option
-@quiet_option
-@json_option
+@opts.device_option
+@opts.threads_option
+@opts.quiet_option
+@opts.json_option
 def scan_cmd(model_dir: Path, sources: tuple[str, ...], out_dir: Path, engine: str, ray_address: str | None,
              batch_size: int, shard_size: int, workers: int | None, force: bool, device: str,
              threads: int | None, quiet: bool, as_json: bool) -> None:

@@ -8,18 +8,8 @@ from pathlib import Path
 
 import click
 
-from ganprint.cli.common import (
-    ConfigDefault,
-    Option,
-    device_option,
-    fail,
-    model_dir_option,
-    open_model,
-    say,
-    set_threads,
-    threads_option,
-    warn,
-)
+from ganprint.cli import options as opts
+from ganprint.cli.common import fail, open_model, say, set_threads, warn
 
 _SETTINGS = "ganprint.serve.settings:ServeSettings"
 MAX_DEFAULT_REPLICAS = 16
@@ -28,12 +18,12 @@ MAX_DEFAULT_REPLICAS = 16
 def _setting_option(field: str, kind: click.ParamType, help: str, flag: str | None = None):  # noqa: A002
     """``--field-name`` (or ``flag``), defaulting to (and showing) the default of
     :class:`~ganprint.serve.settings.ServeSettings`'s ``field``."""
-    return click.option(flag or "--" + field.replace("_", "-"), field, cls=Option, type=kind, show_default=True,
-                        default=ConfigDefault(_SETTINGS, field), help=help)
+    return click.option(flag or "--" + field.replace("_", "-"), field, cls=opts.Option, type=kind, show_default=True,
+                        default=opts.ConfigDefault(_SETTINGS, field), help=help)
 
 
 @click.command("serve")
-@model_dir_option()
+@opts.model_dir_option()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. The default answers this machine only; anything else should come "
                    "with --token-file.")
@@ -56,8 +46,8 @@ def _setting_option(field: str, kind: click.ParamType, help: str, flag: str | No
                    f"at most {MAX_DEFAULT_REPLICAS}]. Without --threads, PyTorch gets CPUs / replicas threads.")
 @click.option("--no-unknown", is_flag=True, help="Always answer a known source, never 'unknown' (as predict's).")
 @click.option("--access-log", is_flag=True, help="Log every request on stderr (costs throughput).")
-@device_option
-@threads_option
+@opts.device_option
+@opts.threads_option
 def serve_cmd(model_dir: Path, host: str, port: int, token_file: Path | None, max_batch: int, max_wait_ms: float,
               queue_size: int, max_upload_bytes: int, max_files: int, body_timeout_s: float, replicas: int | None,
               no_unknown: bool, access_log: bool, device: str, threads: int | None) -> None:

@@ -8,15 +8,16 @@ from pathlib import Path
 
 import click
 
-from ganprint.cli.common import batch_size_option, device_option, fail, gan_dir_option, set_threads, threads_option
+from ganprint.cli import options as opts
+from ganprint.cli.common import fail, set_threads
 
 
 @click.command("verify")
-@gan_dir_option("GAN folder with an inverse model (`ganprint gan fit-inverter`).", aliases=["--generator"])
+@opts.gan_dir_option("GAN folder with an inverse model (`ganprint gan fit-inverter`).", aliases=["--generator"])
 @click.argument("paths", nargs=-1, required=True)
-@batch_size_option(256, "Images checked per batch.")
-@device_option
-@threads_option
+@opts.batch_size_option(256, "Images checked per batch.")
+@opts.device_option
+@opts.threads_option
 def verify_cmd(gan_dir: Path, paths: tuple[str, ...], batch_size: int, device: str, threads: int | None) -> None:
     """Check image files or folders: one JSON line per file on stdout,
     {"path", "match", "distance", "threshold"} or {"path", "error"}.
