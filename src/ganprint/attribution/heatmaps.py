@@ -312,11 +312,23 @@ def _fit(text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: i
 def save_overlay(path: str | Path, image: np.ndarray, heatmap: np.ndarray | torch.Tensor, *,
                  label: str | None = None, probability: float | None = None, note: str | None = None,
                  colorbar: bool = True, upscale: int | None = None, alpha: float = 0.5, cmap: str = "jet") -> Path:
-    """Write the overlay of ``heatmap`` on ``image`` as a PNG and return its path.
+    """Write :func:`overlay_picture` of ``image`` and ``heatmap`` as a PNG and return its path."""
+    picture = overlay_picture(image, heatmap, label=label, probability=probability, note=note,
+                              colorbar=colorbar, upscale=upscale, alpha=alpha, cmap=cmap)
+    path = Path(path)
+    Image.fromarray(picture).save(path, format="PNG")
+    return path
+
+
+def overlay_picture(image: np.ndarray, heatmap: np.ndarray | torch.Tensor, *, label: str | None = None,
+                    probability: float | None = None, note: str | None = None, colorbar: bool = True,
+                    upscale: int | None = None, alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
+    """The overlay of ``heatmap`` on ``image`` as an RGB ``uint8`` array (what :func:`save_overlay`
+    writes and the web service sends).
 
     With ``colorbar`` (the default) the picture explains itself (:func:`explained_overlay`): a
     caption with the explained class ``label``, its ``probability`` and ``note``, and a colour bar;
-    without it, and without a label, the PNG is the bare overlay at the upscaled image's size.
+    without it, and without a label, it is the bare overlay at the upscaled image's size.
     ``upscale`` enlarges image and map by an integer factor first (image: nearest neighbour, so
     pixels stay honest squares; heatmap: bilinear); None picks the smallest factor that brings the
     longer side to ``DEFAULT_VIEW_SIDE`` (28 px -> 224 px), 1 for images already that large.
@@ -333,11 +345,6 @@ def save_overlay(path: str | Path, image: np.ndarray, heatmap: np.ndarray | torc
         size = (width * upscale, height * upscale)
         rgb = np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).resize(size, Image.Resampling.NEAREST))
         heat = _resize_map(heat.astype(np.float32), size[1], size[0])
-    path = Path(path)
     if colorbar or label is not None or note is not None:
-        picture = explained_overlay(rgb, heat, label=label, probability=probability, note=note, alpha=alpha,
-                                    cmap=cmap)
-    else:
-        picture = overlay(rgb, heat, alpha=alpha, cmap=cmap)
-    Image.fromarray(picture).save(path, format="PNG")
-    return path
+        return explained_overlay(rgb, heat, label=label, probability=probability, note=note, alpha=alpha, cmap=cmap)
+    return overlay(rgb, heat, alpha=alpha, cmap=cmap)

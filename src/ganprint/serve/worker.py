@@ -12,7 +12,6 @@ in memory; no uploaded name is ever used as a path.
 from __future__ import annotations
 
 import io
-import math
 from typing import Any
 
 import numpy as np
@@ -72,7 +71,7 @@ def _overlay_png(model, image: np.ndarray, record: dict[str, Any], classes: list
     from PIL import Image
 
     from ganprint.attribution.attributor import images_to_tensor
-    from ganprint.attribution.heatmaps import DEFAULT_VIEW_SIDE, class_activation_maps, explained_overlay
+    from ganprint.attribution.heatmaps import class_activation_maps, overlay_picture
     from ganprint.attribution.predict import pad_rows
 
     proba = [record["probabilities"][c] for c in classes]
@@ -84,15 +83,8 @@ def _overlay_png(model, image: np.ndarray, record: dict[str, Any], classes: list
     dct = model._transform is not None and "dct" in model.representation_.name
     notes = ["answered unknown (known-source score below the threshold)" if record["label"] == "unknown" else "",
              "map over DCT frequencies, low ones top left" if dct else ""]
-    # as save_overlay: enlarge small images by an integer factor (nearest neighbour), map bilinear
-    height, width = image.shape[:2]
-    upscale = max(1, math.ceil(DEFAULT_VIEW_SIDE / max(height, width)))
-    rgb = np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image
-    if upscale > 1:
-        rgb = np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).resize((width * upscale, height * upscale),
-                                                                            Image.Resampling.NEAREST))
-    picture = explained_overlay(rgb, maps[0].cpu(), label=classes[k], probability=proba[k],
-                                note="; ".join(filter(None, notes)) or None)
+    picture = overlay_picture(image, maps[0].cpu(), label=classes[k], probability=proba[k],
+                              note="; ".join(filter(None, notes)) or None)
     buffer = io.BytesIO()
     Image.fromarray(picture).save(buffer, format="PNG")
     return buffer.getvalue()
