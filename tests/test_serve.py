@@ -460,3 +460,34 @@ def test_batches_are_cut_at_a_multiple_of_the_quantum_when_more_wait():
 
     assert asyncio.run(scenario()) == [[2 * i] for i in range(17)]
     assert sizes == [16, 1]  # 17 rows would cost as much as 32: the 17th waits for the next batch
+
+
+def test_a_model_without_one_network_scores_but_answers_explain_with_501():
+    """A training-free residual-correlation model: /v1/predict works, /v1/explain says why it cannot."""
+    from serve_fixtures import sources
+
+    from ganprint.attribution.attributor import Preprocessing
+    from ganprint.fingerprints.correlation import ResidualCorrelationAttributor
+
+    X, y = sources(20)
+    model = ResidualCorrelationAttributor(preprocessing=Preprocessing((28, 28), 1))
+    model.fit(X[::2], y[::2], X[1::2], y[1::2])
+    files = dict(list(good_images().items())[:2])
+    with TestClient(create_app(model, ServeSettings())) as c:
+        answer = post(c, files)
+        assert answer.status_code == 200
+        assert [r["path"] for r in answer.json()["results"]] == list(files)
+        refused = post(c, dict(list(files.items())[:1]), path="/v1/explain")
+    assert refused.status_code == 501 and "single-network" in refused.text
+
+
+@pytest.mark.parametrize(("host", "warned"), [("127.0.0.1", False), ("0.0.0.0", True)])
+def test_listening_beyond_this_machine_without_a_token_is_warned_about(model_dir, monkeypatch, host, warned):
+    import uvicorn
+
+    started = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(kw))
+    res = CliRunner().invoke(cli, ["serve", "--model", str(model_dir), "--host", host, "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    assert started and started[0]["host"] == host
+    assert ("without --token-file" in res.stderr) == warned
