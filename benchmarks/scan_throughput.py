@@ -20,30 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
-SOURCES = ("real", "noisy", "blurred", "mirrored")
-
-
-def variants(digits: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
-    """The four sources of the benchmark, from real digits (uint8 N x 28 x 28)."""
-    rng = np.random.default_rng(seed)
-    noisy = np.clip(digits + rng.normal(0, 24, digits.shape), 0, 255).astype(np.uint8)
-    padded = np.pad(digits.astype(np.float32), ((0, 0), (1, 1), (1, 1)), mode="edge")
-    blurred = sum(padded[:, i:i + 28, j:j + 28] for i in range(3) for j in range(3)) / 9
-    return {"real": digits, "noisy": noisy, "blurred": np.rint(blurred).astype(np.uint8),
-            "mirrored": digits[:, :, ::-1]}
-
-
-def write_pngs(folder: Path, images: dict[str, np.ndarray], per_source: int) -> None:
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    for source, array in images.items():
-        (tmp / source).mkdir(parents=True)
-        for i in range(per_source):
-            Image.fromarray(array[i % len(array)]).save(tmp / source / f"{i:06d}.png")
-    os.replace(tmp, folder)
+from _digit_files import SOURCES, seed_cnn, variants, write_pngs
 
 
 def prepare(cache: Path, n_images: int) -> tuple[Path, Path]:
@@ -55,15 +32,7 @@ def prepare(cache: Path, n_images: int) -> tuple[Path, Path]:
     if not images.is_dir():
         print(f"writing {n_images} PNGs to {images} ...", file=sys.stderr)
         write_pngs(images, variants(digits), n_images // len(SOURCES))
-    model = cache / "model-seed-mnist-cnn"
-    if not (model / "config.json").is_file():
-        train = cache / "train"
-        if not train.is_dir():
-            write_pngs(train, variants(digits[:1200], seed=1), 1200)
-        print(f"training a seed CNN into {model} ...", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "ganprint", "train", "--data", str(train), "--out", str(model),
-                        "--arch", "seed-mnist-cnn", "--epochs", "2", "--device", "cpu", "--quiet", "--force"],
-                       check=True)
+    model = seed_cnn(cache, digits)
     return images, model
 
 
