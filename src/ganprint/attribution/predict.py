@@ -8,6 +8,8 @@ ones), so files stream through at the model's speed. A file that cannot be decod
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 from collections.abc import Iterable, Iterator
 from functools import partial
@@ -103,16 +105,16 @@ def _outputs(model, images: np.ndarray) -> dict[str, np.ndarray]:
 
     n = len(images)
     padded = pad_rows(images, SCORE_ROWS)
-    if _takes_batch_size(getattr(model, "outputs", None)):  # chunks of exactly SCORE_ROWS
+    if _takes_batch_size(getattr(type(model), "outputs", None)):  # chunks of exactly SCORE_ROWS
         out = model.outputs(padded, batch_size=SCORE_ROWS)
     else:
         out = model_outputs(model, padded)
     return {key: value[:n] for key, value in out.items()}
 
 
+@functools.cache
 def _takes_batch_size(method) -> bool:
-    import inspect
-
+    """Whether a model class's ``outputs`` takes ``batch_size`` (looked up once per class)."""
     return method is not None and "batch_size" in inspect.signature(method).parameters
 
 
@@ -198,18 +200,23 @@ class Scorer:
         maps, _ = class_activation_maps(self.model.model_, x.float().div(255).to(device), targets,
                                         transform=self.model._transform)
         maps = maps[:len(images)]
-        dct = self.model._transform is not None and "dct" in self.model.representation_.name
         written = []
         for i, (heatmap, path) in enumerate(zip(maps.cpu().numpy(), paths, strict=True)):
             name = f"{self.count + i:06d}_{_safe_stem(path)}.png"
             k = int(index[i])
-            notes = ["answered unknown (known-source score below the threshold)"
-                     if self.threshold is not None and known[i] < self.threshold else "",
-                     "map over DCT frequencies, low ones top left" if dct else ""]
-            note = "; ".join(filter(None, notes)) or None
+            note = overlay_note(self.model, self.threshold is not None and known[i] < self.threshold)
             written.append(str(save_overlay(self.heatmaps / name, images[i], heatmap, label=self.classes[k],
                                             probability=float(proba[i, k]), note=note)))
         return written
+
+
+def overlay_note(model, unknown: bool) -> str | None:
+    """The note under a heatmap overlay: whether the image was answered unknown, and whether the map
+    is over DCT frequencies rather than pixels (``predict --heatmaps`` and ``serve``'s explain)."""
+    dct = model._transform is not None and "dct" in model.representation_.name
+    notes = ["answered unknown (known-source score below the threshold)" if unknown else "",
+             "map over DCT frequencies, low ones top left" if dct else ""]
+    return "; ".join(filter(None, notes)) or None
 
 
 def _safe_stem(path: Path) -> str:

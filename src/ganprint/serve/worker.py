@@ -72,7 +72,7 @@ def _overlay_png(model, image: np.ndarray, record: dict[str, Any], classes: list
 
     from ganprint.attribution.attributor import images_to_tensor
     from ganprint.attribution.heatmaps import class_activation_maps, overlay_picture
-    from ganprint.attribution.predict import pad_rows
+    from ganprint.attribution.predict import overlay_note, pad_rows
 
     proba = [record["probabilities"][c] for c in classes]
     k = int(np.argmax(proba))
@@ -80,11 +80,8 @@ def _overlay_png(model, image: np.ndarray, record: dict[str, Any], classes: list
     # padded to SCORE_ROWS copies, as scoring is: the map then matches predict's to the pixel
     x = images_to_tensor(pad_rows(image[None])).float().div(255).to(device)
     maps, _ = class_activation_maps(model.model_, x, torch.full((len(x),), k), transform=model._transform)
-    dct = model._transform is not None and "dct" in model.representation_.name
-    notes = ["answered unknown (known-source score below the threshold)" if record["label"] == "unknown" else "",
-             "map over DCT frequencies, low ones top left" if dct else ""]
     picture = overlay_picture(image, maps[0].cpu(), label=classes[k], probability=proba[k],
-                              note="; ".join(filter(None, notes)) or None)
+                              note=overlay_note(model, record["label"] == "unknown"))
     buffer = io.BytesIO()
     Image.fromarray(picture).save(buffer, format="PNG")
     return buffer.getvalue()
