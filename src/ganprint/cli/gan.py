@@ -1,4 +1,6 @@
-"""`ganprint gan ...`: train and sample registered GANs on any folder of images."""
+"""`ganprint gan ...` (also `ganprint generator ...`): train and sample the registered generative
+models — GANs, and diffusion models, VAEs and flows (:mod:`ganprint.cli.generative`) — on any folder
+of images or a named real source."""
 
 from __future__ import annotations
 
@@ -23,8 +25,9 @@ REAL_SOURCES = {
 
 def _gan_names() -> list[str]:
     from ganprint.gans import GANS
+    from ganprint.generative.registry import generative_names
 
-    return GANS.names()
+    return GANS.names() + generative_names()
 
 
 def _precisions() -> tuple[str, ...]:
@@ -39,18 +42,22 @@ def _config(field: str) -> opts.ConfigDefault:
 
 @click.group("gan")
 def gan_group() -> None:
-    """Train GANs of the zoo and sample images from them."""
+    """Train generative models of the zoo (GANs, diffusion, VAE, flow) and sample images from them."""
 
 
 @gan_group.command("list")
 def list_cmd() -> None:
-    """List the registered GAN architectures, one line each (the default of `gan train` marked *)."""
+    """List the registered architectures with their family, one line each (the default of `gan train` marked *)."""
     from ganprint.gans import GANS
+    from ganprint.generative.registry import GENERATIVE, generative_names
 
     default = _config("arch")()
-    for name in GANS.names():
-        doc = first_sentence(GANS.get(name).__doc__ or "", 100, before_colon=False)
-        click.echo(f"{'*' if name == default else ' '} {name:<14} {doc}")
+    rows = [(name, "gan", GANS.get(name).__doc__ or "") for name in GANS.names()]
+    rows += [(name, getattr(GENERATIVE.get(name), "family", "") or "other", GENERATIVE.get(name).__doc__ or "")
+             for name in generative_names()]
+    for name, family, doc in rows:
+        text = first_sentence(doc, 90, before_colon=False)
+        click.echo(f"{'*' if name == default else ' '} {name:<14} {family:<9} {text}")
     click.echo("(* = the default --arch of `ganprint gan train`)")
 
 
@@ -120,22 +127,26 @@ def list_cmd() -> None:
 @opts.device_option
 @opts.threads_option
 @opts.quiet_option
-def train_cmd(arch: str, data_dir: Path | None, source: str | None, n_real: int, out_dir: Path, epochs: int,
-              steps: int | None, batch_size: int, lr: float, width: float | None,
+@click.pass_context
+def train_cmd(ctx: click.Context, arch: str, data_dir: Path | None, source: str | None, n_real: int, out_dir: Path,
+              epochs: int, steps: int | None, batch_size: int, lr: float, width: float | None,
               arch_option_items: tuple[str, ...], image_size: str | None, beta1: float,
               beta2: float, n_critic: int, gp_weight: float | None, seed: int, checkpoint_every: int,
               lr_d: float | None, augment: tuple[str, ...], ema: float | None, mode_seeking: float,
               latent_regression: float, precise_bn: bool, lr_decay_start: float | None, precision: str,
               device: str, threads: int | None, quiet: bool) -> None:
-    """Train a GAN on a folder of images or a named real source (resumes an interrupted run).
+    """Train a GAN, diffusion model, VAE or flow on a folder of images or a named real source (resumes an
+    interrupted run).
 
-    Each architecture trains with its own objective (BCE, WGAN-GP, hinge, Cramér, MMD); the quick
+    Each GAN architecture trains with its own objective (BCE, WGAN-GP, hinge, Cramér, MMD); the quick
     settings of the four families of seed 004 are in ``ganprint.gans.families.QUICK_TRAIN``.
     Defaults not shown are those of ``ganprint.gans.config.GanTrainConfig``.
 
     Under torchrun (`torchrun --nproc_per_node=N -m ganprint gan train ...`) the GAN trains in N
     processes, each on batch-size/N images of every batch; rank 0 alone prints and writes OUT
-    (docs/distributed.md).
+    (docs/distributed.md). Diffusion models, VAEs and flows (`gan list`) take the options both kinds
+    share, with their own defaults (``ganprint.generative.config.GenerativeTrainConfig``), and run in
+    one process (docs/generative.md).
     """
     from ganprint.data.decode import iter_image_paths
     from ganprint.data.folder import load_images
@@ -149,6 +160,17 @@ def train_cmd(arch: str, data_dir: Path | None, source: str | None, n_real: int,
     if (data_dir is None) == (source is None):
         fail("give exactly one of --data DIR and --real-source NAME")
     arch_options = parse_arch_options(arch_option_items)
+    from ganprint.generative.registry import is_generative
+
+    if is_generative(arch):
+        if dist.distributed:
+            fail(f"{arch} trains in one process; run it without torchrun")
+        from ganprint.cli.generative import generative_config, train_generative
+
+        cfg, (channels, height, width_px) = generative_config(ctx, arch, arch_options, image_size, source)
+        images, data_info = _training_images(data_dir, source, n_real, seed, channels, (height, width_px), quiet)
+        train_generative(cfg, out_dir, images[0], data_info, dist.device, quiet)
+        return
     labelled = None  # a conditional GAN's folder dataset, scanned once
     classes: tuple[str, ...] = ()
     if arch_options.get("conditional"):
@@ -224,6 +246,30 @@ def parse_arch_options(items: tuple[str, ...] | list[str]) -> dict[str, object]:
     return options
 
 
+def _training_images(data_dir: Path | None, source: str | None, n_real: int, seed: int, channels: int,
+                     size: tuple[int, int], quiet: bool) -> tuple[tuple[object, object], dict[str, object]]:
+    """``((images, labels), data_info)`` of a named real source or a folder (decoded to ``channels``
+    and ``size``, bad files reported and skipped)."""
+    from ganprint.data.decode import iter_image_paths
+    from ganprint.data.folder import load_images
+
+    if source is not None:
+        try:
+            images, labels = _named_source_images(source, n_real, seed)
+        except (RuntimeError, ValueError) as exc:
+            fail(str(exc))
+        if images.shape[1] != size[0] or (images.ndim == 4) != (channels == 3):
+            fail(f"--real-source {source} has images of shape {images.shape[1:]}; the model expects "
+                 f"{channels}x{size[0]}x{size[1]}")
+        return (images, labels), {"source": source, "split": "train"}
+    loaded = load_images([(p, 0) for p in iter_image_paths([data_dir])], channels=channels, size=size,
+                         progress=not quiet)
+    report_skipped(loaded.errors)
+    if len(loaded.images) == 0:
+        fail(f"no usable images under {data_dir}")
+    return (loaded.images, None), {"source": str(data_dir)}
+
+
 def _named_source_images(source: str, n: int, seed: int):
     """Training images of a named real source and their labels (None where it has none): uint8
     (N, H, W) digits with their digit, or (N, 32, 32, 3) color crops."""
@@ -244,16 +290,37 @@ def _named_source_images(source: str, n: int, seed: int):
 @opts.out_dir_option("Folder of NNNNNN.png images to write (existing files are kept).")
 @opts.seed_option("Latent stream; same seed, same images.")
 @click.option("--start", type=click.IntRange(min=0), default=0, show_default=True, help="Index of the first image.")
+@click.option("--sampler", default=None, help="Diffusion models: ddpm (ancestral) or ddim (deterministic). "
+              "Default: the model's own (ddpm).")
+@click.option("--sampler-steps", type=click.IntRange(min=1), default=None,
+              help="Diffusion models: denoising steps (default: all training steps for ddpm, 50 for ddim).")
+@click.option("--eta", type=click.FloatRange(min=0.0, max=1.0), default=None, help="DDIM's eta (default 0).")
+@click.option("--temperature", type=click.FloatRange(min=0.0, min_open=True), default=None,
+              help="VAEs and flows: the prior's temperature (default: the model's own).")
 @opts.device_option
 @opts.quiet_option
-def sample_cmd(gan_dir: Path, n: int, out_dir: Path, seed: int, start: int, device: str, quiet: bool) -> None:
-    """Write N images NNNNNN.png from a trained GAN (existing files are kept: resumable)."""
+def sample_cmd(gan_dir: Path, n: int, out_dir: Path, seed: int, start: int, sampler: str | None,
+               sampler_steps: int | None, eta: float | None, temperature: float | None, device: str,
+               quiet: bool) -> None:
+    """Write N images NNNNNN.png from a trained GAN, diffusion model, VAE or flow (existing files are
+    kept: resumable). The same folder, seed, index and sampler settings always give the same image."""
+    from ganprint.cli.generative import sampler_settings
     from ganprint.device import resolve_device
-    from ganprint.gans.sampling import sample_to_folder
+    from ganprint.generative.sampling import is_generative_folder, sample_generative_to_folder
 
+    settings = sampler_settings(sampler, sampler_steps, temperature, eta)
     try:
-        sample_to_folder(gan_dir, n, out_dir, seed=seed, start_index=start, device=resolve_device(device),
-                         progress=not quiet)
+        if is_generative_folder(gan_dir):
+            sample_generative_to_folder(gan_dir, n, out_dir, seed=seed, start_index=start,
+                                        device=resolve_device(device), progress=not quiet, **settings)
+        else:
+            from ganprint.gans.sampling import sample_to_folder
+
+            if settings:
+                fail(f"--{next(iter(settings)).replace('_', '-')} applies to diffusion models, VAEs and flows, "
+                     f"not to the GAN in {gan_dir}")
+            sample_to_folder(gan_dir, n, out_dir, seed=seed, start_index=start, device=resolve_device(device),
+                             progress=not quiet)
     except (ValueError, FileNotFoundError) as exc:
         fail(str(exc))
     click.echo(str(out_dir))

@@ -23,6 +23,7 @@ def cli() -> None:
 
 
 cli.add_command(gan_group)
+cli.add_command(gan_group, "generator")  # the family-neutral name
 cli.add_command(train_cmd)
 cli.add_command(eval_cmd)
 cli.add_command(predict_cmd)

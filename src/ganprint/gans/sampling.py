@@ -80,7 +80,14 @@ def sample_to_folder(gan_dir: str | Path, n: int, out_dir: str | Path, *, seed: 
                      device: torch.device | str = "cpu", progress: bool = True) -> Path:
     """Write images ``start_index .. start_index + n - 1`` of the GAN's stream ``seed`` as
     ``out_dir/NNNNNN.png``. The same (gan, seed, index) always gives the same image; files that
-    already exist are kept, so an interrupted run resumes where it stopped."""
+    already exist are kept, so an interrupted run resumes where it stopped. A folder of a diffusion
+    model, VAE or flow is sampled with its default sampler
+    (:func:`ganprint.generative.sampling.sample_generative_to_folder`)."""
+    from ganprint.generative.sampling import is_generative_folder, sample_generative_to_folder
+
+    if is_generative_folder(gan_dir):
+        return sample_generative_to_folder(gan_dir, n, out_dir, seed=seed, start_index=start_index, device=device,
+                                           progress=progress)
     G, config = load_generator(gan_dir, device)
     return sample_generator_to_folder(G, config["latent_dim"], n, out_dir, seed=seed,
                                       start_index=start_index, progress=progress)
