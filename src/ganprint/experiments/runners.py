@@ -38,6 +38,7 @@ STUDY_MODULES: dict[str, str] = {
     "yu-sources": "ganprint.experiments.yu",
     "yu-seeds": "ganprint.experiments.yu",
     "seed001": "ganprint.experiments.seed001",
+    "families": "ganprint.experiments.families",
 }
 """Where each study's runner is registered (imported only when that study runs)."""
 
