@@ -307,7 +307,7 @@ class FamiliesRun:
         from ganprint.experiments.families_data import run_sample_tasks, source_tasks, write_real
 
         self.run_.read(SELECTION, "held-out real digits (all splits are written here)")
-        counts = {REAL.name: write_real(self.held_digits, folder, self.split, self.seed)}
+        counts = {REAL.name: write_real(self.held_digits, folder, self.split, self.seed, self.n)}
         tasks = []
         for k, (name, src) in enumerate(self.sources.items()):
             entry = self.generators[src.generator]

@@ -67,10 +67,11 @@ def split_real(real: Digits, share: float, seed: int) -> tuple[Digits, Digits]:
     return real.take(np.sort(np.concatenate(train))), real.take(np.sort(np.concatenate(held)))
 
 
-def write_real(held: Digits, root: Path, split: tuple[float, float, float], seed: int,
+def write_real(held: Digits, root: Path, split: tuple[float, float, float], seed: int, n: int | None = None,
                name: str = "Real") -> dict[str, int]:
-    """Write the held-out digits, shuffled by ``seed``, as the real source's splits; returns the counts."""
-    order = np.random.default_rng([seed, 37]).permutation(len(held.images))
+    """Write ``n`` (default: all) of the held-out digits, drawn and shuffled by ``seed``, as the real
+    source's splits; returns the counts per split."""
+    order = np.random.default_rng([seed, 37]).permutation(len(held.images))[:n]
     counts = {}
     for s, (lo, hi) in split_ranges(len(order), split).items():
         folder = root / s / name
