@@ -183,7 +183,7 @@ def out_dir_option(help: str = "Folder to write (created when missing).") -> Dec
     return click.option("--out", "out_dir", required=True, type=OutDir(), help=help)
 
 
-def gan_dir_option(help: str = "GAN folder written by `ganprint gan train`.",  # noqa: A002
+def gan_dir_option(help: str = "Model folder written by `ganprint gan train` (a GAN, diffusion model, VAE or flow).",  # noqa: A002, E501
                    aliases: Iterable[str] = ()) -> Decorator:
     return click.option("--gan", "gan_dir", cls=Option, aliases=aliases, required=True, type=DataDir(), help=help)
 
