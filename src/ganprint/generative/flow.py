@@ -248,6 +248,7 @@ class RealNVP(GenerativeModel):
         d = x[0].numel()
         return (-self.log_prob(x_deq) / (d * math.log(2)) + 8.0).mean()
 
+    @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator, **sampler: Any) -> torch.Tensor:
         """``n`` images: the inverse map of latents drawn from ``N(0, temperature^2 I)``, quantised to 256 levels."""
         settings = self.sampler_settings(**sampler)

@@ -46,7 +46,13 @@ class ConvVAE(GenerativeModel):
     image up). ``width`` is the first convolution's channel count (the second has twice as many).
 
     ``beta`` weighs the KL term (1: the ELBO); ``kl_warmup`` steps ramp its weight linearly from 0
-    to ``beta`` (the step count is a buffer, so a resumed run continues the ramp). Sampler setting:
+    to ``beta`` (the step count is a buffer, so a resumed run continues the ramp).
+
+    ``prior_components`` > 0 replaces the ``N(0, I)`` prior by a learned mixture of that many diagonal
+    Gaussians (means, scales and weights trained with the rest; the KL term is then estimated with the
+    same single draw of ``z``), so that the prior can follow the clustered aggregate posterior of
+    digits: with ``N(0, I)`` many prior draws land between clusters and decode to blends of two
+    digits. Sampler setting:
     ``temperature`` (default 1.0, the model's own prior); the image is the decoder's mean.
     """
 
@@ -54,15 +60,16 @@ class ConvVAE(GenerativeModel):
     samplers = {"temperature": 1.0}
 
     def __init__(self, *, channels: int = 1, size: int = 28, latent_dim: int = 16, width: int = 32,
-                 likelihood: str = "bernoulli", beta: float = 1.0, kl_warmup: int = 0) -> None:
+                 likelihood: str = "bernoulli", beta: float = 1.0, kl_warmup: int = 0,
+                 prior_components: int = 0) -> None:
         _check_shape(channels, size)
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"unknown likelihood {likelihood!r}; known: {', '.join(LIKELIHOODS)}")
-        if latent_dim < 1 or width < 1 or beta < 0 or kl_warmup < 0:
-            raise ValueError("latent_dim and width must be >= 1, beta and kl_warmup >= 0")
+        if latent_dim < 1 or width < 1 or beta < 0 or kl_warmup < 0 or prior_components < 0:
+            raise ValueError("latent_dim and width must be >= 1, beta, kl_warmup and prior_components >= 0")
         super().__init__((channels, size, size), dict(channels=channels, size=size, latent_dim=latent_dim,
                                                       width=width, likelihood=likelihood, beta=beta,
-                                                      kl_warmup=kl_warmup))
+                                                      kl_warmup=kl_warmup, prior_components=prior_components))
         self.latent_dim, self.likelihood, self.beta, self.kl_warmup = latent_dim, likelihood, beta, kl_warmup
         s, w = size // 4, width
         self._grid = (2 * w, s, s)
@@ -76,8 +83,15 @@ class ConvVAE(GenerativeModel):
             nn.ConvTranspose2d(2 * w, w, 4, 2, 1), nn.SiLU(),
             nn.ConvTranspose2d(w, channels, 4, 2, 1),
         )
+        self.prior_means = self.prior_log_stds = self.prior_logits = None
         self.log_sigma = nn.Parameter(torch.zeros(())) if likelihood == "gaussian" else None
         self.register_buffer("steps_seen", torch.zeros((), dtype=torch.long))
+        k = prior_components
+        if k:
+            spread = torch.randn(k, latent_dim, generator=torch.Generator().manual_seed(k))
+            self.prior_means = nn.Parameter(spread)
+            self.prior_log_stds = nn.Parameter(torch.zeros(k, latent_dim))
+            self.prior_logits = nn.Parameter(torch.zeros(k))
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The posterior's mean and log-variance for images ``x`` in [0, 1]."""
@@ -87,6 +101,18 @@ class ConvVAE(GenerativeModel):
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
         """The decoder's pre-sigmoid output: ``sigmoid`` of it is ``E[x|z]``."""
         return self.decoder(self.decoder_in(z).view(-1, *self._grid))
+
+    def prior_log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """``log p(z)`` per row of ``z`` under the mixture prior."""
+        diff = (z[:, None, :] - self.prior_means) * (-self.prior_log_stds).exp()
+        comp = -0.5 * (diff.pow(2) + math.log(2 * math.pi)).sum(-1) - self.prior_log_stds.sum(-1)
+        return torch.logsumexp(comp + F.log_softmax(self.prior_logits, dim=0), dim=1)
+
+    def _kl(self, mu: torch.Tensor, logvar: torch.Tensor, z: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        if self.prior_means is None:  # closed form against N(0, I)
+            return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(dim=1)
+        log_q = -0.5 * (eps.pow(2) + logvar + math.log(2 * math.pi)).sum(dim=1)  # one-draw estimate
+        return log_q - self.prior_log_prob(z)
 
     def _kl_weight(self) -> float:
         if not self.kl_warmup:
@@ -104,15 +130,20 @@ class ConvVAE(GenerativeModel):
         else:
             rec = (0.5 * ((x - torch.sigmoid(logits)) / self.log_sigma.exp()) ** 2 + self.log_sigma
                    + 0.5 * math.log(2 * math.pi))
-        kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(dim=1)
+        kl = self._kl(mu, logvar, z, eps)
         weight = self._kl_weight()
         if self.training:
             self.steps_seen += 1
         return (rec.flatten(1).sum(dim=1) + weight * kl).mean()
 
+    @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator, **sampler: Any) -> torch.Tensor:
         """``n`` images: the decoder's mean at ``z ~ N(0, temperature^2 I)``."""
         settings = self.sampler_settings(**sampler)
         device = next(self.parameters()).device
         z = torch.randn((n, self.latent_dim), generator=generator).to(device) * float(settings["temperature"])
+        if self.prior_means is not None:
+            pick = torch.multinomial(F.softmax(self.prior_logits.detach().cpu().float(), dim=0), n, replacement=True,
+                                     generator=generator).to(device)
+            z = self.prior_means[pick] + z * self.prior_log_stds[pick].exp()
         return torch.sigmoid(self.decode_logits(z))
