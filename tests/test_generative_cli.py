@@ -96,3 +96,18 @@ def test_sampler_options_are_refused_for_a_gan(tmp_path):
          "--width", "0.125", "-q"])
     _fails(["gan", "sample", "--gan", str(gan), "--n", "2", "--out", str(tmp_path / "s"), "--temperature", "0.7"],
            "--temperature")
+
+
+def test_quality_of_a_digit_model(vae_dir, tmp_path):
+    res = _ok(["gan", "quality", "--gan", str(vae_dir), "--n", "60", "--judge-epochs", "1",
+               "--cache-dir", str(tmp_path / "cache"), "-q"])
+    import json
+
+    figures = json.loads(res.output.strip().splitlines()[-1])
+    assert figures["kind"] == "digits" and figures["source"] == "mnist5k" and figures["samples"] == 60
+    for key in ("judge_recognised", "knn_precision", "knn_recall", "real_knn_recall"):
+        assert 0 <= figures[key] <= 1
+    assert figures["real_knn_recall"] > figures["knn_recall"]  # three training steps draw no digits
+    assert (tmp_path / "cache" / "judge-mnist5k-0-1" / "config.json").is_file()
+    _fails(["gan", "quality", "--gan", str(vae_dir), "--real-source", "photos", "--n", "20",
+            "--cache-dir", str(tmp_path / "cache")], "32x32 colour")

@@ -326,6 +326,68 @@ def sample_cmd(gan_dir: Path, n: int, out_dir: Path, seed: int, start: int, samp
     click.echo(str(out_dir))
 
 
+@gan_group.command("quality")
+@opts.gan_dir_option()
+@click.option("--real-source", "source", type=click.Choice(["mnist5k", "mnist", "photos", "cifar10"]), default=None,
+              help="Real images to compare with (default: the named source the model trained on).")
+@click.option("--n-images", "n", cls=opts.Option, aliases=["--n"], type=click.IntRange(min=10), default=1000,
+              show_default=True, help="Samples to score.")
+@opts.seed_option("Sample stream and the figures' own draws.")
+@click.option("--sampler", default=None, help="Diffusion models: ddpm or ddim (default: the model's own).")
+@click.option("--sampler-steps", type=click.IntRange(min=1), default=None, help="Diffusion models: denoising steps.")
+@click.option("--eta", type=click.FloatRange(min=0.0, max=1.0), default=None, help="DDIM's eta.")
+@click.option("--temperature", type=click.FloatRange(min=0.0, min_open=True), default=None,
+              help="VAEs and flows: the prior's temperature.")
+@click.option("--judge-epochs", type=click.IntRange(min=1), default=15, show_default=True,
+              help="Digits: epochs of the judge (trained once per source and seed, then cached).")
+@click.option("--networks", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Colour: feature networks of the Fréchet figure (trained once per source and seed, then cached).")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the judge and feature networks are kept (default: $GANPRINT_CACHE or ~/.cache/ganprint).")
+@opts.device_option
+@opts.threads_option
+@opts.quiet_option
+def quality_cmd(gan_dir: Path, source: str | None, n: int, seed: int, sampler: str | None, sampler_steps: int | None,
+                eta: float | None, temperature: float | None, judge_epochs: int, networks: int,
+                cache_dir: Path | None, device: str, threads: int | None, quiet: bool) -> None:
+    """Quality figures of a trained GAN, diffusion model, VAE or flow, printed as one JSON object.
+
+    Digits (28x28): the independent judge's recognised share and k-NN precision and recall against
+    real digits (targets in the studies: 0.9 and 0.5). Colour (32x32): the Fréchet figure (median over
+    feature networks) and the SWD figure, each relative to real images, with their verdicts."""
+    from ganprint.cli.generative import sampler_settings
+    from ganprint.data.mnist import default_cache_dir
+    from ganprint.device import resolve_device
+    from ganprint.quality.model_quality import DIGIT_SOURCES, color_quality, digit_quality, sample_folder_images
+    from ganprint.serialization import read_json
+
+    set_threads(threads)
+    config_path = gan_dir / "config.json"
+    if not config_path.is_file():
+        fail(f"{gan_dir} is not a model folder (no config.json)")
+    trained_on = (read_json(config_path).get("data") or {}).get("source")
+    source = source or (trained_on if trained_on in ("mnist5k", "mnist", "photos", "cifar10") else None)
+    if source is None:
+        fail(f"{gan_dir} trained on {trained_on!r}; name the real images to compare with (--real-source)")
+    dev = resolve_device(device)
+    cache = cache_dir or default_cache_dir()
+    try:
+        samples = sample_folder_images(gan_dir, n, seed=seed, device=dev,
+                                       **sampler_settings(sampler, sampler_steps, temperature, eta))
+        if source in DIGIT_SOURCES:
+            if samples.shape[1:3] != (28, 28) or samples.shape[-1] != 1:
+                fail(f"--real-source {source} holds 28x28 grey digits; the model makes {samples.shape[1:]} images")
+            figures = digit_quality(samples, source, seed=seed, cache_dir=cache, device=dev,
+                                    judge_epochs=judge_epochs, progress=not quiet)
+        else:
+            if samples.shape[1:] != (32, 32, 3):
+                fail(f"--real-source {source} holds 32x32 colour images; the model makes {samples.shape[1:]} images")
+            figures = color_quality(samples, source, seed=seed, cache_dir=cache, device=dev, networks=networks)
+    except (ValueError, RuntimeError, FileNotFoundError) as exc:
+        fail(str(exc))
+    click.echo(json.dumps({"model": str(gan_dir), **figures}, default=float))
+
+
 @gan_group.command("fit-inverter")
 @opts.gan_dir_option("Trained GAN folder; the inverse model and threshold go to GAN_DIR/inverter.")
 @click.option("--negatives", "negative_dirs", multiple=True,
