@@ -2,10 +2,11 @@
 
 The encoder maps an image to a diagonal Gaussian ``q(z|x)``; the decoder maps a latent ``z`` to the
 parameters of ``p(x|z)``. Training minimises the negative evidence lower bound per image,
-``E_q[-log p(x|z)] + beta * KL(q(z|x) || N(0, I))`` (one reparameterised draw of ``z``, from the
-caller's CPU generator), in nats.
+``E_q[-log p(x|z)] + beta * KL(q(z|x) || p(z))`` (one reparameterised draw of ``z``, from the
+caller's CPU generator), in nats. The prior ``p(z)`` is a learned mixture of Gaussians by default
+(``prior_components``; 0 gives the classic ``N(0, I)``).
 
-Sampling draws ``z ~ N(0, T^2 I)`` (``temperature`` ``T``) and returns the decoder's **mean**
+Sampling draws ``z`` from the prior at temperature ``T`` and returns the decoder's **mean**
 ``E[x|z]``, not a draw from ``p(x|z)``: that is how VAEs are sampled in most published work (a draw
 adds independent per-pixel noise, which is the likelihood's slack, not image content).
 
@@ -51,9 +52,12 @@ class ConvVAE(GenerativeModel):
     ``prior_components`` > 0 replaces the ``N(0, I)`` prior by a learned mixture of that many diagonal
     Gaussians (means, scales and weights trained with the rest; the KL term is then estimated with the
     same single draw of ``z``), so that the prior can follow the clustered aggregate posterior of
-    digits: with ``N(0, I)`` many prior draws land between clusters and decode to blends of two
-    digits. Sampler setting:
-    ``temperature`` (default 1.0, the model's own prior); the image is the decoder's mean.
+    digits (on 28x28 MNIST: 0.65-0.70 of the samples recognised by the digit judge with ``N(0, I)``,
+    0.89-0.92 with 30 components; docs/lab/vae-flow.md). It is the default.
+
+    Sampler setting: ``temperature`` ``T`` (default 1.0, the model's own prior): ``z ~ N(0, T^2 I)``,
+    or with the mixture prior ``z = m_k + T s_k * eps`` for a component ``k`` drawn by its weight. The
+    image is the decoder's mean.
     """
 
     family = "vae"
@@ -61,7 +65,7 @@ class ConvVAE(GenerativeModel):
 
     def __init__(self, *, channels: int = 1, size: int = 28, latent_dim: int = 16, width: int = 32,
                  likelihood: str = "bernoulli", beta: float = 1.0, kl_warmup: int = 0,
-                 prior_components: int = 0) -> None:
+                 prior_components: int = 30) -> None:
         _check_shape(channels, size)
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"unknown likelihood {likelihood!r}; known: {', '.join(LIKELIHOODS)}")
@@ -138,7 +142,7 @@ class ConvVAE(GenerativeModel):
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator, **sampler: Any) -> torch.Tensor:
-        """``n`` images: the decoder's mean at ``z ~ N(0, temperature^2 I)``."""
+        """``n`` images: the decoder's mean at ``z`` drawn from the prior at ``temperature``."""
         settings = self.sampler_settings(**sampler)
         device = next(self.parameters()).device
         z = torch.randn((n, self.latent_dim), generator=generator).to(device) * float(settings["temperature"])
