@@ -298,9 +298,14 @@ class FamiliesRun:
         for s in stages:
             result = s.result if s.finished else run.close(s, {"train_seconds": seconds.get(s.folder.name)})
             cfg = read_json(s.folder / "config.json")
+            parameters = cfg.get("parameters")
+            if parameters is None and (s.folder / "generator.safetensors").is_file():  # a GAN: its generator's
+                from ganprint.serialization import load_tensors
+
+                parameters = sum(int(t.numel()) for t in load_tensors(s.folder / "generator.safetensors").values())
             out[s.folder.name] = {**(result or {}), "arch": cfg.get("arch"), "family": cfg.get("family", "gan"),
                                   "steps": cfg.get("steps"), "kept_step": cfg.get("kept_step"),
-                                  "parameters": cfg.get("parameters")}
+                                  "parameters": parameters}
         return out
 
     def _write_data(self, folder: Path) -> dict[str, Any]:
