@@ -116,13 +116,15 @@ def test_samples_are_deterministic_per_seed_and_index():
 
 def test_ddpm_and_ddim_are_two_sources_of_one_model():
     model = tiny()
-    ddpm = sample_images(model, 4, seed=0, sampler="ddpm", steps=5)
-    ddim = sample_images(model, 4, seed=0, sampler="ddim", steps=5)
-    assert not np.array_equal(ddpm, ddim)
-    # default steps: every training timestep for DDPM; DDIM with eta=0 is deterministic given the noise
-    assert sample_images(model, 2, seed=0).shape == (2, 28, 28, 1)
-    ddim_eta = sample_images(model, 4, seed=0, sampler="ddim", steps=5, eta=1.0)
-    assert not np.array_equal(ddim, ddim_eta)
+
+    def draw(**sampler) -> torch.Tensor:
+        return model.sample(4, torch.Generator().manual_seed(0), **sampler)
+
+    ddpm, ddim = draw(sampler="ddpm", steps=5), draw(sampler="ddim", steps=5)
+    assert not torch.equal(ddpm, ddim)
+    assert torch.equal(ddim, draw(sampler="ddim", steps=5))
+    assert not torch.equal(ddim, draw(sampler="ddim", steps=5, eta=1.0))  # eta > 0 draws noise per step
+    assert draw().shape == (4, 1, 28, 28)  # the defaults: DDPM over every training timestep
 
 
 def test_bad_sampler_settings_are_value_errors():
