@@ -2,8 +2,9 @@
 
 ``gan train --arch NAME`` trains a registered generative model when ``NAME`` is one (``gan list``
 shows each architecture's family). The options a GAN has and these models lack (critic steps,
-gradient penalty, augmentation, ...) are refused when given; the options both have take the
-generative config's own defaults unless given (:class:`~ganprint.generative.config.GenerativeTrainConfig`).
+gradient penalty, augmentation, ...) are refused when given; the options both have take, unless
+given, the model's measured ``train_defaults`` and else the generative config's own defaults
+(:class:`~ganprint.generative.config.GenerativeTrainConfig`).
 """
 
 from __future__ import annotations
@@ -56,7 +57,10 @@ def generative_config(ctx: click.Context, arch: str, arch_options: dict[str, Any
         options.setdefault("size", int(image_size))
     try:
         model = create_generative(arch, **options)
-        train = {field: ctx.params[opt] for opt, field in SHARED.items() if given(ctx, opt)}
+        train = {**getattr(model, "train_defaults", {}),
+                 **{field: ctx.params[opt] for opt, field in SHARED.items() if given(ctx, opt)}}
+        if given(ctx, "epochs") and not given(ctx, "steps"):
+            train["steps"] = None  # --epochs alone: train that many passes, not the model's default steps
         return GenerativeTrainConfig(arch=arch, arch_options=model.options, **train), model.image_shape
     except (KeyError, ValueError, TypeError) as exc:
         fail(str(exc))
