@@ -270,10 +270,14 @@ class FamiliesRun:
                 jobs.append((job, {"train": cfg.to_dict(), "gate": run.token("gate"), "data": data_info,
                                    "stop": dataclasses.asdict(stop) if stop else None}))
             else:
-                train = dict((self.spec.get("generative") or {}).get(entry.arch, {}))
+                from ganprint.generative.registry import create_generative
+
                 options = {"channels": 1, "size": 28, **(self.spec.get("generator_options") or {}).get(entry.arch, {}),
                            **entry.options}
-                cfg = GenerativeTrainConfig(arch=entry.arch, arch_options=options, seed=seed, **train)
+                model = create_generative(entry.arch, **options)  # its measured defaults, under the profile's
+                train = {**getattr(model, "train_defaults", {}),
+                         **(self.spec.get("generative") or {}).get(entry.arch, {})}
+                cfg = GenerativeTrainConfig(arch=entry.arch, arch_options=model.options, seed=seed, **train)
                 steps = cfg.total_steps(len(self.gen_digits.images))
                 cost = steps * {"diffusion": 4.0, "flow": 2.0}.get(_family(entry.arch), 0.5)
                 job = GenerativeJob(self.out / "generators" / name, cfg, self.gen_digits.images, data_info, cost)
