@@ -62,6 +62,9 @@ class ConvVAE(GenerativeModel):
 
     family = "vae"
     samplers = {"temperature": 1.0}
+    train_defaults = {"steps": 3500, "batch_size": 64, "lr": 2e-3, "ema": 0.995, "lr_decay_start": 0.5}
+    """Training settings that reach the digit judge's targets on 3,000 MNIST digits (recognised 0.924
+    and 0.907, k-NN recall 0.65 and 0.58 for training seeds 0 and 1; docs/lab/vae-flow.md)."""
 
     def __init__(self, *, channels: int = 1, size: int = 28, latent_dim: int = 16, width: int = 32,
                  likelihood: str = "bernoulli", beta: float = 1.0, kl_warmup: int = 0,
