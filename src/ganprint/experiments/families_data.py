@@ -102,8 +102,7 @@ class SampleTask:
 
 def run_sample_task(task: SampleTask, threads: int, device: str) -> int:
     """Worker entry point: write a task's images (existing files are kept); returns how many it wrote."""
-    from ganprint.gans.sampling import generate, load_generator
-    from ganprint.generative.sampling import is_generative_folder, load_generative, sample_images
+    from ganprint.quality.model_quality import sample_folder_images
 
     if threads:
         torch.set_num_threads(threads)
@@ -113,19 +112,8 @@ def run_sample_task(task: SampleTask, threads: int, device: str) -> int:
     if not missing:
         return 0
     lo, hi = min(missing), max(missing) + 1
-    if is_generative_folder(task.model_dir):
-        model, _ = load_generative(task.model_dir, device)
-        images = sample_images(model, hi - lo, seed=task.stream, start_index=lo, **task.sampler)
-    else:
-        from ganprint.gans.sampling import CHUNK, chunk_latents
-
-        G, config = load_generator(task.model_dir, device)
-        parts = []
-        for chunk in range(lo // CHUNK, (hi - 1) // CHUNK + 1):
-            z = chunk_latents(task.stream, chunk, config["latent_dim"])
-            a, b = max(lo, chunk * CHUNK) - chunk * CHUNK, min(hi, (chunk + 1) * CHUNK) - chunk * CHUNK
-            parts.append(generate(G, z[a:b]))
-        images = np.concatenate(parts)
+    images = sample_folder_images(task.model_dir, hi - lo, seed=task.stream, start_index=lo, device=device,
+                                  **task.sampler)
     for i in missing:
         save_png(images[i - lo], out / f"{i - task.first:06d}.png")
     return len(missing)

@@ -18,24 +18,26 @@ COLOR_SOURCES = ("photos", "cifar10")
 JUDGE_SEED = 7_919
 
 
-def sample_folder_images(folder: str | Path, n: int, *, seed: int = 0, device: torch.device | str = "cpu",
-                         **sampler: Any) -> np.ndarray:
-    """Images ``0 .. n - 1`` of stream ``seed`` of a trained model folder of any family, uint8 (n, H, W, C),
-    the same pixels ``gan sample`` writes."""
+def sample_folder_images(folder: str | Path, n: int, *, seed: int = 0, start_index: int = 0,
+                         device: torch.device | str = "cpu", **sampler: Any) -> np.ndarray:
+    """Images ``start_index .. start_index + n - 1`` of stream ``seed`` of a trained model folder of any
+    family, uint8 (n, H, W, C), the same pixels ``gan sample`` writes."""
     from ganprint.generative.sampling import is_generative_folder, load_generative, sample_images
 
     if is_generative_folder(folder):
         model, _ = load_generative(folder, device)
-        return sample_images(model, n, seed=seed, **sampler)
+        return sample_images(model, n, seed=seed, start_index=start_index, **sampler)
     if sampler:
         raise ValueError(f"sampler settings {sorted(sampler)} apply to diffusion models, VAEs and flows, "
                          f"not to the GAN in {folder}")
     from ganprint.gans.sampling import CHUNK, chunk_latents, generate, load_generator
 
     G, config = load_generator(folder, device)
-    parts = [generate(G, chunk_latents(seed, k, config["latent_dim"]))
-             for k in range((n - 1) // CHUNK + 1)] if n else []
-    return np.concatenate(parts)[:n] if parts else np.zeros((0, *config["image_shape"][1:], 1), np.uint8)
+    stop, parts = start_index + n, []
+    for k in range(start_index // CHUNK, (stop - 1) // CHUNK + 1 if n else 0):
+        lo, hi = max(start_index, k * CHUNK) - k * CHUNK, min(stop, (k + 1) * CHUNK) - k * CHUNK
+        parts.append(generate(G, chunk_latents(seed, k, config["latent_dim"])[lo:hi]))
+    return np.concatenate(parts) if parts else np.zeros((0, *config["image_shape"][1:], 1), np.uint8)
 
 
 def digit_quality(samples: np.ndarray, source: str = "mnist5k", *, seed: int = 0, cache_dir: str | Path,
