@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import importlib
 from typing import Any
 
@@ -14,7 +15,7 @@ FAMILY_MODULES = ("ganprint.generative.diffusion", "ganprint.generative.vae", "g
 """The modules that register the families (imported on first use of the registry)."""
 
 
-class GenerativeModel(nn.Module):
+class GenerativeModel(nn.Module, metaclass=abc.ABCMeta):
     """What every registered generative model is: one network trained by minimising :meth:`loss` on
     image batches, and sampled by :meth:`sample`.
 
@@ -33,14 +34,14 @@ class GenerativeModel(nn.Module):
         self.image_shape = tuple(int(v) for v in image_shape)
         self.options = dict(options)
 
+    @abc.abstractmethod
     def loss(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """The training loss (a scalar) on the batch ``x``; every random draw comes from ``generator``
         (a CPU generator: a resumed run draws the same noise)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def sample(self, n: int, generator: torch.Generator, **sampler: Any) -> torch.Tensor:
         """``n`` images in ``[0, 1]`` on the model's device; every random draw from ``generator`` (CPU)."""
-        raise NotImplementedError
 
     def sampler_settings(self, **given: Any) -> dict[str, Any]:
         """The family's sampler defaults with ``given`` (None values ignored) laid on top; an unknown
